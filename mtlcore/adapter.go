@@ -1,0 +1,220 @@
+package mtlcore
+
+import (
+	"math"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/layers"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/initializer"
+	"github.com/gomlx/gomlx/ml/nn"
+	"github.com/gomlx/gomlx/support/exceptions"
+)
+
+// Scope and variable names. They are checkpoint keys: stable and documented.
+//
+// A layer at scope path P keeps its frozen base weights exactly where GoMLX's layers.Dense keeps them, so
+// pretrained checkpoints load unchanged, and its adapter beside them:
+//
+//	P/dense/weights    [dIn, dOut]  W0 (frozen)
+//	P/dense/biases     [dOut]       bias (frozen)
+//	P/adapter/...      the method's tensors, below
+//
+// Layouts are GoMLX's [in, out] (x·A, z·B); PEFT export transposes to [r, in] and [out, r].
+const (
+	ScopeBase    = "dense"
+	ScopeAdapter = "adapter"
+
+	VarA             = "lora_A"         // LoRA, DoRA, MTL-LoRA, HydraLoRA: [dIn, r]; MultiLoRA, MoELoRA, per-task: [k, dIn, r_k]
+	VarB             = "lora_B"         // LoRA, DoRA: [r, dOut]; pools and blocks: [k, r_k, dOut]
+	VarLambda        = "lambda"         // MTL-LoRA Λ: [T, r] (diagonal) or [T, r, r] (full)
+	VarMixLogits     = "mix_logits"     // MTL-LoRA w: [T, n]
+	VarScaling       = "lora_scaling"   // MultiLoRA λ_i: [n, dOut]
+	VarTaskEmbedding = "task_embedding" // MoELoRA E: [T, e]
+	VarGate          = "gate"           // MoELoRA W_g: [e, n]
+	VarRouter        = "router"         // HydraLoRA W_r: [dIn, n]
+	VarMagnitude     = "magnitude"      // DoRA m: [dOut]
+)
+
+// Dense is a linear layer y = x·W0 + b with the adapter of cfg added:
+//
+//	x:       [batch, ..., dIn] float
+//	taskIDs: [batch] int32, the task of each example (nil only for methods that ignore it)
+//	returns: [batch, ..., dOut]
+//
+// W0 and b are frozen. One compiled graph serves batches that mix tasks: per-task tensors are selected with
+// Gather on taskIDs, so shapes never depend on the tasks present. Task ids are not checked inside the graph
+// (a gather clamps them silently): validate them on the host with CheckTaskIDs.
+//
+// Like all graph-building functions it panics on bad input; call cfg.ValidateLayer before building.
+func Dense(scope *model.Scope, x, taskIDs *Node, cfg Config, dOut int, useBias bool) *Node {
+	dIn := x.Shape().Dimensions[x.Rank()-1]
+	if err := cfg.ValidateLayer(dIn, dOut); err != nil {
+		exceptions.Panicf("%v (layer %s)", err, scope.Scope())
+	}
+	if cfg.Method.UsesTaskIDs() && taskIDs == nil {
+		exceptions.Panicf("mtlcore: %s at %s needs task ids, got nil", cfg.Method, scope.Scope())
+	}
+	w0Var, w0Init, bias := frozenBase(scope, x.Graph(), x.DType(), dIn, dOut, useBias)
+	w0 := w0Var.NodeValue(x.Graph())
+	y := nn.Dense(x, w0, nil, compute.DenseLayoutInputOutputs) // [batch, ..., dOut]
+
+	ad := scope.In(ScopeAdapter)
+	xa := layers.DropoutStatic(ad, x, cfg.Dropout) // dropout on the adapter path only
+	parts := buildLowRank(ad, xa, taskIDs, cfg, dIn, dOut)
+	delta := parts.apply(xa)
+
+	if cfg.Method == DoRA {
+		y = doraOutput(ad, y, delta, w0Var, w0Init, parts)
+	} else {
+		y = Add(y, delta)
+	}
+	if bias != nil {
+		y = Add(y, ExpandLeftToRank(bias, y.Rank()))
+	}
+	return y
+}
+
+// frozenBase creates (or reuses) W0 and b under scope/dense with GoMLX's names and marks them frozen.
+// It returns W0's initializer so DoRA can size its magnitude from the same draw.
+func frozenBase(scope *model.Scope, g *Graph, dtype dtypes.DType, dIn, dOut int, useBias bool) (w0 *model.Variable, w0Init model.VariableInitializer, bias *Node) {
+	base := scope.In(ScopeBase)
+	w0Init = memoInitializer(base.Initializer())
+	wVar := base.WithInitializer(w0Init).VariableWithShape("weights", shapes.Make(dtype, dIn, dOut))
+	wVar.SetTrainable(false)
+	if useBias {
+		bVar := base.VariableWithShape("biases", shapes.Make(dtype, dOut))
+		bVar.SetTrainable(false)
+		bias = bVar.NodeValue(g)
+	}
+	return wVar, w0Init, bias
+}
+
+// memoInitializer returns the same node for every call within one graph, so two variables initialised in
+// the same pass (W0 and DoRA's magnitude) see the same random draw.
+func memoInitializer(init model.VariableInitializer) model.VariableInitializer {
+	done := map[*Graph]*Node{}
+	return func(g *Graph, shape shapes.Shape) *Node {
+		if n, ok := done[g]; ok {
+			return n
+		}
+		n := init(g, shape)
+		done[g] = n
+		return n
+	}
+}
+
+// kaimingUniform is PyTorch's nn.Linear default, Kaiming-uniform with a=√5: U(−1/√fanIn, 1/√fanIn).
+func kaimingUniform(scope *model.Scope, fanIn int) model.VariableInitializer {
+	b := 1 / math.Sqrt(float64(fanIn))
+	return initializer.RandomUniformFn(scope, -b, b)
+}
+
+// variable creates or reuses a trainable adapter variable with its initializer.
+func variable(scope *model.Scope, g *Graph, name string, init model.VariableInitializer, dtype dtypes.DType, dims ...int) *Node {
+	return scope.WithInitializer(init).VariableWithShape(name, shapes.Make(dtype, dims...)).NodeValue(g)
+}
+
+// taskRows gathers row t of table [T, ...] for each example: [batch, ...].
+func taskRows(table, taskIDs *Node) *Node {
+	return Gather(table, InsertAxes(ConvertDType(taskIDs, dtypes.Int32), -1))
+}
+
+// blocks reshapes k stacked down-projections [k, dIn, r] into one [dIn, k·r], and k up-projections
+// [k, r, dOut] into a pool of one [1, k·r, dOut].
+func blocks(a, b *Node) (aCat, bCat *Node) {
+	k, dIn, r := a.Shape().Dimensions[0], a.Shape().Dimensions[1], a.Shape().Dimensions[2]
+	dOut := b.Shape().Dimensions[2]
+	aCat = Reshape(TransposeAllAxes(a, 1, 0, 2), dIn, k*r)
+	bCat = Reshape(b, 1, k*r, dOut)
+	return
+}
+
+// repeatBlocks turns per-block weights [batch, k] into a per-rank scale [batch, k·r].
+func repeatBlocks(w *Node, r int) *Node {
+	batch, k := w.Shape().Dimensions[0], w.Shape().Dimensions[1]
+	return Reshape(BroadcastToDims(InsertAxes(w, -1), batch, k, r), batch, k*r)
+}
+
+// buildLowRank creates the method's variables in scope and expresses the method through the shared core.
+func buildLowRank(scope *model.Scope, x, taskIDs *Node, cfg Config, dIn, dOut int) lowRank {
+	g, dt := x.Graph(), x.DType()
+	r, n, T := cfg.Rank, cfg.N, cfg.NumTasks
+	p := lowRank{scale: cfg.Scale()}
+	switch cfg.Method {
+	case LoRA, DoRA:
+		p.a = variable(scope, g, VarA, kaimingUniform(scope, dIn), dt, dIn, r)
+		p.b = InsertAxes(variable(scope, g, VarB, initializer.Zero, dt, r, dOut), 0)
+
+	case MTLLoRA:
+		p.a = variable(scope, g, VarA, kaimingUniform(scope, dIn), dt, dIn, r)
+		p.b = variable(scope, g, VarB, initializer.Zero, dt, n, r, dOut)
+		if cfg.Lambda == LambdaFull {
+			eye := func(g *Graph, s shapes.Shape) *Node {
+				return BroadcastToDims(InsertAxes(DiagonalWithValue(ScalarOne(g, s.DType), r), 0), T, r, r)
+			}
+			p.full = taskRows(variable(scope, g, VarLambda, eye, dt, T, r, r), taskIDs)
+		} else {
+			p.diag = taskRows(variable(scope, g, VarLambda, initializer.One, dt, T, r), taskIDs)
+		}
+		mixInit := kaimingUniform(scope, n)
+		if cfg.MixInit == MixUniform {
+			mixInit = initializer.One
+		}
+		w := taskRows(variable(scope, g, VarMixLogits, mixInit, dt, T, n), taskIDs) // [batch, n]
+		p.mix = Softmax(DivScalar(w, cfg.Temperature), -1)
+
+	case MultiLoRA:
+		a := variable(scope, g, VarA, kaimingUniform(scope, dIn), dt, n, dIn, r)
+		b := variable(scope, g, VarB, kaimingUniform(scope, r), dt, n, r, dOut)
+		lambda := variable(scope, g, VarScaling, initializer.Zero, dt, n, dOut)
+		b = Mul(b, InsertAxes(lambda, 1)) // diag(λ_i)·B_i, in [r, dOut] layout
+		p.a, p.b = blocks(a, b)
+
+	case MoELoRA:
+		re := r / n
+		a := variable(scope, g, VarA, kaimingUniform(scope, dIn), dt, n, dIn, re)
+		b := variable(scope, g, VarB, initializer.Zero, dt, n, re, dOut)
+		p.a, p.b = blocks(a, b)
+		e := cfg.TaskEmbeddingDim
+		emb := taskRows(variable(scope, g, VarTaskEmbedding, initializer.RandomNormalFn(scope, 1), dt, T, e), taskIDs)
+		gate := Softmax(MatMul(emb, variable(scope, g, VarGate, kaimingUniform(scope, e), dt, e, n)), -1) // [batch, n]
+		p.diag = repeatBlocks(gate, re)
+
+	case HydraLoRA:
+		p.a = variable(scope, g, VarA, kaimingUniform(scope, dIn), dt, dIn, r)
+		p.b = variable(scope, g, VarB, initializer.Zero, dt, n, r, dOut)
+		router := variable(scope, g, VarRouter, kaimingUniform(scope, dIn), dt, dIn, n)
+		p.mix = Softmax(nn.Dense(x, router, nil, compute.DenseLayoutInputOutputs), -1) // per token [batch, ..., n]
+
+	case PerTaskLoRA:
+		a := variable(scope, g, VarA, kaimingUniform(scope, dIn), dt, T, dIn, r)
+		b := variable(scope, g, VarB, initializer.Zero, dt, T, r, dOut)
+		p.a, p.b = blocks(a, b)
+		p.diag = repeatBlocks(OneHot(ConvertDType(taskIDs, dtypes.Int32), T, dt), r)
+	}
+	return p
+}
+
+// doraOutput rescales base and update per output column: y' = (m/‖W0 + ΔW‖_c) ⊙ (x·W0 + Δ), with the
+// norm detached from the gradient as in the DoRA paper. m starts at ‖W0‖_c — of the loaded W0 when there is
+// one, else of the same random draw that initialises W0 — so the layer starts exactly at the base.
+func doraOutput(scope *model.Scope, y, delta *Node, w0Var *model.Variable, w0Init model.VariableInitializer, p lowRank) *Node {
+	g := y.Graph()
+	w0 := w0Var.NodeValue(g)
+	dIn, dOut := w0.Shape().Dimensions[0], w0.Shape().Dimensions[1]
+	colNorm := func(w *Node) *Node { return Sqrt(ReduceSum(Square(w), 0)) } // [dOut]
+	magInit := func(ig *Graph, s shapes.Shape) *Node {
+		if w0Var.HasValue() {
+			return colNorm(w0Var.NodeValue(ig))
+		}
+		return colNorm(w0Init(ig, shapes.Make(s.DType, dIn, dOut)))
+	}
+	m := variable(scope, g, VarMagnitude, magInit, y.DType(), dOut)
+	deltaW := MulScalar(MatMul(p.a, Reshape(p.b, p.b.Shape().Dimensions[1], dOut)), p.scale) // [dIn, dOut]
+	norm := StopGradient(colNorm(Add(w0, deltaW)))
+	return Mul(Add(y, delta), ExpandLeftToRank(Div(m, norm), y.Rank()))
+}

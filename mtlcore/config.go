@@ -1,0 +1,317 @@
+package mtlcore
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+)
+
+// Sentinel errors. Every error returned by this package wraps one of them (test with errors.Is) and says
+// which field, tensor or task it is about, what was expected and what was found.
+var (
+	// ErrInvalidConfig: a Config field is out of range or inconsistent.
+	ErrInvalidConfig = errors.New("mtlcore: invalid adapter configuration")
+	// ErrUnknownTask: a task id outside [0, NumTasks).
+	ErrUnknownTask = errors.New("mtlcore: unknown task")
+	// ErrUnknownTarget: a target layer name that this package does not define.
+	ErrUnknownTarget = errors.New("mtlcore: unknown target")
+	// ErrNotMergeable: the method's update depends on the input (HydraLoRA's token router).
+	ErrNotMergeable = errors.New("mtlcore: method is not mergeable")
+	// ErrCheckpoint: an adapter file is missing, corrupt, or its tensors do not match the configuration.
+	ErrCheckpoint = errors.New("mtlcore: bad adapter checkpoint")
+)
+
+// Method selects the adapter variant. All variants share one low-rank core (see lowrank.go); they differ
+// only in how the per-example rank-space transform and the mixing of up-projections are produced.
+type Method int
+
+const (
+	// LoRA: h = W0·x + s·B·A·x (Hu et al. 2021). Ignores task ids.
+	LoRA Method = iota
+	// MTLLoRA: shared A, per-task Λ_t, a pool of n up-projections mixed by softmax(w_t/τ) (Yang et al. 2024).
+	MTLLoRA
+	// MultiLoRA: n LoRA pairs, each scaled per output by a learned vector λ_i starting at zero. Ignores task ids.
+	MultiLoRA
+	// MoELoRA: n experts of rank r/n gated per task by softmax(W_g·E[t]) from a learned task embedding.
+	MoELoRA
+	// HydraLoRA: shared A, n up-projections mixed per token by a router softmax(W_r·x). Ignores task ids;
+	// not mergeable.
+	HydraLoRA
+	// DoRA: weight-decomposed LoRA, h = m ⊙ (W0 + sBA)x / ‖W0 + sBA‖_c with the norm detached. Ignores task ids.
+	DoRA
+	// PerTaskLoRA: T independent LoRA adapters, one per task.
+	PerTaskLoRA
+	numMethods
+)
+
+var methodNames = [...]string{"lora", "mtl-lora", "multilora", "moelora", "hydralora", "dora", "per-task-lora"}
+
+// Methods lists every method, in declaration order.
+func Methods() []Method {
+	out := make([]Method, numMethods)
+	for i := range out {
+		out[i] = Method(i)
+	}
+	return out
+}
+
+// String returns the method's stable name ("mtl-lora", ...), used in JSON, file names and result tables.
+func (m Method) String() string {
+	if m >= 0 && m < numMethods {
+		return methodNames[m]
+	}
+	return fmt.Sprintf("Method(%d)", int(m))
+}
+
+// ParseMethod is the inverse of Method.String.
+func ParseMethod(s string) (Method, error) {
+	for i, n := range methodNames {
+		if strings.EqualFold(s, n) {
+			return Method(i), nil
+		}
+	}
+	return 0, fmt.Errorf("%w: field method: unknown method %q, expected one of %s",
+		ErrInvalidConfig, s, strings.Join(methodNames[:], ", "))
+}
+
+func (m Method) MarshalText() ([]byte, error) {
+	if m < 0 || m >= numMethods {
+		return nil, fmt.Errorf("%w: field method: unknown method %d", ErrInvalidConfig, int(m))
+	}
+	return []byte(m.String()), nil
+}
+
+func (m *Method) UnmarshalText(b []byte) error {
+	v, err := ParseMethod(string(b))
+	*m = v
+	return err
+}
+
+// UsesTaskIDs reports whether the method's output depends on the task id.
+func (m Method) UsesTaskIDs() bool { return m == MTLLoRA || m == MoELoRA || m == PerTaskLoRA }
+
+// Mergeable reports whether the method's update ΔW_t depends on the task only (never on x), so it can be
+// folded into W0 for inference.
+func (m Method) Mergeable() bool { return m != HydraLoRA }
+
+// LambdaForm is the form of MTL-LoRA's task transform Λ_t.
+type LambdaForm int
+
+const (
+	// LambdaDiagonal: Λ_t = diag(λ_t), λ_t ∈ R^r starting at ones (the paper's text; the default).
+	LambdaDiagonal LambdaForm = iota
+	// LambdaFull: Λ_t ∈ R^{r×r} starting at the identity (the authors' training scripts).
+	LambdaFull
+)
+
+func (f LambdaForm) String() string {
+	switch f {
+	case LambdaDiagonal:
+		return "diagonal"
+	case LambdaFull:
+		return "full"
+	}
+	return fmt.Sprintf("LambdaForm(%d)", int(f))
+}
+
+func (f LambdaForm) MarshalText() ([]byte, error) {
+	if f != LambdaDiagonal && f != LambdaFull {
+		return nil, fmt.Errorf("%w: field lambda: unknown form %d", ErrInvalidConfig, int(f))
+	}
+	return []byte(f.String()), nil
+}
+
+func (f *LambdaForm) UnmarshalText(b []byte) error {
+	switch strings.ToLower(string(b)) {
+	case "diagonal", "diag":
+		*f = LambdaDiagonal
+	case "full":
+		*f = LambdaFull
+	default:
+		return fmt.Errorf("%w: field lambda: unknown form %q, expected diagonal or full", ErrInvalidConfig, b)
+	}
+	return nil
+}
+
+// MixInit is how MTL-LoRA's mixing logits w_t start.
+type MixInit int
+
+const (
+	// MixRandom: w ~ U(−1/√n, 1/√n), Kaiming-uniform(a=√5) as in the authors' code (the default).
+	MixRandom MixInit = iota
+	// MixUniform: w = 1, a uniform mixture, as in AdapterHub's MTLLoRAConfig.
+	MixUniform
+)
+
+func (m MixInit) String() string {
+	switch m {
+	case MixRandom:
+		return "random"
+	case MixUniform:
+		return "uniform"
+	}
+	return fmt.Sprintf("MixInit(%d)", int(m))
+}
+
+func (m MixInit) MarshalText() ([]byte, error) {
+	if m != MixRandom && m != MixUniform {
+		return nil, fmt.Errorf("%w: field mix_init: unknown value %d", ErrInvalidConfig, int(m))
+	}
+	return []byte(m.String()), nil
+}
+
+func (m *MixInit) UnmarshalText(b []byte) error {
+	switch strings.ToLower(string(b)) {
+	case "random":
+		*m = MixRandom
+	case "uniform":
+		*m = MixUniform
+	default:
+		return fmt.Errorf("%w: field mix_init: unknown value %q, expected random or uniform", ErrInvalidConfig, b)
+	}
+	return nil
+}
+
+// Config configures one adapter method for every targeted layer of a model. It is saved as JSON next to
+// every adapter checkpoint. Fields that do not apply to Method are ignored (and left at zero by
+// DefaultConfig).
+type Config struct {
+	Method Method `json:"method"`
+	// Rank r of the low-rank update (MoELoRA: the total over its experts, each of rank r/n).
+	Rank int `json:"rank"`
+	// Alpha sets the scaling s = α/r (or α/√r with RSLoRA).
+	Alpha float64 `json:"alpha"`
+	// RSLoRA selects rank-stabilised scaling s = α/√r (Kalajdzievski 2023).
+	RSLoRA bool `json:"rslora,omitempty"`
+	// Dropout on the adapter's input x during training (not on the base path).
+	Dropout float64 `json:"dropout"`
+	// NumTasks T: task ids run over [0, T). Methods that ignore task ids still validate them.
+	NumTasks int `json:"num_tasks"`
+	// Targets selects which linear layers of a model get the adapter.
+	Targets Targets `json:"targets"`
+
+	// N is the number of components: MTL-LoRA's pool of up-projections B_i, MultiLoRA's LoRA pairs,
+	// MoELoRA's experts, HydraLoRA's B-heads. Unused by LoRA, DoRA and per-task LoRA.
+	N int `json:"n,omitempty"`
+	// Temperature τ > 0 of MTL-LoRA's mixing softmax(w_t/τ).
+	Temperature float64 `json:"temperature,omitempty"`
+	// Lambda is the form of MTL-LoRA's Λ_t.
+	Lambda LambdaForm `json:"lambda"`
+	// MixInit is how MTL-LoRA's mixing logits start.
+	MixInit MixInit `json:"mix_init"`
+	// TaskEmbeddingDim is the size of MoELoRA's learned task embedding E[t].
+	TaskEmbeddingDim int `json:"task_embedding_dim,omitempty"`
+}
+
+// DefaultConfig returns the defaults for a method, from the authors' commonsense-reasoning scripts where
+// they apply: r=8, α=16, dropout 0.05, targets q,k,v,o; MTL-LoRA with n=3, τ=0.1, diagonal Λ and the
+// authors' random mixing initialisation; n=3 components for MultiLoRA, MoELoRA (r=9 so each expert has
+// rank 3) and HydraLoRA; MoELoRA's task embedding of size 64.
+func DefaultConfig(m Method, numTasks int) Config {
+	c := Config{Method: m, Rank: 8, Alpha: 16, Dropout: 0.05, NumTasks: numTasks,
+		Targets: TargetQuery | TargetKey | TargetValue | TargetAttnOutput}
+	switch m {
+	case MTLLoRA:
+		c.N, c.Temperature = 3, 0.1
+	case MultiLoRA, HydraLoRA:
+		c.N = 3
+	case MoELoRA:
+		c.N, c.Rank, c.TaskEmbeddingDim = 3, 9, 64
+	}
+	return c
+}
+
+// Scale returns s = α/r, or α/√r with RSLoRA.
+func (c Config) Scale() float64 {
+	if c.RSLoRA {
+		return c.Alpha / math.Sqrt(float64(c.Rank))
+	}
+	return c.Alpha / float64(c.Rank)
+}
+
+func invalid(field, format string, args ...any) error {
+	return fmt.Errorf("%w: field %s: %s", ErrInvalidConfig, field, fmt.Sprintf(format, args...))
+}
+
+// Validate checks the configuration on its own; ValidateLayer checks it against a layer's dimensions.
+// Both run before any graph is built.
+func (c Config) Validate() error {
+	if c.Method < 0 || c.Method >= numMethods {
+		return invalid("method", "unknown method %d", int(c.Method))
+	}
+	if c.Rank <= 0 {
+		return invalid("rank", "must be ≥ 1, got %d", c.Rank)
+	}
+	if !(c.Alpha > 0) || math.IsInf(c.Alpha, 0) {
+		return invalid("alpha", "must be a finite number > 0, got %v", c.Alpha)
+	}
+	if !(c.Dropout >= 0 && c.Dropout < 1) {
+		return invalid("dropout", "must be in [0, 1), got %v", c.Dropout)
+	}
+	if c.NumTasks < 1 {
+		return invalid("num_tasks", "must be ≥ 1 (zero tasks leaves nothing to adapt), got %d", c.NumTasks)
+	}
+	if err := c.Targets.Validate(); err != nil {
+		return err
+	}
+	if c.Targets == 0 {
+		return fmt.Errorf("%w: field targets: no target selected, nothing would be adapted", ErrUnknownTarget)
+	}
+	switch c.Method {
+	case MTLLoRA, MultiLoRA, MoELoRA, HydraLoRA:
+		if c.N < 1 {
+			return invalid("n", "%s needs n ≥ 1 components, got %d", c.Method, c.N)
+		}
+	}
+	switch c.Method {
+	case MTLLoRA:
+		if !(c.Temperature > 0) || math.IsInf(c.Temperature, 0) {
+			return invalid("temperature", "τ must be a finite number > 0 (τ = 0 divides by zero), got %v", c.Temperature)
+		}
+		if c.Lambda != LambdaDiagonal && c.Lambda != LambdaFull {
+			return invalid("lambda", "unknown form %d", int(c.Lambda))
+		}
+		if c.MixInit != MixRandom && c.MixInit != MixUniform {
+			return invalid("mix_init", "unknown value %d", int(c.MixInit))
+		}
+	case MoELoRA:
+		if c.Rank%c.N != 0 {
+			return invalid("rank", "MoELoRA splits rank %d over n=%d experts: it must be a multiple of n", c.Rank, c.N)
+		}
+		if c.TaskEmbeddingDim < 1 {
+			return invalid("task_embedding_dim", "must be ≥ 1, got %d", c.TaskEmbeddingDim)
+		}
+	}
+	return nil
+}
+
+// ValidateLayer checks the configuration against a layer with dIn inputs and dOut outputs.
+func (c Config) ValidateLayer(dIn, dOut int) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if dIn < 1 || dOut < 1 {
+		return invalid("rank", "layer dimensions must be ≥ 1, got d_in=%d d_out=%d", dIn, dOut)
+	}
+	if c.Rank > min(dIn, dOut) {
+		return invalid("rank", "rank %d is larger than the layer (d_in=%d, d_out=%d): at most %d",
+			c.Rank, dIn, dOut, min(dIn, dOut))
+	}
+	return nil
+}
+
+// MarshalIndent is the JSON form saved next to adapter checkpoints.
+func (c Config) MarshalIndent() ([]byte, error) { return json.MarshalIndent(c, "", "  ") }
+
+// ParseConfig reads a JSON configuration strictly: unknown fields are an error, and the result is validated.
+func ParseConfig(data []byte) (Config, error) {
+	var c Config
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
+	}
+	return c, c.Validate()
+}
