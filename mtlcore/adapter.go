@@ -199,6 +199,10 @@ func buildLowRank(scope *model.Scope, x, taskIDs *Node, cfg Config, dIn, dOut in
 	return p
 }
 
+// doraDetachNorm is the DoRA paper's choice; the finite-difference test turns it off to check the rest of
+// the gradient exactly.
+var doraDetachNorm = true
+
 // doraOutput rescales base and update per output column: y' = (m/‖W0 + ΔW‖_c) ⊙ (x·W0 + Δ), with the
 // norm detached from the gradient as in the DoRA paper. m starts at ‖W0‖_c — of the loaded W0 when there is
 // one, else of the same random draw that initialises W0 — so the layer starts exactly at the base.
@@ -215,6 +219,9 @@ func doraOutput(scope *model.Scope, y, delta *Node, w0Var *model.Variable, w0Ini
 	}
 	m := variable(scope, g, VarMagnitude, magInit, y.DType(), dOut)
 	deltaW := MulScalar(MatMul(p.a, Reshape(p.b, p.b.Shape().Dimensions[1], dOut)), p.scale) // [dIn, dOut]
-	norm := StopGradient(colNorm(Add(w0, deltaW)))
+	norm := colNorm(Add(w0, deltaW))
+	if doraDetachNorm {
+		norm = StopGradient(norm)
+	}
 	return Mul(Add(y, delta), ExpandLeftToRank(Div(m, norm), y.Rank()))
 }

@@ -113,15 +113,28 @@ func mixedTasks() *tensors.Tensor {
 func perturb(t testing.TB, store *model.Store, rng *rand.Rand) {
 	t.Helper()
 	for v := range store.IterVariables() {
-		if !v.Trainable || v.DType() != dtypes.Float32 {
+		if !v.Trainable {
 			continue
 		}
 		n := v.Shape().Size()
-		vals := make([]float32, n)
-		for i := range vals {
-			vals[i] = float32(rng.NormFloat64() * 0.5)
+		var val *tensors.Tensor
+		switch v.DType() {
+		case dtypes.Float32:
+			vals := make([]float32, n)
+			for i := range vals {
+				vals[i] = float32(rng.NormFloat64() * 0.5)
+			}
+			val = tensors.FromFlatDataAndDimensions(vals, v.Shape().Dimensions...)
+		case dtypes.Float64:
+			vals := make([]float64, n)
+			for i := range vals {
+				vals[i] = rng.NormFloat64() * 0.5
+			}
+			val = tensors.FromFlatDataAndDimensions(vals, v.Shape().Dimensions...)
+		default:
+			continue
 		}
-		if err := v.SetValue(tensors.FromFlatDataAndDimensions(vals, v.Shape().Dimensions...)); err != nil {
+		if err := v.SetValue(val); err != nil {
 			t.Fatal(err)
 		}
 	}

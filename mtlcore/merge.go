@@ -38,36 +38,36 @@ func Layers(store *model.Store) []Layer {
 	return out
 }
 
-// mat is a small row-major float64 matrix for host-side merge and export arithmetic.
-type mat struct {
-	rows, cols int
-	v          []float64
+// Matrix is a small row-major float64 matrix, for host-side merge and export arithmetic.
+type Matrix struct {
+	Rows, Cols int
+	Data       []float64 // row-major, len Rows·Cols
 }
 
-func newMat(rows, cols int) mat { return mat{rows, cols, make([]float64, rows*cols)} }
+func newMatrix(rows, cols int) Matrix { return Matrix{rows, cols, make([]float64, rows*cols)} }
 
-func (m mat) at(i, j int) float64     { return m.v[i*m.cols+j] }
-func (m mat) set(i, j int, x float64) { m.v[i*m.cols+j] = x }
-func (m mat) add(i, j int, x float64) { m.v[i*m.cols+j] += x }
-func (m mat) t() mat {
-	o := newMat(m.cols, m.rows)
-	for i := 0; i < m.rows; i++ {
-		for j := 0; j < m.cols; j++ {
+func (m Matrix) at(i, j int) float64     { return m.Data[i*m.Cols+j] }
+func (m Matrix) set(i, j int, x float64) { m.Data[i*m.Cols+j] = x }
+func (m Matrix) add(i, j int, x float64) { m.Data[i*m.Cols+j] += x }
+func (m Matrix) t() Matrix {
+	o := newMatrix(m.Cols, m.Rows)
+	for i := 0; i < m.Rows; i++ {
+		for j := 0; j < m.Cols; j++ {
 			o.set(j, i, m.at(i, j))
 		}
 	}
 	return o
 }
 
-func (m mat) mul(o mat) mat {
-	r := newMat(m.rows, o.cols)
-	for i := 0; i < m.rows; i++ {
-		for k := 0; k < m.cols; k++ {
+func (m Matrix) mul(o Matrix) Matrix {
+	r := newMatrix(m.Rows, o.Cols)
+	for i := 0; i < m.Rows; i++ {
+		for k := 0; k < m.Cols; k++ {
 			a := m.at(i, k)
 			if a == 0 {
 				continue
 			}
-			for j := 0; j < o.cols; j++ {
+			for j := 0; j < o.Cols; j++ {
 				r.add(i, j, a*o.at(k, j))
 			}
 		}
@@ -115,7 +115,7 @@ func toFloat64(t *tensors.Tensor) ([]float64, error) {
 // Factors is one task's update of one layer written as an ordinary LoRA adapter, in PEFT's orientation:
 // ΔW_t = Scale · B·A, with A [R, dIn] and B [dOut, R] (fact 4 of MTL-LoRA.md). For DoRA, Magnitude holds m.
 type Factors struct {
-	A, B      mat
+	A, B      Matrix
 	Scale     float64
 	Magnitude []float64
 }
@@ -138,7 +138,7 @@ func TaskFactors(store *model.Store, cfg Config, layer Layer, task int) (Factors
 	// stacked builds A [k·rk, dIn] and B [dOut, k·rk] from blocks stored [k, dIn, rk] and [k, rk, dOut],
 	// weighting block i of A by aw(i) and column c of block i of B by bw(i, c).
 	stacked := func(a, b []float64, k, rk int, aw func(i int) float64, bw func(i, c int) float64) {
-		f.A, f.B = newMat(k*rk, dIn), newMat(dOut, k*rk)
+		f.A, f.B = newMatrix(k*rk, dIn), newMatrix(dOut, k*rk)
 		for i := 0; i < k; i++ {
 			for d := 0; d < dIn; d++ {
 				for j := 0; j < rk; j++ {
@@ -186,13 +186,13 @@ func TaskFactors(store *model.Store, cfg Config, layer Layer, task int) (Factors
 			return f, err
 		}
 		pi := softmax(w[task*n:(task+1)*n], cfg.Temperature)
-		lambda := newMat(r, r) // Λ_t
+		lambda := newMatrix(r, r) // Λ_t
 		if cfg.Lambda == LambdaFull {
 			l, err := lv.read(ScopeAdapter, VarLambda, T, r, r)
 			if err != nil {
 				return f, err
 			}
-			copy(lambda.v, l[task*r*r:(task+1)*r*r])
+			copy(lambda.Data, l[task*r*r:(task+1)*r*r])
 		} else {
 			l, err := lv.read(ScopeAdapter, VarLambda, T, r)
 			if err != nil {
@@ -202,9 +202,9 @@ func TaskFactors(store *model.Store, cfg Config, layer Layer, task int) (Factors
 				lambda.set(j, j, l[task*r+j])
 			}
 		}
-		aT := mat{dIn, r, a}.t() // Aᵀ [r, dIn]
-		f.A = lambda.mul(aT)     // A'_t = Λ_t·Aᵀ
-		f.B = newMat(dOut, r)    // B'_t = B̃_tᵀ = Σ_i π_t[i]·B_iᵀ
+		aT := Matrix{dIn, r, a}.t() // Aᵀ [r, dIn]
+		f.A = lambda.mul(aT)        // A'_t = Λ_t·Aᵀ
+		f.B = newMatrix(dOut, r)    // B'_t = B̃_tᵀ = Σ_i π_t[i]·B_iᵀ
 		for i := 0; i < n; i++ {
 			for j := 0; j < r; j++ {
 				for c := 0; c < dOut; c++ {
@@ -287,10 +287,10 @@ func softmax(w []float64, temperature float64) []float64 {
 }
 
 // Delta returns ΔW_t = Scale·B·A in GoMLX's [dIn, dOut] layout.
-func (f Factors) Delta() mat {
+func (f Factors) Delta() Matrix {
 	d := f.B.mul(f.A).t()
-	for i := range d.v {
-		d.v[i] *= f.Scale
+	for i := range d.Data {
+		d.Data[i] *= f.Scale
 	}
 	return d
 }
@@ -308,8 +308,8 @@ func MergedWeights(store *model.Store, cfg Config, layer Layer, task int) (*tens
 		return nil, err
 	}
 	w := f.Delta()
-	for i := range w.v {
-		w.v[i] += w0[i]
+	for i := range w.Data {
+		w.Data[i] += w0[i]
 	}
 	if f.Magnitude != nil {
 		for c := 0; c < layer.DOut; c++ {
@@ -323,7 +323,7 @@ func MergedWeights(store *model.Store, cfg Config, layer Layer, task int) (*tens
 			}
 		}
 	}
-	return fromFloat64(store.GetVariable(layer.Path+"/"+ScopeBase+"/weights").DType(), w.v, layer.DIn, layer.DOut), nil
+	return fromFloat64(store.GetVariable(layer.Path+"/"+ScopeBase+"/weights").DType(), w.Data, layer.DIn, layer.DOut), nil
 }
 
 func fromFloat64(dt dtypes.DType, v []float64, dims ...int) *tensors.Tensor {
@@ -378,7 +378,7 @@ func Unmerge(merged, adapters *model.Store, cfg Config, task int) error {
 		}
 		d := f.Delta()
 		for i := range wt {
-			wt[i] -= d.v[i]
+			wt[i] -= d.Data[i]
 		}
 		v := merged.GetVariable(l.Path + "/" + ScopeBase + "/weights")
 		if err := v.SetValue(fromFloat64(v.DType(), wt, l.DIn, l.DOut)); err != nil {
