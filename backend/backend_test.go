@@ -1,0 +1,31 @@
+package backend
+
+import (
+	"runtime"
+	"strings"
+	"testing"
+)
+
+func TestDefaultIsGoBackend(t *testing.T) {
+	t.Setenv("GOMLX_BACKEND", "")
+	if got := Name(); got != "go" {
+		t.Errorf("Name() = %q, want the embedded default \"go\"", got)
+	}
+}
+
+// The project's test command builds with GOEXPERIMENT=simd; this fails loudly when it was dropped.
+func TestBuiltWithSIMD(t *testing.T) {
+	if runtime.GOARCH == "amd64" && !SIMD() {
+		t.Fatalf("tests were built without GOEXPERIMENT=simd: %v", ErrSlowBuild)
+	}
+}
+
+func TestXLANotCompiledInIsAClearError(t *testing.T) {
+	_, err := create("xla:cpu")
+	if err == nil {
+		t.Skip("XLA is compiled in (built with -tags xla)")
+	}
+	if !strings.Contains(err.Error(), "-tags xla") || !strings.Contains(err.Error(), "environment.md") {
+		t.Errorf("error does not tell how to enable XLA: %v", err)
+	}
+}
