@@ -1,0 +1,78 @@
+// Command mtlora is the command line of the mtlora toolkit: multi-task parameter-efficient fine-tuning
+// (MTL-LoRA and its peers) on GoMLX.
+//
+//	mtlora demo      fine-tune every adapter method on the synthetic multi-task set; print a per-task table
+//	mtlora version   print the versions and the backend this binary uses
+//
+// Run `mtlora <command> -h` for a command's flags.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+
+	"github.com/mtlora/mtlora/backend"
+)
+
+var commands = []struct {
+	name, summary string
+	run           func(args []string) error
+}{
+	{"demo", "fine-tune every adapter method on the synthetic multi-task set and print a per-task table", runDemo},
+	{"version", "print Go, GoMLX and backend versions", runVersion},
+}
+
+func usage() {
+	fmt.Fprintf(os.Stderr, "mtlora: multi-task parameter-efficient fine-tuning on GoMLX\n\nUsage: mtlora <command> [flags]\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(os.Stderr, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(os.Stderr, "\nRun 'mtlora <command> -h' for the flags of a command.\n")
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+		os.Exit(2)
+	}
+	for _, c := range commands {
+		if c.name == os.Args[1] {
+			if err := c.run(os.Args[2:]); err != nil {
+				if !errors.Is(err, flag.ErrHelp) {
+					fmt.Fprintf(os.Stderr, "mtlora %s: %v\n", c.name, err)
+				}
+				os.Exit(1)
+			}
+			return
+		}
+	}
+	if os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
+		usage()
+		return
+	}
+	fmt.Fprintf(os.Stderr, "mtlora: unknown command %q\n\n", os.Args[1])
+	usage()
+	os.Exit(2)
+}
+
+func runVersion(args []string) error {
+	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	fmt.Printf("go         %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range info.Deps {
+			switch d.Path {
+			case "github.com/gomlx/gomlx", "github.com/gomlx/compute":
+				fmt.Printf("%-10s %s\n", d.Path[len("github.com/gomlx/"):], d.Version)
+			}
+		}
+	}
+	fmt.Printf("backend    %s (SIMD build: %v)\n", backend.Name(), backend.SIMD())
+	return nil
+}
