@@ -5,13 +5,17 @@ package trainer
 
 import (
 	"fmt"
+	"iter"
 	"math"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/train"
 	"github.com/gomlx/gomlx/ml/train/optimizer"
+
+	"github.com/mtlora/mtlora/mtlcore"
 )
 
 // Options of a training run.
@@ -19,6 +23,11 @@ type Options struct {
 	Steps        int     `json:"steps"`
 	LearningRate float64 `json:"learning_rate"`
 	WeightDecay  float64 `json:"weight_decay"`
+	// NumTasks and TaskInput name the batch input holding task ids ([batch] int32) so every batch is checked
+	// on the host before it reaches a graph, where a gather would clamp a bad id silently. NumTasks 0 turns
+	// the check off (single-task models).
+	NumTasks  int `json:"num_tasks,omitempty"`
+	TaskInput int `json:"task_input,omitempty"`
 }
 
 // Result of a run: the batch loss at every step.
@@ -39,6 +48,9 @@ func Run[F train.ModelFnCompatible](b compute.Backend, store *model.Store, model
 	}
 	if !(opts.LearningRate > 0) {
 		return Result{}, fmt.Errorf("trainer: field learning_rate: must be > 0, got %v", opts.LearningRate)
+	}
+	if opts.NumTasks > 0 {
+		ds = checkedTasks{ds, opts.TaskInput, opts.NumTasks}
 	}
 	opt := optimizer.Adam().LearningRate(opts.LearningRate).WeightDecay(opts.WeightDecay).Done()
 	tr := train.NewTrainer(b, store, modelFn, lossFn, opt, nil, nil)
@@ -68,6 +80,41 @@ func Run[F train.ModelFnCompatible](b compute.Backend, store *model.Store, model
 		}
 	}
 	return res, nil
+}
+
+// checkedTasks validates the task ids of every batch of a dataset on the host.
+type checkedTasks struct {
+	train.Dataset
+	input, numTasks int
+}
+
+func (c checkedTasks) Iter() iter.Seq2[train.Batch, error] {
+	return func(yield func(train.Batch, error) bool) {
+		n := 0
+		for b, err := range c.Dataset.Iter() {
+			if err == nil {
+				err = c.check(b, n)
+			}
+			if !yield(b, err) || err != nil {
+				return
+			}
+			n++
+		}
+	}
+}
+
+func (c checkedTasks) check(b train.Batch, n int) error {
+	if c.input >= len(b.Inputs) {
+		return fmt.Errorf("trainer: dataset %s batch %d has %d inputs, task ids expected at input %d", c.Name(), n, len(b.Inputs), c.input)
+	}
+	t := b.Inputs[c.input]
+	if t.DType() != dtypes.Int32 || t.Rank() != 1 {
+		return fmt.Errorf("trainer: dataset %s batch %d input %d: task ids must be [batch] int32, got %s", c.Name(), n, c.input, t.Shape())
+	}
+	if err := mtlcore.CheckTaskIDs(tensors.MustCopyFlatData[int32](t), c.numTasks); err != nil {
+		return fmt.Errorf("trainer: dataset %s batch %d: %w", c.Name(), n, err)
+	}
+	return nil
 }
 
 func toFloat(t *tensors.Tensor) float64 {

@@ -66,7 +66,7 @@ func fitLinear(t *testing.T, b compute.Backend, store *model.Store, ts *syntheti
 		t.Fatal(err)
 	}
 	res, err := trainer.Run(b, store, zoo.Linear(inj, ts.DOut), loss.MeanSquaredError,
-		ts.Dataset("synthetic", 64, 40, 7), trainer.Options{Steps: steps, LearningRate: 1e-2}, nil)
+		ts.Dataset("synthetic", 64, 40, 7), trainer.Options{Steps: steps, LearningRate: 1e-2, NumTasks: ts.Tasks, TaskInput: 1}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -120,7 +120,8 @@ Flags:
 		start := time.Now()
 		bar := newProgress(m.String(), *steps)
 		res, err := trainer.Run(b, store, zoo.Linear(inj, ts.DOut), loss.MeanSquaredError,
-			ts.Dataset("synthetic-train", *batch, *steps, *seed), trainer.Options{Steps: *steps, LearningRate: *lr},
+			ts.Dataset("synthetic-train", *batch, *steps, *seed),
+			trainer.Options{Steps: *steps, LearningRate: *lr, NumTasks: ts.Tasks, TaskInput: 1},
 			func(step int, l float64) { bar.update(step, l) })
 		bar.done()
 		if err != nil {
