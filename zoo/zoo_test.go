@@ -176,3 +176,36 @@ func (d sliceDataset) Iter() iter.Seq2[train.Batch, error] {
 		}
 	}
 }
+
+// With pretrained (loaded) base weights, every method still starts exactly at the base model — DoRA's
+// magnitude must be sized from the loaded W0, not from a fresh draw.
+func TestStartsAtLoadedBase(t *testing.T) {
+	b, err := backend.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, _ := synthetic.New(synthetic.DefaultConfig())
+	x, ids, _ := ts.Batch(rand.New(rand.NewPCG(1, 1)), 8)
+	xv := tensors.MustCopyFlatData[float32](x)
+	for _, m := range mtlcore.Methods() {
+		cfg := mtlcore.DefaultConfig(m, ts.Tasks)
+		cfg.Targets = mtlcore.TargetDense
+		inj, _ := mtlcore.NewInjector(cfg)
+		store := model.NewStore()
+		if err := zoo.SetLinearBase(store, ts.W0, ts.DIn, ts.DOut); err != nil {
+			t.Fatal(err)
+		}
+		y := tensors.MustCopyFlatData[float32](model.MustNewExec(b, store, zoo.Linear(inj, ts.DOut)).MustCall1(x, ids))
+		for i := 0; i < 8; i++ {
+			for o := 0; o < ts.DOut; o++ {
+				var want float64
+				for d := 0; d < ts.DIn; d++ {
+					want += float64(xv[i*ts.DIn+d]) * float64(ts.W0[d*ts.DOut+o])
+				}
+				if diff := float64(y[i*ts.DOut+o]) - want; diff > 1e-4 || diff < -1e-4 {
+					t.Fatalf("%s: output [%d,%d] = %v, base gives %v", m, i, o, y[i*ts.DOut+o], want)
+				}
+			}
+		}
+	}
+}
