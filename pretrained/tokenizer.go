@@ -1,0 +1,150 @@
+package pretrained
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode"
+
+	"github.com/gomlx/go-huggingface/tokenizers/api"
+	"github.com/gomlx/go-huggingface/tokenizers/hftokenizer"
+)
+
+// Tokenizer encodes text for a BERT-family checkpoint from its tokenizer.json, through go-huggingface's
+// pure-Go hftokenizer (normalisation, pre-tokenisation, WordPiece). Special tokens, sentence pairs and
+// truncation are assembled here, as Hugging Face's TemplateProcessing and longest-first truncation do:
+//
+//	single: [CLS] a [SEP]           type ids 0…0
+//	pair:   [CLS] a [SEP] b [SEP]   type ids 0…0 1…1
+type Tokenizer struct {
+	tok       *hftokenizer.Tokenizer
+	cls, sep  int
+	cleanText bool // the BertNormalizer's clean_text, applied here (see bertCleanText)
+}
+
+// LoadTokenizer reads dir/tokenizer.json.
+func LoadTokenizer(dir string) (*Tokenizer, error) {
+	path := filepath.Join(dir, "tokenizer.json")
+	content, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("pretrained: tokenizer: %w", err)
+	}
+	tok, err := hftokenizer.NewFromContent(&api.Config{}, content)
+	if err != nil {
+		return nil, fmt.Errorf("pretrained: tokenizer %s: %w", path, err)
+	}
+	if err := tok.With(api.EncodeOptions{AddSpecialTokens: false}); err != nil {
+		return nil, fmt.Errorf("pretrained: tokenizer %s: %w", path, err)
+	}
+	var cfg struct {
+		Normalizer *struct {
+			Type      string `json:"type"`
+			CleanText bool   `json:"clean_text"`
+		} `json:"normalizer"`
+	}
+	if err := json.Unmarshal(content, &cfg); err != nil {
+		return nil, fmt.Errorf("pretrained: tokenizer %s: %w", path, err)
+	}
+	t := &Tokenizer{tok: tok, cleanText: cfg.Normalizer != nil && cfg.Normalizer.Type == "BertNormalizer" && cfg.Normalizer.CleanText}
+	for name, dst := range map[string]*int{"[CLS]": &t.cls, "[SEP]": &t.sep} {
+		id, ok := tok.TokenToID(name)
+		if !ok {
+			return nil, fmt.Errorf("pretrained: tokenizer %s has no %s token: not a BERT-family tokenizer", path, name)
+		}
+		*dst = id
+	}
+	return t, nil
+}
+
+// Encode returns the ids and token type ids of one text with [CLS] and [SEP]; maxLen > 0 truncates the text
+// so the whole fits in maxLen tokens.
+func (t *Tokenizer) Encode(text string, maxLen int) (ids, typeIDs []int32) {
+	a := t.words(text)
+	if maxLen > 0 && len(a)+2 > maxLen {
+		a = a[:max(maxLen-2, 0)]
+	}
+	ids = append(append([]int32{int32(t.cls)}, toInt32(a)...), int32(t.sep))
+	return ids, make([]int32, len(ids))
+}
+
+// EncodePair returns the ids and token type ids of a sentence pair; maxLen > 0 truncates longest-first,
+// exactly as Hugging Face tokenizers do.
+func (t *Tokenizer) EncodePair(first, second string, maxLen int) (ids, typeIDs []int32) {
+	a, b := t.words(first), t.words(second)
+	if maxLen > 0 && len(a)+len(b)+3 > maxLen {
+		n1, n2 := longestFirst(len(a), len(b), max(maxLen-3, 0))
+		a, b = a[:n1], b[:n2]
+	}
+	ids = append([]int32{int32(t.cls)}, toInt32(a)...)
+	ids = append(ids, int32(t.sep))
+	firstLen := len(ids)
+	ids = append(append(ids, toInt32(b)...), int32(t.sep))
+	typeIDs = make([]int32, len(ids))
+	for i := firstLen; i < len(ids); i++ {
+		typeIDs[i] = 1
+	}
+	return ids, typeIDs
+}
+
+// words returns the WordPiece ids of text without special tokens.
+func (t *Tokenizer) words(text string) []int {
+	if t.cleanText {
+		text = bertCleanText(text)
+	}
+	return t.tok.Encode(text)
+}
+
+// bertCleanText is Hugging Face's BertNormalizer clean_text: drop NUL, U+FFFD and "other" characters
+// (categories Cc, Cf, Co, Cs and unassigned; tab, newline and carriage return excepted), and turn every
+// whitespace character into a space. go-huggingface v0.4.12 keeps NUL and format characters such as U+200B,
+// which turns the word holding them into [UNK]; applying this first gives the reference ids (it is
+// idempotent, so the library's own cleaning afterwards changes nothing).
+func bertCleanText(text string) string {
+	var sb strings.Builder
+	for _, r := range text {
+		switch {
+		case r == 0 || r == 0xfffd:
+		case r == '\t' || r == '\n' || r == '\r' || unicode.IsSpace(r):
+			sb.WriteRune(' ')
+		case unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co, unicode.Cs) ||
+			!unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Z, unicode.C):
+		default:
+			sb.WriteRune(r)
+		}
+	}
+	return sb.String()
+}
+
+// longestFirst returns the lengths two sequences of lengths l1, l2 keep within budget tokens: the longer one
+// is cut first; when both must be cut they split the budget, the odd token going to the longer.
+func longestFirst(l1, l2, budget int) (n1, n2 int) {
+	swap := l1 > l2
+	if swap {
+		l1, l2 = l2, l1
+	}
+	n1, n2 = l1, l2
+	if n1 > budget {
+		n2 = n1
+	} else {
+		n2 = max(n1, budget-n1)
+	}
+	if n1+n2 > budget {
+		n1 = budget / 2
+		n2 = n1 + budget%2
+	}
+	n1, n2 = min(n1, l1), min(n2, l2)
+	if swap {
+		n1, n2 = n2, n1
+	}
+	return n1, n2
+}
+
+func toInt32(v []int) []int32 {
+	out := make([]int32, len(v))
+	for i, x := range v {
+		out[i] = int32(x)
+	}
+	return out
+}
