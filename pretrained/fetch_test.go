@@ -95,13 +95,7 @@ func TestFetchRejectsBadWheels(t *testing.T) {
 
 // The real checkpoint, when the prepare step has fetched it (CI does, with MTLORA_REQUIRE_MODELS=1).
 func TestMiniLMCheckpoint(t *testing.T) {
-	dir, err := MiniLM.Path()
-	if err != nil {
-		if os.Getenv("MTLORA_REQUIRE_MODELS") == "1" {
-			t.Fatal(err)
-		}
-		t.Skipf("%v (set MTLORA_REQUIRE_MODELS=1 to make this an error)", err)
-	}
+	dir := requireMiniLM(t)
 	var cfg struct {
 		HiddenSize int    `json:"hidden_size"`
 		Layers     int    `json:"num_hidden_layers"`
@@ -134,4 +128,18 @@ func TestMiniLMCheckpoint(t *testing.T) {
 	if len(emb.Shape) != 2 || emb.Shape[0] != 30522 || emb.Shape[1] != 384 {
 		t.Errorf("embeddings.word_embeddings.weight shape %v, want [30522 384]", emb.Shape)
 	}
+}
+
+// requireMiniLM returns the cached all-MiniLM-L6-v2 checkpoint; without it the test is skipped, or fails
+// where MTLORA_REQUIRE_MODELS=1 (CI, after its prepare step).
+func requireMiniLM(t *testing.T) string {
+	t.Helper()
+	dir, err := MiniLM.Path()
+	if err != nil {
+		if os.Getenv("MTLORA_REQUIRE_MODELS") == "1" {
+			t.Fatal(err)
+		}
+		t.Skipf("%v (set MTLORA_REQUIRE_MODELS=1 to make this an error)", err)
+	}
+	return dir
 }

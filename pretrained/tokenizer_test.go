@@ -11,13 +11,7 @@ import (
 // scripts/reference/tokenizer_fixtures.py) on varied inputs: accents, CJK, emoji, control characters, an
 // empty string, long texts truncated at the model's 512-token limit, and sentence pairs.
 func TestMiniLMTokenizerMatchesReference(t *testing.T) {
-	dir, err := MiniLM.Path()
-	if err != nil {
-		if os.Getenv("MTLORA_REQUIRE_MODELS") == "1" {
-			t.Fatal(err)
-		}
-		t.Skipf("%v (set MTLORA_REQUIRE_MODELS=1 to make this an error)", err)
-	}
+	dir := requireMiniLM(t)
 	tok, err := LoadTokenizer(dir)
 	if err != nil {
 		t.Fatal(err)

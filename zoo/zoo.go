@@ -43,7 +43,7 @@ type TinyEncoderConfig struct {
 	Vocab, Hidden, Heads, FFN, Layers, Tasks, Classes int
 }
 
-// Layers lists the linear layers of one encoder block with [dIn, dOut], for Injector.CheckLayers.
+// LinearLayers lists the linear layers of one encoder block with [dIn, dOut], for Injector.CheckLayers.
 func (c TinyEncoderConfig) LinearLayers() map[string][2]int {
 	return map[string][2]int{
 		"query": {c.Hidden, c.Hidden}, "key": {c.Hidden, c.Hidden}, "value": {c.Hidden, c.Hidden},
