@@ -10,6 +10,7 @@ import (
 
 	"github.com/gomlx/go-huggingface/tokenizers/api"
 	"github.com/gomlx/go-huggingface/tokenizers/hftokenizer"
+	"github.com/gomlx/gomlx/core/tensors"
 )
 
 // Tokenizer encodes text for a BERT-family checkpoint from its tokenizer.json, through go-huggingface's
@@ -86,6 +87,48 @@ func (t *Tokenizer) EncodePair(first, second string, maxLen int) (ids, typeIDs [
 		typeIDs[i] = 1
 	}
 	return ids, typeIDs
+}
+
+// Batch is a tokenized batch padded to a fixed length so every batch has the same shape and a graph
+// compiles once: row-major [N, SeqLen] token ids, token type ids and attention mask (1 token, 0 padding;
+// padding id 0, as BERT's [PAD]).
+type Batch struct {
+	N, SeqLen           int
+	IDs, TypeIDs, Mask []int32
+}
+
+// EncodeBatch tokenizes texts (and, when pairs is not nil, the sentence pairs texts[i], pairs[i]) truncated
+// to seqLen tokens and padded to seqLen.
+func (t *Tokenizer) EncodeBatch(texts, pairs []string, seqLen int) (Batch, error) {
+	if seqLen < 3 {
+		return Batch{}, fmt.Errorf("pretrained: sequence length must be ≥ 3 ([CLS] x [SEP]), got %d", seqLen)
+	}
+	if pairs != nil && len(pairs) != len(texts) {
+		return Batch{}, fmt.Errorf("pretrained: %d texts but %d pair texts", len(texts), len(pairs))
+	}
+	b := Batch{N: len(texts), SeqLen: seqLen, IDs: make([]int32, len(texts)*seqLen),
+		TypeIDs: make([]int32, len(texts)*seqLen), Mask: make([]int32, len(texts)*seqLen)}
+	for i, text := range texts {
+		var ids, types []int32
+		if pairs != nil {
+			ids, types = t.EncodePair(text, pairs[i], seqLen)
+		} else {
+			ids, types = t.Encode(text, seqLen)
+		}
+		copy(b.IDs[i*seqLen:], ids)
+		copy(b.TypeIDs[i*seqLen:], types)
+		for j := range ids {
+			b.Mask[i*seqLen+j] = 1
+		}
+	}
+	return b, nil
+}
+
+// Tensors returns the batch as three [N, SeqLen] int32 tensors: ids, type ids, mask.
+func (b Batch) Tensors() (ids, typeIDs, mask *tensors.Tensor) {
+	return tensors.FromFlatDataAndDimensions(b.IDs, b.N, b.SeqLen),
+		tensors.FromFlatDataAndDimensions(b.TypeIDs, b.N, b.SeqLen),
+		tensors.FromFlatDataAndDimensions(b.Mask, b.N, b.SeqLen)
 }
 
 // words returns the WordPiece ids of text without special tokens.

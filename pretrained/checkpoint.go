@@ -1,0 +1,465 @@
+package pretrained
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/go-huggingface/hub"
+	"github.com/gomlx/go-huggingface/models/safetensors"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/mtlora/mtlora/zoo"
+)
+
+// ErrCheckpoint is wrapped by every error about a checkpoint's files: a missing or unreadable file, an
+// unsupported architecture, a missing, unexpected or misshaped tensor, a corrupt safetensors file.
+var ErrCheckpoint = errors.New("pretrained: bad checkpoint")
+
+// Checkpoint is a Hugging Face BERT-family checkpoint directory: config.json, model.safetensors (or a
+// sharded model.safetensors.index.json), tokenizer.json, and optionally sentence-transformers' pooling
+// configuration (1_Pooling/config.json, sentence_bert_config.json).
+type Checkpoint struct {
+	Dir       string         // directory holding the files
+	ModelType string         // "bert" (BERT, MiniLM, …) or "distilbert"
+	Config    zoo.BERTConfig // architecture, from config.json
+	Pooling   zoo.Pooling    // sentence pooling: 1_Pooling/config.json when present, else CLS (BERT's pooler input)
+	MaxSeqLen int            // sentence_bert_config.json max_seq_length when present, else max_position_embeddings
+}
+
+// Open reads and validates the configuration of the checkpoint in dir. Weights are read by LoadWeights.
+func Open(dir string) (*Checkpoint, error) {
+	cfgPath := filepath.Join(dir, "config.json")
+	data, err := os.ReadFile(cfgPath)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCheckpoint, err)
+	}
+	c := &Checkpoint{Dir: dir}
+	if c.ModelType, c.Config, err = parseConfig(data); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrCheckpoint, cfgPath, err)
+	}
+	c.MaxSeqLen = c.Config.MaxPositions
+	c.Pooling = zoo.PoolCLS
+	if data, err := os.ReadFile(filepath.Join(dir, "1_Pooling", "config.json")); err == nil {
+		var p map[string]any
+		if err := json.Unmarshal(data, &p); err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrCheckpoint, filepath.Join(dir, "1_Pooling", "config.json"), err)
+		}
+		switch {
+		case p["pooling_mode_mean_tokens"] == true:
+			c.Pooling = zoo.PoolMean
+		case p["pooling_mode_cls_token"] == true:
+			c.Pooling = zoo.PoolCLS
+		default:
+			return nil, fmt.Errorf("%w: %s: only mean-token and CLS pooling are supported, found %s",
+				ErrCheckpoint, filepath.Join(dir, "1_Pooling", "config.json"), data)
+		}
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, "sentence_bert_config.json")); err == nil {
+		var s struct {
+			MaxSeqLength int `json:"max_seq_length"`
+		}
+		if err := json.Unmarshal(data, &s); err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrCheckpoint, filepath.Join(dir, "sentence_bert_config.json"), err)
+		}
+		if s.MaxSeqLength > 0 && s.MaxSeqLength < c.MaxSeqLen {
+			c.MaxSeqLen = s.MaxSeqLength
+		}
+	}
+	if _, err := c.weightFiles(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Tokenizer loads the checkpoint's tokenizer.json.
+func (c *Checkpoint) Tokenizer() (*Tokenizer, error) {
+	if _, err := os.Stat(filepath.Join(c.Dir, "tokenizer.json")); err != nil {
+		if _, verr := os.Stat(filepath.Join(c.Dir, "vocab.txt")); verr == nil {
+			return nil, fmt.Errorf("%w: %s has vocab.txt but no tokenizer.json: only tokenizer.json is read "+
+				"(convert with transformers: AutoTokenizer.from_pretrained(dir).save_pretrained(dir))", ErrCheckpoint, c.Dir)
+		}
+		return nil, fmt.Errorf("%w: %w", ErrCheckpoint, err)
+	}
+	return LoadTokenizer(c.Dir)
+}
+
+// parseConfig reads a config.json of a BERT or DistilBERT checkpoint.
+func parseConfig(data []byte) (string, zoo.BERTConfig, error) {
+	var raw map[string]any
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return "", zoo.BERTConfig{}, err
+	}
+	modelType, _ := raw["model_type"].(string)
+	num := func(key string, fallback float64) float64 {
+		if v, ok := raw[key].(float64); ok {
+			return v
+		}
+		return fallback
+	}
+	str := func(key, fallback string) string {
+		if v, ok := raw[key].(string); ok {
+			return v
+		}
+		return fallback
+	}
+	var cfg zoo.BERTConfig
+	var act string
+	switch modelType {
+	case "bert":
+		cfg = zoo.BERTConfig{
+			Vocab: int(num("vocab_size", 0)), Hidden: int(num("hidden_size", 0)), Layers: int(num("num_hidden_layers", 0)),
+			Heads: int(num("num_attention_heads", 0)), Intermediate: int(num("intermediate_size", 0)),
+			MaxPositions: int(num("max_position_embeddings", 0)), TypeVocab: int(num("type_vocab_size", 2)),
+			LayerNormEps:  num("layer_norm_eps", 1e-12),
+			HiddenDropout: num("hidden_dropout_prob", 0.1), AttentionDropout: num("attention_probs_dropout_prob", 0.1),
+		}
+		act = str("hidden_act", "gelu")
+		if pe := str("position_embedding_type", "absolute"); pe != "absolute" {
+			return "", cfg, fmt.Errorf("field position_embedding_type: %q is not supported (expected absolute)", pe)
+		}
+	case "distilbert":
+		cfg = zoo.BERTConfig{
+			Vocab: int(num("vocab_size", 0)), Hidden: int(num("dim", 0)), Layers: int(num("n_layers", 0)),
+			Heads: int(num("n_heads", 0)), Intermediate: int(num("hidden_dim", 0)),
+			MaxPositions: int(num("max_position_embeddings", 0)), LayerNormEps: 1e-12, // fixed in DistilBERT's code
+			HiddenDropout: num("dropout", 0.1), AttentionDropout: num("attention_dropout", 0.1),
+		}
+		act = str("activation", "gelu")
+	default:
+		return "", cfg, fmt.Errorf("field model_type: unknown architecture %q (architectures %v); supported: bert (BERT, MiniLM, …), distilbert",
+			modelType, raw["architectures"])
+	}
+	switch act {
+	case "gelu":
+		cfg.Activation = "gelu"
+	case "gelu_new", "gelu_pytorch_tanh", "gelu_fast":
+		cfg.Activation = "gelu_approx" // the checkpoint's own activation is the tanh approximation
+	case "relu":
+		cfg.Activation = "relu"
+	default:
+		return "", cfg, fmt.Errorf("field hidden_act: %q is not supported (expected gelu, gelu_new or relu)", act)
+	}
+	return modelType, cfg, cfg.Validate()
+}
+
+// weightFiles lists the safetensors files of the checkpoint: the shards named by model.safetensors.index.json,
+// or model.safetensors. PyTorch pickles (pytorch_model.bin) are refused: unpickling runs code.
+func (c *Checkpoint) weightFiles() ([]string, error) {
+	index := filepath.Join(c.Dir, "model.safetensors.index.json")
+	if data, err := os.ReadFile(index); err == nil {
+		var idx struct {
+			WeightMap map[string]string `json:"weight_map"`
+		}
+		if err := json.Unmarshal(data, &idx); err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrCheckpoint, index, err)
+		}
+		var files []string
+		for _, f := range idx.WeightMap {
+			if !slices.Contains(files, f) {
+				files = append(files, f)
+			}
+		}
+		sort.Strings(files)
+		for _, f := range files {
+			if filepath.IsAbs(f) || strings.Contains(f, "..") || !strings.HasSuffix(f, ".safetensors") {
+				return nil, fmt.Errorf("%w: %s names shard %q: expected a .safetensors file inside the checkpoint", ErrCheckpoint, index, f)
+			}
+		}
+		return files, nil
+	}
+	if _, err := os.Stat(filepath.Join(c.Dir, "model.safetensors")); err == nil {
+		return []string{"model.safetensors"}, nil
+	}
+	for _, pickle := range []string{"pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "model.ckpt.index"} {
+		if _, err := os.Stat(filepath.Join(c.Dir, pickle)); err == nil {
+			return nil, fmt.Errorf("%w: %s has %s but no model.safetensors: only safetensors weights are loaded "+
+				"(PyTorch .bin files are pickles, and unpickling runs code); convert the checkpoint to safetensors first",
+				ErrCheckpoint, c.Dir, pickle)
+		}
+	}
+	return nil, fmt.Errorf("%w: %s has no model.safetensors", ErrCheckpoint, c.Dir)
+}
+
+// tensorTarget is where one checkpoint tensor goes in the GoMLX store.
+type tensorTarget struct {
+	path      string // variable path relative to the model's scope
+	shape     []int  // expected shape in the checkpoint
+	transpose bool   // torch Linear [out, in] → [in, out]
+}
+
+// LoadReport says what LoadWeights read.
+type LoadReport struct {
+	Loaded  int      // tensors loaded into the store
+	Params  int64    // their parameters
+	Skipped []string // checkpoint tensors of heads the encoder does not use (pooler, masked-LM head), by name
+}
+
+// expectedTensors returns the expected checkpoint tensors (names without the "bert."/"distilbert." prefix) and
+// where each goes, relative to the scope the encoder is built in.
+func (c *Checkpoint) expectedTensors() map[string]tensorTarget {
+	cfg := c.Config
+	H, F := cfg.Hidden, cfg.Intermediate
+	t := map[string]tensorTarget{}
+	emb := func(name, to string, rows int) {
+		t["embeddings."+name+".weight"] = tensorTarget{path: zoo.BERTEmbeddings + "/" + to + "/embeddings", shape: []int{rows, H}}
+	}
+	linear := func(name, scope string, in, out int) {
+		t[name+".weight"] = tensorTarget{path: scope + "/dense/weights", shape: []int{out, in}, transpose: true}
+		t[name+".bias"] = tensorTarget{path: scope + "/dense/biases", shape: []int{out}}
+	}
+	layerNorm := func(name, scope string) {
+		t[name+".weight"] = tensorTarget{path: scope + "/layer_normalization/gain", shape: []int{H}}
+		t[name+".bias"] = tensorTarget{path: scope + "/layer_normalization/offset", shape: []int{H}}
+	}
+	emb("word_embeddings", "word", cfg.Vocab)
+	emb("position_embeddings", "position", cfg.MaxPositions)
+	if cfg.TypeVocab > 0 {
+		emb("token_type_embeddings", "token_type", cfg.TypeVocab)
+	}
+	layerNorm("embeddings.LayerNorm", zoo.BERTEmbeddings+"/norm")
+	for l := range cfg.Layers {
+		s := fmt.Sprintf(zoo.BERTLayer, l)
+		if c.ModelType == "distilbert" {
+			p := fmt.Sprintf("transformer.layer.%d.", l)
+			linear(p+"attention.q_lin", s+"/attention/query", H, H)
+			linear(p+"attention.k_lin", s+"/attention/key", H, H)
+			linear(p+"attention.v_lin", s+"/attention/value", H, H)
+			linear(p+"attention.out_lin", s+"/attention/output", H, H)
+			layerNorm(p+"sa_layer_norm", s+"/attention/norm")
+			linear(p+"ffn.lin1", s+"/ffn_in", H, F)
+			linear(p+"ffn.lin2", s+"/ffn_out", F, H)
+			layerNorm(p+"output_layer_norm", s+"/ffn_norm")
+			continue
+		}
+		p := fmt.Sprintf("encoder.layer.%d.", l)
+		linear(p+"attention.self.query", s+"/attention/query", H, H)
+		linear(p+"attention.self.key", s+"/attention/key", H, H)
+		linear(p+"attention.self.value", s+"/attention/value", H, H)
+		linear(p+"attention.output.dense", s+"/attention/output", H, H)
+		layerNorm(p+"attention.output.LayerNorm", s+"/attention/norm")
+		linear(p+"intermediate.dense", s+"/ffn_in", H, F)
+		linear(p+"output.dense", s+"/ffn_out", F, H)
+		layerNorm(p+"output.LayerNorm", s+"/ffn_norm")
+	}
+	return t
+}
+
+// skippedTensor reports checkpoint tensors that belong to heads or buffers the encoder does not use.
+func skippedTensor(name string) bool {
+	for _, p := range []string{"pooler.", "cls.", "vocab_transform.", "vocab_layer_norm.", "vocab_projector.", "lm_head."} {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return name == "embeddings.position_ids"
+}
+
+// canonicalName strips the model prefix ("bert.", "distilbert.") and renames legacy LayerNorm gamma/beta.
+func (c *Checkpoint) canonicalName(name string) string {
+	name = strings.TrimPrefix(name, c.ModelType+".")
+	if strings.Contains(name, "LayerNorm.") || strings.Contains(name, "layer_norm.") {
+		if strings.HasSuffix(name, ".gamma") {
+			name = strings.TrimSuffix(name, ".gamma") + ".weight"
+		} else if strings.HasSuffix(name, ".beta") {
+			name = strings.TrimSuffix(name, ".beta") + ".bias"
+		}
+	}
+	return name
+}
+
+// LoadWeights reads every encoder tensor of the checkpoint into store under scope (the scope path the
+// encoder is built in, "" or "/" for the root), all or nothing: every tensor is read and checked (name,
+// dtype float32, shape from config.json, file integrity) before any variable is created, and the store
+// must not already hold any of them. Linear weights are transposed from torch's [out, in] to GoMLX's [in, out].
+func (c *Checkpoint) LoadWeights(store *model.Store, scope string) (LoadReport, error) {
+	var rep LoadReport
+	files, err := c.weightFiles()
+	if err != nil {
+		return rep, err
+	}
+	want := c.expectedTensors()
+	got := map[string]*tensors.Tensor{}
+	from := map[string]string{} // canonical name → file:original name
+	st := safetensors.NewEmpty(hub.NewLocal(c.Dir))
+	for _, file := range files {
+		path := filepath.Join(c.Dir, file)
+		if err := checkSafetensorsHeader(path); err != nil {
+			return rep, err
+		}
+		r, err := st.NewTensorReader(file)
+		if err != nil {
+			return rep, fmt.Errorf("%w: %s: %w", ErrCheckpoint, path, err)
+		}
+		names := make([]string, 0, len(r.Header.Tensors))
+		for n := range r.Header.Tensors {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, orig := range names {
+			name := c.canonicalName(orig)
+			if prev, dup := from[name]; dup {
+				_ = r.Close()
+				return rep, fmt.Errorf("%w: %s: tensor %q duplicates %s", ErrCheckpoint, path, orig, prev)
+			}
+			from[name] = file + ":" + orig
+			target, ok := want[name]
+			if !ok {
+				if skippedTensor(name) {
+					rep.Skipped = append(rep.Skipped, orig)
+					continue
+				}
+				_ = r.Close()
+				return rep, fmt.Errorf("%w: %s: unexpected tensor %q: not part of a %s encoder with %d layers",
+					ErrCheckpoint, path, orig, c.ModelType, c.Config.Layers)
+			}
+			meta := r.Header.Tensors[orig]
+			if meta.Dtype != "F32" {
+				_ = r.Close()
+				return rep, fmt.Errorf("%w: %s: tensor %q has dtype %s, expected F32 (half-precision checkpoints are not converted yet)",
+					ErrCheckpoint, path, orig, meta.Dtype)
+			}
+			if !slices.Equal(meta.Shape, target.shape) {
+				_ = r.Close()
+				return rep, fmt.Errorf("%w: %s: tensor %q has shape %v, expected %v from config.json",
+					ErrCheckpoint, path, orig, meta.Shape, target.shape)
+			}
+			t, err := r.ReadTensor(nil, orig)
+			if err != nil {
+				_ = r.Close()
+				return rep, fmt.Errorf("%w: %s: tensor %q: %w", ErrCheckpoint, path, orig, err)
+			}
+			got[name] = t
+		}
+		if err := r.Close(); err != nil {
+			return rep, fmt.Errorf("%w: %s: %w", ErrCheckpoint, path, err)
+		}
+	}
+	var missing []string
+	for name := range want {
+		if got[name] == nil {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		more := ""
+		if len(missing) > 5 {
+			more = fmt.Sprintf(" and %d more", len(missing)-5)
+			missing = missing[:5]
+		}
+		return rep, fmt.Errorf("%w: %s: missing tensor %s%s", ErrCheckpoint, c.Dir, strings.Join(quoteAll(missing), ", "), more)
+	}
+
+	prefix := "/" + strings.Trim(scope, "/")
+	if prefix != "/" {
+		prefix += "/"
+	}
+	for _, target := range want {
+		if store.GetVariable(prefix+target.path) != nil {
+			return rep, fmt.Errorf("%w: the store already holds %s: load a checkpoint into a fresh store", ErrCheckpoint, prefix+target.path)
+		}
+	}
+	names := make([]string, 0, len(want))
+	for name := range want {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		target, t := want[name], got[name]
+		if target.transpose {
+			t = transpose2D(t)
+		}
+		if _, err := store.CreateVariable(prefix+target.path, t); err != nil {
+			return rep, fmt.Errorf("%w: tensor %q → %s: %w", ErrCheckpoint, name, prefix+target.path, err)
+		}
+		rep.Loaded++
+		rep.Params += int64(t.Shape().Size())
+	}
+	return rep, nil
+}
+
+// checkSafetensorsHeader checks the 8-byte length and the JSON header of a safetensors file before the
+// library maps it, so a truncated or corrupt file is reported by name.
+func checkSafetensorsHeader(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrCheckpoint, err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrCheckpoint, err)
+	}
+	var lenBuf [8]byte
+	if _, err := f.ReadAt(lenBuf[:], 0); err != nil {
+		return fmt.Errorf("%w: %s: truncated: %d bytes, too short for a safetensors header", ErrCheckpoint, path, info.Size())
+	}
+	n := uint64(lenBuf[0]) | uint64(lenBuf[1])<<8 | uint64(lenBuf[2])<<16 | uint64(lenBuf[3])<<24 |
+		uint64(lenBuf[4])<<32 | uint64(lenBuf[5])<<40 | uint64(lenBuf[6])<<48 | uint64(lenBuf[7])<<56
+	if n == 0 || n > 100<<20 || int64(n)+8 > info.Size() {
+		return fmt.Errorf("%w: %s: corrupt safetensors header: header length %d for a %d-byte file", ErrCheckpoint, path, n, info.Size())
+	}
+	header := make([]byte, n)
+	if _, err := f.ReadAt(header, 8); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrCheckpoint, path, err)
+	}
+	var fields map[string]struct {
+		Dtype       string  `json:"dtype"`
+		Shape       []int   `json:"shape"`
+		DataOffsets []int64 `json:"data_offsets"`
+	}
+	if err := json.Unmarshal(header, &fields); err != nil {
+		return fmt.Errorf("%w: %s: corrupt safetensors header: %w", ErrCheckpoint, path, err)
+	}
+	data := info.Size() - 8 - int64(n)
+	for name, m := range fields {
+		if name == "__metadata__" {
+			continue
+		}
+		if len(m.DataOffsets) != 2 || m.DataOffsets[0] < 0 || m.DataOffsets[1] < m.DataOffsets[0] || m.DataOffsets[1] > data {
+			return fmt.Errorf("%w: %s: tensor %q: data offsets %v outside the %d-byte data section (truncated file?)",
+				ErrCheckpoint, path, name, m.DataOffsets, data)
+		}
+		if dt, ok := dtypes.MapOfNames[strings.ToLower(m.Dtype)]; ok {
+			size := int64(dt.Size())
+			for _, d := range m.Shape {
+				size *= int64(d)
+			}
+			if size != m.DataOffsets[1]-m.DataOffsets[0] {
+				return fmt.Errorf("%w: %s: tensor %q: shape %v of %s needs %d bytes, data offsets give %d",
+					ErrCheckpoint, path, name, m.Shape, m.Dtype, size, m.DataOffsets[1]-m.DataOffsets[0])
+			}
+		}
+	}
+	return nil
+}
+
+// transpose2D turns a float32 [rows, cols] tensor into [cols, rows].
+func transpose2D(t *tensors.Tensor) *tensors.Tensor {
+	dims := t.Shape().Dimensions
+	rows, cols := dims[0], dims[1]
+	src := tensors.MustCopyFlatData[float32](t)
+	dst := make([]float32, len(src))
+	for i := range rows {
+		for j := range cols {
+			dst[j*rows+i] = src[i*cols+j]
+		}
+	}
+	return tensors.FromFlatDataAndDimensions(dst, cols, rows)
+}
+
+func quoteAll(s []string) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[i] = fmt.Sprintf("%q", v)
+	}
+	return out
+}

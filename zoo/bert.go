@@ -1,0 +1,238 @@
+package zoo
+
+import (
+	"fmt"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/layers"
+	"github.com/gomlx/gomlx/ml/layers/activation"
+	"github.com/gomlx/gomlx/ml/layers/attention"
+	"github.com/gomlx/gomlx/ml/layers/norm"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/mtlora/mtlora/mtlcore"
+)
+
+// BERTConfig is the architecture of a BERT-family encoder (BERT, MiniLM, DistilBERT), as read from a
+// checkpoint's config.json by package pretrained.
+type BERTConfig struct {
+	Vocab        int     // vocabulary size
+	Hidden       int     // hidden size H
+	Layers       int     // number of encoder blocks
+	Heads        int     // attention heads; H must be a multiple
+	Intermediate int     // feed-forward size
+	MaxPositions int     // learned absolute positions
+	TypeVocab    int     // token-type (segment) vocabulary; 0 for DistilBERT, which has none
+	LayerNormEps float64 // 1e-12 for BERT-family checkpoints
+
+	// Activation of the feed-forward: "gelu" (exact, erf-based: what BERT checkpoints were trained with),
+	// "gelu_approx" (tanh approximation: faster, differs by up to ~1e-3 from the checkpoint's outputs) or "relu".
+	Activation string
+
+	// Dropout rates applied only while training: after embeddings, attention output and feed-forward
+	// (hidden) and on the attention probabilities. Loaded from config.json; set to 0 to disable.
+	HiddenDropout, AttentionDropout float64
+}
+
+// Validate reports the first field that cannot describe an encoder.
+func (c BERTConfig) Validate() error {
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"vocab_size", c.Vocab}, {"hidden_size", c.Hidden}, {"num_hidden_layers", c.Layers},
+		{"num_attention_heads", c.Heads}, {"intermediate_size", c.Intermediate}, {"max_position_embeddings", c.MaxPositions}} {
+		if f.v <= 0 {
+			return fmt.Errorf("bert config: %s must be positive, got %d", f.name, f.v)
+		}
+	}
+	if c.Hidden%c.Heads != 0 {
+		return fmt.Errorf("bert config: hidden_size %d is not a multiple of num_attention_heads %d", c.Hidden, c.Heads)
+	}
+	if c.TypeVocab < 0 {
+		return fmt.Errorf("bert config: type_vocab_size must be ≥ 0, got %d", c.TypeVocab)
+	}
+	if !(c.LayerNormEps > 0) {
+		return fmt.Errorf("bert config: layer_norm_eps must be positive, got %g", c.LayerNormEps)
+	}
+	switch c.Activation {
+	case "gelu", "gelu_approx", "relu":
+	default:
+		return fmt.Errorf("bert config: hidden_act %q is not supported (expected gelu, gelu_approx or relu)", c.Activation)
+	}
+	if c.HiddenDropout < 0 || c.HiddenDropout >= 1 || c.AttentionDropout < 0 || c.AttentionDropout >= 1 {
+		return fmt.Errorf("bert config: dropout rates must be in [0, 1), got hidden %g, attention %g", c.HiddenDropout, c.AttentionDropout)
+	}
+	return nil
+}
+
+// LinearLayers lists the linear layers of one encoder block with [dIn, dOut], for Injector.CheckLayers.
+func (c BERTConfig) LinearLayers() map[string][2]int {
+	return map[string][2]int{
+		"query": {c.Hidden, c.Hidden}, "key": {c.Hidden, c.Hidden}, "value": {c.Hidden, c.Hidden},
+		"output": {c.Hidden, c.Hidden}, "ffn_in": {c.Hidden, c.Intermediate}, "ffn_out": {c.Intermediate, c.Hidden},
+	}
+}
+
+// Scopes of the BERT encoder's variables, relative to the scope the model is built in. Package pretrained
+// maps a checkpoint's tensor names onto them; each linear layer keeps mtlcore's layout (<layer>/dense/weights
+// [in, out], <layer>/dense/biases, <layer>/adapter/...), each layer normalisation GoMLX's
+// (<norm>/layer_normalization/gain|offset).
+const (
+	BERTEmbeddings = "embeddings" // word|position|token_type/embeddings, norm
+	BERTLayer      = "layer_%d"   // attention/{query,key,value,output}, attention/norm, ffn_in, ffn_out, ffn_norm
+	BERTHeads      = "heads"      // TaskHeads weights and biases
+)
+
+// BERTInputs are the tokenized inputs of a batch, all [batch, seq] int32: token ids, token-type (segment) ids
+// (nil means all 0) and the attention mask (1 for tokens, 0 for padding).
+type BERTInputs struct {
+	Tokens, TypeIDs, Mask *Node
+}
+
+// BERT builds the encoder and returns its last hidden state [batch, seq, H]. Every linear layer goes through
+// the injector with its role (q, k, v, o, ffn_in, ffn_out), so any mtlcore adapter can be put into any of
+// them; taskIDs [batch] int32 selects each example's task (nil for task-agnostic methods).
+//
+// With an injector every pretrained weight is frozen (embeddings and layer normalisations too); with a nil
+// injector the whole encoder trains (full fine-tuning).
+func BERT(cfg BERTConfig, inj *mtlcore.Injector) func(scope *model.Scope, in BERTInputs, taskIDs *Node) *Node {
+	return func(scope *model.Scope, in BERTInputs, taskIDs *Node) *Node {
+		if err := cfg.Validate(); err != nil {
+			panic(err)
+		}
+		frozen := inj != nil
+		g := in.Tokens.Graph()
+		batch, seq := in.Tokens.Shape().Dimensions[0], in.Tokens.Shape().Dimensions[1]
+		if seq > cfg.MaxPositions {
+			panic(fmt.Errorf("bert: sequence length %d exceeds max_position_embeddings %d", seq, cfg.MaxPositions))
+		}
+
+		// Embeddings: word + position + token type, then layer normalisation.
+		emb := scope.In(BERTEmbeddings)
+		h := embedding(emb.In("word"), in.Tokens, cfg.Vocab, cfg.Hidden, frozen)
+		positions := Iota(g, shapes.Make(dtypes.Int32, batch, seq), 1)
+		h = Add(h, embedding(emb.In("position"), positions, cfg.MaxPositions, cfg.Hidden, frozen))
+		if cfg.TypeVocab > 0 {
+			types := in.TypeIDs
+			if types == nil {
+				types = ZerosLike(in.Tokens)
+			}
+			h = Add(h, embedding(emb.In("token_type"), types, cfg.TypeVocab, cfg.Hidden, frozen))
+		}
+		h = layerNorm(emb.In("norm"), h, cfg.LayerNormEps, frozen)
+		h = layers.DropoutStatic(scope, h, cfg.HiddenDropout)
+
+		// Key mask broadcast to the BSHD score layout [batch, q_seq, heads, kv_seq].
+		keyMask := Reshape(NotEqual(in.Mask, ZerosLike(in.Mask)), batch, 1, 1, seq)
+		var attnDropout *Node
+		if cfg.AttentionDropout > 0 {
+			attnDropout = Scalar(g, dtypes.Float32, cfg.AttentionDropout)
+		}
+		dh := cfg.Hidden / cfg.Heads
+		for l := range cfg.Layers {
+			blk := scope.In("%s", fmt.Sprintf(BERTLayer, l))
+			att := blk.In("attention")
+			split := func(x *Node) *Node { return Reshape(x, batch, seq, cfg.Heads, dh) }
+			q := split(inj.Dense(att.In("query"), mtlcore.TargetQuery, h, taskIDs, cfg.Hidden, true))
+			k := split(inj.Dense(att.In("key"), mtlcore.TargetKey, h, taskIDs, cfg.Hidden, true))
+			v := split(inj.Dense(att.In("value"), mtlcore.TargetValue, h, taskIDs, cfg.Hidden, true))
+			ctx, _ := attention.Core(q, k, v, attention.LayoutBSHD, attention.CoreOptions{
+				AttentionMask: keyMask, Scope: att, DropoutRate: attnDropout,
+			})
+			ctx = Reshape(ctx, batch, seq, cfg.Hidden)
+			o := inj.Dense(att.In("output"), mtlcore.TargetAttnOutput, ctx, taskIDs, cfg.Hidden, true)
+			h = layerNorm(att.In("norm"), Add(h, layers.DropoutStatic(blk, o, cfg.HiddenDropout)), cfg.LayerNormEps, frozen)
+
+			ff := inj.Dense(blk.In("ffn_in"), mtlcore.TargetFFNIn, h, taskIDs, cfg.Intermediate, true)
+			switch cfg.Activation {
+			case "gelu":
+				ff = activation.Gelu(ff)
+			case "gelu_approx":
+				ff = activation.GeluApproximate(ff)
+			case "relu":
+				ff = activation.Relu(ff)
+			}
+			ff = inj.Dense(blk.In("ffn_out"), mtlcore.TargetFFNOut, ff, taskIDs, cfg.Hidden, true)
+			h = layerNorm(blk.In("ffn_norm"), Add(h, layers.DropoutStatic(blk, ff, cfg.HiddenDropout)), cfg.LayerNormEps, frozen)
+		}
+		return h
+	}
+}
+
+// Pooling turns the token states of a sentence into one vector.
+type Pooling int
+
+const (
+	PoolMean Pooling = iota // mean over unmasked tokens (sentence-transformers' default; all-MiniLM-L6-v2's)
+	PoolCLS                 // the state of the first ([CLS]) token
+)
+
+func (p Pooling) String() string {
+	switch p {
+	case PoolMean:
+		return "mean"
+	case PoolCLS:
+		return "cls"
+	}
+	return fmt.Sprintf("Pooling(%d)", int(p))
+}
+
+// ParsePooling reads "mean" or "cls".
+func ParsePooling(s string) (Pooling, error) {
+	switch s {
+	case "mean":
+		return PoolMean, nil
+	case "cls":
+		return PoolCLS, nil
+	}
+	return 0, fmt.Errorf("unknown pooling %q (expected mean or cls)", s)
+}
+
+// Pool pools hidden [batch, seq, H] under mask [batch, seq] (1 token, 0 padding) into [batch, H].
+func Pool(p Pooling, hidden, mask *Node) *Node {
+	switch p {
+	case PoolCLS:
+		return Squeeze(Slice(hidden, AxisRange(), AxisElem(0), AxisRange()), 1)
+	case PoolMean:
+		m := InsertAxes(ConvertDType(NotEqual(mask, ZerosLike(mask)), hidden.DType()), -1) // [b, L, 1]
+		count := ReduceSum(m, 1)                                                         // [b, 1]
+		// sentence-transformers clamps the count at 1e-9; a row with no token pools to zeros either way.
+		return Div(ReduceSum(Mul(hidden, m), 1), Max(count, Scalar(hidden.Graph(), hidden.DType(), 1e-9)))
+	}
+	panic(fmt.Errorf("unknown pooling %d", int(p)))
+}
+
+// BERTTaskModel is the encoder, pooling and one head per task (TaskHeads, always trainable):
+// returns [batch, classes] for each example's own task (classes = 1 for a regression head).
+func BERTTaskModel(cfg BERTConfig, inj *mtlcore.Injector, pooling Pooling, tasks, classes int) func(scope *model.Scope, in BERTInputs, taskIDs *Node) *Node {
+	encoder := BERT(cfg, inj)
+	return func(scope *model.Scope, in BERTInputs, taskIDs *Node) *Node {
+		pooled := Pool(pooling, encoder(scope, in, taskIDs), in.Mask)
+		pooled = layers.DropoutStatic(scope, pooled, cfg.HiddenDropout)
+		return TaskHeads(scope.In(BERTHeads), pooled, taskIDs, tasks, classes)
+	}
+}
+
+// embedding looks ids up in scope's table [vocab, dim], frozen when asked (layers.Embedding creates the
+// variable trainable, and keeps a loaded one as it is).
+func embedding(scope *model.Scope, ids *Node, vocab, dim int, frozen bool) *Node {
+	out := layers.Embedding(scope, ids, dtypes.Float32, vocab, dim)
+	if frozen {
+		scope.GetVariable("embeddings").SetTrainable(false)
+	}
+	return out
+}
+
+// layerNorm is GoMLX's layer normalisation over the last axis with the checkpoint's epsilon; its gain and
+// offset are frozen when asked (norm.LayerNorm marks them trainable every time it is built).
+func layerNorm(scope *model.Scope, x *Node, eps float64, frozen bool) *Node {
+	out := norm.LayerNorm(scope, x, -1).Epsilon(eps).Done()
+	if frozen {
+		ln := scope.In("layer_normalization")
+		ln.GetVariable("gain").SetTrainable(false)
+		ln.GetVariable("offset").SetTrainable(false)
+	}
+	return out
+}
