@@ -93,7 +93,7 @@ func (t *Tokenizer) EncodePair(first, second string, maxLen int) (ids, typeIDs [
 // compiles once: row-major [N, SeqLen] token ids, token type ids and attention mask (1 token, 0 padding;
 // padding id 0, as BERT's [PAD]).
 type Batch struct {
-	N, SeqLen           int
+	N, SeqLen          int
 	IDs, TypeIDs, Mask []int32
 }
 

@@ -197,7 +197,7 @@ func Pool(p Pooling, hidden, mask *Node) *Node {
 		return Squeeze(Slice(hidden, AxisRange(), AxisElem(0), AxisRange()), 1)
 	case PoolMean:
 		m := InsertAxes(ConvertDType(NotEqual(mask, ZerosLike(mask)), hidden.DType()), -1) // [b, L, 1]
-		count := ReduceSum(m, 1)                                                         // [b, 1]
+		count := ReduceSum(m, 1)                                                           // [b, 1]
 		// sentence-transformers clamps the count at 1e-9; a row with no token pools to zeros either way.
 		return Div(ReduceSum(Mul(hidden, m), 1), Max(count, Scalar(hidden.Graph(), hidden.DType(), 1e-9)))
 	}
