@@ -15,8 +15,8 @@ import (
 // little-endian header length N, N bytes of JSON mapping each tensor name to
 // {"dtype", "shape", "data_offsets": [begin, end]} relative to the data section, then the data.
 
-// tensorF32 is a float32 tensor held on the host, as read from or written to a safetensors file.
-type tensorF32 struct {
+// HostTensor is a float32 tensor held on the host, as read from or written to a safetensors file.
+type HostTensor struct {
 	Shape []int
 	Data  []float32
 }
@@ -30,9 +30,9 @@ type stEntry struct {
 // maxHeader bounds the JSON header so a corrupt length cannot make us allocate gigabytes.
 const maxHeader = 100 << 20
 
-// writeSafetensors writes tensors (and optional string metadata) to path atomically: a temporary file in
+// WriteSafetensors writes float32 tensors (and optional string metadata) to path atomically: a temporary file in
 // the same directory, fsync, then rename — a crash never leaves a half-written file under path.
-func writeSafetensors(path string, tensors map[string]tensorF32, metadata map[string]string) error {
+func WriteSafetensors(path string, tensors map[string]HostTensor, metadata map[string]string) error {
 	names := make([]string, 0, len(tensors))
 	for n := range tensors {
 		names = append(names, n)
@@ -102,7 +102,7 @@ func writeFileAtomic(path string, data []byte) error {
 
 // readSafetensors reads every tensor of a safetensors file as float32 (F32, F64, F16 and BF16 are
 // converted). Any inconsistency is an ErrCheckpoint naming the file and the tensor.
-func readSafetensors(path string) (map[string]tensorF32, map[string]string, error) {
+func readSafetensors(path string) (map[string]HostTensor, map[string]string, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrCheckpoint, err)
@@ -122,7 +122,7 @@ func readSafetensors(path string) (map[string]tensorF32, map[string]string, erro
 		return nil, nil, bad("corrupt JSON header: %v", err)
 	}
 	data := raw[8+n:]
-	out := map[string]tensorF32{}
+	out := map[string]HostTensor{}
 	var meta map[string]string
 	for name, msg := range header {
 		if name == "__metadata__" {
@@ -165,7 +165,7 @@ func readSafetensors(path string) (map[string]tensorF32, map[string]string, erro
 				vals[i] = halfToFloat(binary.LittleEndian.Uint16(src[2*i:]))
 			}
 		}
-		out[name] = tensorF32{Shape: slices.Clone(e.Shape), Data: vals}
+		out[name] = HostTensor{Shape: slices.Clone(e.Shape), Data: vals}
 	}
 	return out, meta, nil
 }

@@ -48,7 +48,7 @@ func SaveAdapters(store *model.Store, cfg Config, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("mtlcore: save: %w", err)
 	}
-	ts := map[string]tensorF32{}
+	ts := map[string]HostTensor{}
 	for _, v := range vars {
 		val, err := v.Value()
 		if err != nil {
@@ -62,13 +62,13 @@ func SaveAdapters(store *model.Store, cfg Config, dir string) error {
 		for i, x := range f {
 			d[i] = float32(x)
 		}
-		ts[keyOf(v.Path())] = tensorF32{Shape: slices.Clone(v.Shape().Dimensions), Data: d}
+		ts[keyOf(v.Path())] = HostTensor{Shape: slices.Clone(v.Shape().Dimensions), Data: d}
 	}
 	js, err := cfg.MarshalIndent()
 	if err != nil {
 		return err
 	}
-	if err := writeSafetensors(filepath.Join(dir, AdapterWeightsFile), ts, map[string]string{"method": cfg.Method.String()}); err != nil {
+	if err := WriteSafetensors(filepath.Join(dir, AdapterWeightsFile), ts, map[string]string{"method": cfg.Method.String()}); err != nil {
 		return err
 	}
 	return writeFileAtomic(filepath.Join(dir, AdapterConfigFile), append(js, '\n'))
@@ -193,7 +193,7 @@ func ExportPEFT(store *model.Store, cfg Config, task int, dir, baseModel string,
 	if len(layers) == 0 {
 		return fmt.Errorf("mtlcore: export: the store has no adapted layers; build the model (run it once) first")
 	}
-	ts := map[string]tensorF32{}
+	ts := map[string]HostTensor{}
 	var modules []string
 	rank, scale := 0, 0.0
 	for _, l := range layers {
@@ -205,10 +205,10 @@ func ExportPEFT(store *model.Store, cfg Config, task int, dir, baseModel string,
 		mod := modulePath(l.Path)
 		modules = append(modules, mod)
 		prefix := "base_model.model." + mod
-		ts[prefix+".lora_A.weight"] = tensorF32{Shape: []int{f.A.Rows, f.A.Cols}, Data: toF32(f.A.Data)}
-		ts[prefix+".lora_B.weight"] = tensorF32{Shape: []int{f.B.Rows, f.B.Cols}, Data: toF32(f.B.Data)}
+		ts[prefix+".lora_A.weight"] = HostTensor{Shape: []int{f.A.Rows, f.A.Cols}, Data: toF32(f.A.Data)}
+		ts[prefix+".lora_B.weight"] = HostTensor{Shape: []int{f.B.Rows, f.B.Cols}, Data: toF32(f.B.Data)}
 		if f.Magnitude != nil {
-			ts[prefix+".lora_magnitude_vector"] = tensorF32{Shape: []int{len(f.Magnitude)}, Data: toF32(f.Magnitude)}
+			ts[prefix+".lora_magnitude_vector"] = HostTensor{Shape: []int{len(f.Magnitude)}, Data: toF32(f.Magnitude)}
 		}
 	}
 	pc := PEFTConfig{
@@ -224,7 +224,7 @@ func ExportPEFT(store *model.Store, cfg Config, task int, dir, baseModel string,
 		return fmt.Errorf("mtlcore: export: %w", err)
 	}
 	meta := map[string]string{"format": "pt", "mtlora_method": cfg.Method.String(), "mtlora_task": fmt.Sprint(task)}
-	if err := writeSafetensors(filepath.Join(dir, "adapter_model.safetensors"), ts, meta); err != nil {
+	if err := WriteSafetensors(filepath.Join(dir, "adapter_model.safetensors"), ts, meta); err != nil {
 		return err
 	}
 	return writeFileAtomic(filepath.Join(dir, "adapter_config.json"), append(js, '\n'))

@@ -119,11 +119,11 @@ func TestSaveLoadRoundTripAndStrictness(t *testing.T) {
 	}
 
 	// Each corruption must fail with ErrCheckpoint and a message naming what is wrong.
-	rewrite := func(edit func(map[string]tensorF32)) string {
+	rewrite := func(edit func(map[string]HostTensor)) string {
 		d := t.TempDir()
 		ts, _, _ := readSafetensors(filepath.Join(dir, AdapterWeightsFile))
 		edit(ts)
-		if err := writeSafetensors(filepath.Join(d, AdapterWeightsFile), ts, nil); err != nil {
+		if err := WriteSafetensors(filepath.Join(d, AdapterWeightsFile), ts, nil); err != nil {
 			t.Fatal(err)
 		}
 		cfgBytes, _ := os.ReadFile(filepath.Join(dir, AdapterConfigFile))
@@ -148,10 +148,10 @@ func TestSaveLoadRoundTripAndStrictness(t *testing.T) {
 	cases := []struct {
 		name, dir, wantMsg string
 	}{
-		{"missing tensor", rewrite(func(m map[string]tensorF32) { delete(m, "layer/adapter/lambda") }), "layer/adapter/lambda is missing"},
-		{"unexpected tensor", rewrite(func(m map[string]tensorF32) { m["layer/adapter/extra"] = tensorF32{[]int{1}, []float32{1}} }), "layer/adapter/extra is unexpected"},
-		{"misshaped tensor", rewrite(func(m map[string]tensorF32) {
-			m["layer/adapter/mix_logits"] = tensorF32{[]int{2, 3}, make([]float32, 6)}
+		{"missing tensor", rewrite(func(m map[string]HostTensor) { delete(m, "layer/adapter/lambda") }), "layer/adapter/lambda is missing"},
+		{"unexpected tensor", rewrite(func(m map[string]HostTensor) { m["layer/adapter/extra"] = HostTensor{[]int{1}, []float32{1}} }), "layer/adapter/extra is unexpected"},
+		{"misshaped tensor", rewrite(func(m map[string]HostTensor) {
+			m["layer/adapter/mix_logits"] = HostTensor{[]int{2, 3}, make([]float32, 6)}
 		}), "mix_logits has shape [2 3], the model expects [3 2]"},
 		{"truncated file", withFile(AdapterWeightsFile, good[:len(good)-7]), "data_offsets"},
 		{"corrupt header", withFile(AdapterWeightsFile, append([]byte{12, 0, 0, 0, 0, 0, 0, 0}, []byte("{not json!!}")...)), "corrupt JSON header"},

@@ -154,20 +154,11 @@ func parseConfig(data []byte) (string, zoo.BERTConfig, error) {
 // or model.safetensors. PyTorch pickles (pytorch_model.bin) are refused: unpickling runs code.
 func (c *Checkpoint) weightFiles() ([]string, error) {
 	index := filepath.Join(c.Dir, "model.safetensors.index.json")
-	if data, err := os.ReadFile(index); err == nil {
-		var idx struct {
-			WeightMap map[string]string `json:"weight_map"`
+	if _, err := os.Stat(index); err == nil {
+		files, err := indexShards(index)
+		if err != nil {
+			return nil, err
 		}
-		if err := json.Unmarshal(data, &idx); err != nil {
-			return nil, fmt.Errorf("%w: %s: %w", ErrCheckpoint, index, err)
-		}
-		var files []string
-		for _, f := range idx.WeightMap {
-			if !slices.Contains(files, f) {
-				files = append(files, f)
-			}
-		}
-		sort.Strings(files)
 		for _, f := range files {
 			if filepath.IsAbs(f) || strings.Contains(f, "..") || !strings.HasSuffix(f, ".safetensors") {
 				return nil, fmt.Errorf("%w: %s names shard %q: expected a .safetensors file inside the checkpoint", ErrCheckpoint, index, f)
@@ -254,7 +245,8 @@ func (c *Checkpoint) expectedTensors() map[string]tensorTarget {
 
 // skippedTensor reports checkpoint tensors that belong to heads or buffers the encoder does not use.
 func skippedTensor(name string) bool {
-	for _, p := range []string{"pooler.", "cls.", "vocab_transform.", "vocab_layer_norm.", "vocab_projector.", "lm_head."} {
+	for _, p := range []string{"pooler.", "cls.", "vocab_transform.", "vocab_layer_norm.", "vocab_projector.", "lm_head.",
+		"classifier.", "pre_classifier.", "qa_outputs."} {
 		if strings.HasPrefix(name, p) {
 			return true
 		}
