@@ -204,11 +204,16 @@ func Pool(p Pooling, hidden, mask *Node) *Node {
 	panic(fmt.Errorf("unknown pooling %d", int(p)))
 }
 
-// BERTTaskModel is the encoder, pooling and one head per task (TaskHeads, always trainable):
-// returns [batch, classes] for each example's own task (classes = 1 for a regression head).
-func BERTTaskModel(cfg BERTConfig, inj *mtlcore.Injector, pooling Pooling, tasks, classes int) func(scope *model.Scope, in BERTInputs, taskIDs *Node) *Node {
+// BERTTaskModel is the encoder, pooling and one head per task (TaskHeads, always trainable), in the form
+// GoMLX's trainer takes: inputs are token ids, type ids, attention mask ([batch, seq] int32) and task ids
+// ([batch] int32); returns [batch, classes] for each example's own task (classes = 1 for regression).
+func BERTTaskModel(cfg BERTConfig, inj *mtlcore.Injector, pooling Pooling, tasks, classes int) func(scope *model.Scope, inputs []*Node) *Node {
 	encoder := BERT(cfg, inj)
-	return func(scope *model.Scope, in BERTInputs, taskIDs *Node) *Node {
+	return func(scope *model.Scope, inputs []*Node) *Node {
+		if len(inputs) != 4 {
+			panic(fmt.Errorf("bert task model: expected 4 inputs (ids, type ids, mask, task ids), got %d", len(inputs)))
+		}
+		in, taskIDs := BERTInputs{Tokens: inputs[0], TypeIDs: inputs[1], Mask: inputs[2]}, inputs[3]
 		pooled := Pool(pooling, encoder(scope, in, taskIDs), in.Mask)
 		pooled = layers.DropoutStatic(scope, pooled, cfg.HiddenDropout)
 		return TaskHeads(scope.In(BERTHeads), pooled, taskIDs, tasks, classes)
@@ -230,9 +235,10 @@ func embedding(scope *model.Scope, ids *Node, vocab, dim int, frozen bool) *Node
 func layerNorm(scope *model.Scope, x *Node, eps float64, frozen bool) *Node {
 	out := norm.LayerNorm(scope, x, -1).Epsilon(eps).Done()
 	if frozen {
-		ln := scope.In("layer_normalization")
-		ln.GetVariable("gain").SetTrainable(false)
-		ln.GetVariable("offset").SetTrainable(false)
+		// Through the store: entering the layer_normalization sub-scope a second time in one graph panics.
+		for _, name := range []string{"gain", "offset"} {
+			scope.Store().GetVariable(model.JoinPath(scope.Scope(), "layer_normalization", name)).SetTrainable(false)
+		}
 	}
 	return out
 }
