@@ -132,7 +132,7 @@ func TestMiniLMCheckpoint(t *testing.T) {
 
 // requireMiniLM returns the cached all-MiniLM-L6-v2 checkpoint; without it the test is skipped, or fails
 // where MTLORA_REQUIRE_MODELS=1 (CI, after its prepare step).
-func requireMiniLM(t *testing.T) string {
+func requireMiniLM(t testing.TB) string {
 	t.Helper()
 	dir, err := MiniLM.Path()
 	if err != nil {
