@@ -17,6 +17,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/mtlora/mtlora/backend"
 	"github.com/mtlora/mtlora/mtlcore"
 )
 
@@ -377,4 +378,67 @@ func TestDownloadFromHub(t *testing.T) {
 	if _, err := Download("acme/nope", HubOptions{Endpoint: srv.URL, CacheDir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "acme/nope") {
 		t.Errorf("unknown repository: %v", err)
 	}
+}
+
+// A DistilBERT checkpoint (its own config keys and tensor names, no token types) holding the same weights as
+// a BERT checkpoint whose token-type embedding is zero computes the same hidden states.
+func TestDistilBERTLayout(t *testing.T) {
+	bertCfg := tinyConfig()
+	ts := tinyTensors(bertCfg)
+	tt := ts["embeddings.token_type_embeddings.weight"]
+	clear(tt.Data)
+	distilCfg := map[string]any{
+		"model_type": "distilbert", "architectures": []string{"DistilBertModel"}, "vocab_size": 40, "dim": 8,
+		"n_layers": 2, "n_heads": 2, "hidden_dim": 12, "max_position_embeddings": 16, "activation": "gelu",
+	}
+	rename := strings.NewReplacer("encoder.layer.", "transformer.layer.", "attention.self.query", "attention.q_lin",
+		"attention.self.key", "attention.k_lin", "attention.self.value", "attention.v_lin",
+		"attention.output.dense", "attention.out_lin", "attention.output.LayerNorm", "sa_layer_norm",
+		"intermediate.dense", "ffn.lin1", "output.dense", "ffn.lin2", "output.LayerNorm", "output_layer_norm")
+	distil := map[string]mtlcore.HostTensor{}
+	for k, v := range ts {
+		if k == "embeddings.token_type_embeddings.weight" || strings.HasPrefix(k, "pooler.") {
+			continue
+		}
+		distil["distilbert."+rename.Replace(k)] = v
+	}
+	distil["vocab_projector.bias"] = mtlcore.HostTensor{Shape: []int{40}, Data: make([]float32, 40)}
+	hidden := func(dir string) []float32 {
+		m, err := Load(dirWithTokenizer(t, dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch := Batch{N: 2, SeqLen: 5, IDs: []int32{1, 7, 9, 2, 0, 1, 30, 2, 0, 0}, TypeIDs: make([]int32, 10), Mask: []int32{1, 1, 1, 1, 0, 1, 1, 1, 0, 0}}
+		out, err := m.Encode(backend.MustNew(), batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Hidden
+	}
+	a, b := hidden(writeCheckpoint(t, bertCfg, ts)), hidden(writeCheckpoint(t, distilCfg, distil))
+	for i := range a {
+		if d := a[i] - b[i]; d > 1e-6 || d < -1e-6 {
+			t.Fatalf("hidden[%d]: BERT %v, DistilBERT %v", i, a[i], b[i])
+		}
+	}
+}
+
+// dirWithTokenizer adds a minimal WordPiece tokenizer.json to a test checkpoint so Load accepts it.
+func dirWithTokenizer(t *testing.T, dir string) string {
+	t.Helper()
+	vocab := map[string]int{"[PAD]": 0, "[CLS]": 1, "[SEP]": 2, "[UNK]": 3}
+	for i := 4; i < 40; i++ {
+		vocab[fmt.Sprintf("w%d", i)] = i
+	}
+	tok := map[string]any{
+		"version": "1.0", "added_tokens": []any{}, "normalizer": map[string]any{"type": "BertNormalizer", "clean_text": true,
+			"handle_chinese_chars": true, "strip_accents": nil, "lowercase": true},
+		"pre_tokenizer": map[string]any{"type": "BertPreTokenizer"},
+		"model":         map[string]any{"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##", "max_input_chars_per_word": 100, "vocab": vocab},
+	}
+	data, _ := json.Marshal(tok)
+	if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

@@ -35,7 +35,8 @@ var hubFiles = []string{"config.json", "model.safetensors", "model.safetensors.i
 // Download fetches a BERT-family checkpoint from the Hub by repository id (e.g.
 // "sentence-transformers/all-MiniLM-L6-v2") into the cache, verifies every large file against the SHA-256
 // the hub lists for it, and opens it. Only safetensors weights are fetched: a repository with only
-// pytorch_model.bin is refused (unpickling runs code).
+// pytorch_model.bin is refused (unpickling runs code). Network and hub failures wrap ErrFetch; problems with
+// the files themselves wrap ErrCheckpoint.
 func Download(repoID string, opts HubOptions) (*Checkpoint, error) {
 	repo := hub.New(repoID).WithProgressBar(false)
 	repo.Verbosity = 0
@@ -52,7 +53,7 @@ func Download(repoID string, opts HubOptions) (*Checkpoint, error) {
 		repo = repo.WithAuth(opts.Token)
 	}
 	if err := repo.DownloadInfo(false); err != nil {
-		return nil, fmt.Errorf("%w: hub repository %q: %w", ErrCheckpoint, repoID, err)
+		return nil, fmt.Errorf("%w: hub repository %q: %w", ErrFetch, repoID, err)
 	}
 	info := repo.Info()
 	available := map[string]*hub.FileInfo{}
@@ -72,7 +73,7 @@ func Download(repoID string, opts HubOptions) (*Checkpoint, error) {
 	case available["model.safetensors.index.json"] != nil:
 		paths, err := repo.DownloadFiles("model.safetensors.index.json")
 		if err != nil {
-			return nil, fmt.Errorf("%w: hub repository %q: %w", ErrCheckpoint, repoID, err)
+			return nil, fmt.Errorf("%w: hub repository %q: %w", ErrFetch, repoID, err)
 		}
 		shards, err := indexShards(paths[0])
 		if err != nil {
@@ -93,7 +94,7 @@ func Download(repoID string, opts HubOptions) (*Checkpoint, error) {
 	}
 	paths, err := repo.DownloadFiles(want...)
 	if err != nil {
-		return nil, fmt.Errorf("%w: hub repository %q: %w", ErrCheckpoint, repoID, err)
+		return nil, fmt.Errorf("%w: hub repository %q: %w", ErrFetch, repoID, err)
 	}
 	for i, name := range want {
 		if lfs := available[name].LFS; lfs != nil && lfs.SHA256 != "" {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -34,6 +35,25 @@ func TestDemoRejectsBadFlags(t *testing.T) {
 	for _, args := range [][]string{{"-methods", "lora,nope"}, {"-tasks", "1"}, {"-tau", "0", "-methods", "mtl-lora"}, {"stray"}} {
 		if err := runDemo(args); err == nil {
 			t.Errorf("demo %v: accepted", args)
+		}
+	}
+}
+
+func TestFetchModelFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-endpoint", "http://127.0.0.1:1"},                                               // hub flags without -hub
+		{"-hub", "a/b", "all-MiniLM-L6-v2"},                                               // both sources
+		{"-hub", "acme/absent", "-endpoint", "http://127.0.0.1:1", "-cache", t.TempDir()}, // unreachable hub
+		{"no-such-model"},
+	} {
+		err := runFetchModel(args)
+		if err == nil {
+			t.Errorf("%q: no error", args)
+			continue
+		}
+		t.Logf("%q: %v", args, err)
+		if args[0] == "-hub" && len(args) > 3 && !strings.Contains(err.Error(), "acme/absent") {
+			t.Errorf("%q: error does not name the repository: %v", args, err)
 		}
 	}
 }
