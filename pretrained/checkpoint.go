@@ -79,16 +79,13 @@ func Open(dir string) (*Checkpoint, error) {
 	return c, nil
 }
 
-// Tokenizer loads the checkpoint's tokenizer.json.
+// Tokenizer loads the checkpoint's tokenizer (tokenizer.json, or vocab.txt with tokenizer_config.json).
 func (c *Checkpoint) Tokenizer() (*Tokenizer, error) {
-	if _, err := os.Stat(filepath.Join(c.Dir, "tokenizer.json")); err != nil {
-		if _, verr := os.Stat(filepath.Join(c.Dir, "vocab.txt")); verr == nil {
-			return nil, fmt.Errorf("%w: %s has vocab.txt but no tokenizer.json: only tokenizer.json is read "+
-				"(convert with transformers: AutoTokenizer.from_pretrained(dir).save_pretrained(dir))", ErrCheckpoint, c.Dir)
-		}
+	tok, err := LoadTokenizer(c.Dir)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCheckpoint, err)
 	}
-	return LoadTokenizer(c.Dir)
+	return tok, nil
 }
 
 // parseConfig reads a config.json of a BERT or DistilBERT checkpoint.

@@ -2,6 +2,7 @@ package pretrained
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -25,10 +26,16 @@ type Tokenizer struct {
 	cleanText bool // the BertNormalizer's clean_text, applied here (see bertCleanText)
 }
 
-// LoadTokenizer reads dir/tokenizer.json.
+// LoadTokenizer reads dir/tokenizer.json or, when a checkpoint has none, builds the same WordPiece
+// tokenizer from dir/vocab.txt and the options of dir/tokenizer_config.json (as transformers' BertTokenizer
+// reads them: do_lower_case, strip_accents, tokenize_chinese_chars, the special tokens).
 func LoadTokenizer(dir string) (*Tokenizer, error) {
 	path := filepath.Join(dir, "tokenizer.json")
 	content, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		path = filepath.Join(dir, "vocab.txt")
+		content, err = tokenizerJSONFromVocab(dir)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("pretrained: tokenizer: %w", err)
 	}
@@ -57,6 +64,72 @@ func LoadTokenizer(dir string) (*Tokenizer, error) {
 		*dst = id
 	}
 	return t, nil
+}
+
+// tokenizerJSONFromVocab writes, in memory, the tokenizer.json that Hugging Face's converter makes from a
+// BERT vocab.txt and tokenizer_config.json.
+func tokenizerJSONFromVocab(dir string) ([]byte, error) {
+	vocabPath := filepath.Join(dir, "vocab.txt")
+	data, err := os.ReadFile(vocabPath)
+	if err != nil {
+		return nil, err
+	}
+	opts := struct {
+		DoLowerCase          *bool   `json:"do_lower_case"`
+		StripAccents         *bool   `json:"strip_accents"`
+		TokenizeChineseChars *bool   `json:"tokenize_chinese_chars"`
+		Unk                  *string `json:"unk_token"`
+		Cls                  *string `json:"cls_token"`
+		Sep                  *string `json:"sep_token"`
+		Pad                  *string `json:"pad_token"`
+		Mask                 *string `json:"mask_token"`
+	}{}
+	if cfg, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json")); err == nil {
+		if err := json.Unmarshal(cfg, &opts); err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "tokenizer_config.json"), err)
+		}
+	}
+	or := func(v *bool, d bool) bool {
+		if v == nil {
+			return d
+		}
+		return *v
+	}
+	orStr := func(v *string, d string) string {
+		if v == nil {
+			return d
+		}
+		return *v
+	}
+	vocab := map[string]int{}
+	for i, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		tok := strings.TrimSuffix(line, "\r")
+		if _, dup := vocab[tok]; !dup {
+			vocab[tok] = i
+		}
+	}
+	unk := orStr(opts.Unk, "[UNK]")
+	var added []map[string]any
+	for _, tok := range []string{orStr(opts.Pad, "[PAD]"), unk, orStr(opts.Cls, "[CLS]"), orStr(opts.Sep, "[SEP]"), orStr(opts.Mask, "[MASK]")} {
+		id, ok := vocab[tok]
+		if !ok {
+			return nil, fmt.Errorf("%s has no special token %s", vocabPath, tok)
+		}
+		added = append(added, map[string]any{"id": id, "content": tok, "special": true, "single_word": false,
+			"lstrip": false, "rstrip": false, "normalized": false})
+	}
+	var stripAccents any // null: follow lowercase, as BertNormalizer does
+	if opts.StripAccents != nil {
+		stripAccents = *opts.StripAccents
+	}
+	return json.Marshal(map[string]any{
+		"version": "1.0", "added_tokens": added,
+		"normalizer": map[string]any{"type": "BertNormalizer", "clean_text": true, "strip_accents": stripAccents,
+			"handle_chinese_chars": or(opts.TokenizeChineseChars, true), "lowercase": or(opts.DoLowerCase, true)},
+		"pre_tokenizer": map[string]any{"type": "BertPreTokenizer"},
+		"model": map[string]any{"type": "WordPiece", "unk_token": unk, "continuing_subword_prefix": "##",
+			"max_input_chars_per_word": 100, "vocab": vocab},
+	})
 }
 
 // Encode returns the ids and token type ids of one text with [CLS] and [SEP]; maxLen > 0 truncates the text
