@@ -231,7 +231,9 @@ func TestLoadBadInput(t *testing.T) {
 		{"empty jsonl", func() Spec { return testSpec(write("empty.jsonl", "\n")) }, []string{"empty.jsonl", "empty file"}},
 		{"broken csv quoting", func() Spec { return testSpec(write("quote.csv", "task,text,label\ntopic,\"unclosed,sport\n")) },
 			[]string{"quote.csv", "row 1"}},
-		{"not json", func() Spec { return testSpec(write("bad.jsonl", `{"task":"topic","text":"a","label":"sport"}`+"\n{oops\n")) },
+		{"not json", func() Spec {
+			return testSpec(write("bad.jsonl", `{"task":"topic","text":"a","label":"sport"}`+"\n{oops\n"))
+		},
 			[]string{"bad.jsonl", "line 2", "not a JSON object"}},
 		{"schemas differ between shards", func() Spec { return testSpec(filepath.Join(dir, "mixed")) },
 			[]string{"schemas differ", `column "text"`, "a.jsonl", "b.jsonl"}},
