@@ -1,0 +1,170 @@
+package datasets
+
+import (
+	"fmt"
+	"iter"
+
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/train"
+)
+
+// Encoder tokenizes text for a model; pretrained.Tokenizer is one. maxLen truncates (pairs longest-first)
+// so the result, special tokens included, fits.
+type Encoder interface {
+	Encode(text string, maxLen int) (ids, typeIDs []int32)
+	EncodePair(first, second string, maxLen int) (ids, typeIDs []int32)
+}
+
+// Batches turns a split of a Set into fixed-shape tokenized batches for GoMLX's training loop (it is a
+// train.Dataset). Each batch has
+//
+//	Inputs: token ids, token type ids, attention mask [B, L] int32, task ids [B] int32
+//	Labels: class labels [B, 1] int32 (0 for regression rows), regression targets [B, 1] float32 (0 for
+//	        classification rows), row weights [B, 1] float32 (1; 0 marks padding rows of the last
+//	        evaluation batch)
+//
+// L is SeqLen, or with Buckets the smallest bucket that holds the batch's longest example, so a graph is
+// compiled once per bucket. Texts are tokenized once and cached.
+type Batches struct {
+	Set       *Set
+	Tokenizer Encoder
+	Split     Split
+	BatchSize int
+	SeqLen    int   // maximum length, special tokens included; longer examples are truncated
+	Buckets   []int // optional increasing lengths ≤ SeqLen to pad to instead of SeqLen
+
+	// Training (Steps > 0): Iter yields Steps batches drawn by a Sampler; successive Iter calls continue the
+	// same stream (so they walk on through the task epochs). Evaluation (Steps == 0): Iter yields every
+	// example of the split once, task by task in dataset order, the last batch padded with weight-0 rows.
+	Steps   int
+	Sampler SamplerConfig
+
+	sampler *Sampler
+	pools   [][]int
+	cache   map[int][2][]int32
+}
+
+// Name implements train.Dataset.
+func (b *Batches) Name() string {
+	return fmt.Sprintf("%s/%s", b.Set.Spec.Name, b.Split)
+}
+
+func (b *Batches) init() error {
+	if b.pools != nil {
+		return nil
+	}
+	if b.BatchSize < 1 {
+		return fmt.Errorf("datasets: batch size must be ≥ 1, got %d", b.BatchSize)
+	}
+	if b.SeqLen < 3 {
+		return fmt.Errorf("datasets: sequence length must be ≥ 3, got %d", b.SeqLen)
+	}
+	last := 0
+	for _, l := range b.Buckets {
+		if l <= last || l > b.SeqLen {
+			return fmt.Errorf("datasets: buckets %v must increase and not exceed the sequence length %d", b.Buckets, b.SeqLen)
+		}
+		last = l
+	}
+	b.pools = b.Set.Select(b.Split)
+	b.cache = map[int][2][]int32{}
+	if b.Steps > 0 {
+		s, err := NewSampler(b.pools, b.Sampler)
+		if err != nil {
+			return fmt.Errorf("datasets: %s: %w", b.Name(), err)
+		}
+		b.sampler = s
+	}
+	return nil
+}
+
+// CurrentSampler returns the training sampler (nil before the first Iter or for evaluation).
+func (b *Batches) CurrentSampler() *Sampler { return b.sampler }
+
+func (b *Batches) encode(i int) (ids, types []int32) {
+	if c, ok := b.cache[i]; ok {
+		return c[0], c[1]
+	}
+	e := b.Set.Examples[i]
+	if b.Set.Spec.Tasks[e.Task].Pair {
+		ids, types = b.Tokenizer.EncodePair(e.Text, e.Pair, b.SeqLen)
+	} else {
+		ids, types = b.Tokenizer.Encode(e.Text, b.SeqLen)
+	}
+	b.cache[i] = [2][]int32{ids, types}
+	return ids, types
+}
+
+// batch assembles the examples (indices into Set.Examples); rows past real are weight-0 padding.
+func (b *Batches) batch(idx []int, real int) train.Batch {
+	n := len(idx)
+	longest := 0
+	for _, i := range idx {
+		ids, _ := b.encode(i)
+		longest = max(longest, len(ids))
+	}
+	L := b.SeqLen
+	for _, l := range b.Buckets {
+		if l >= longest {
+			L = l
+			break
+		}
+	}
+	ids, types, mask := make([]int32, n*L), make([]int32, n*L), make([]int32, n*L)
+	tasks, labels := make([]int32, n), make([]int32, n)
+	values, weights := make([]float32, n), make([]float32, n)
+	for r, i := range idx {
+		tok, typ := b.encode(i)
+		copy(ids[r*L:], tok)
+		copy(types[r*L:], typ)
+		for j := range tok {
+			mask[r*L+j] = 1
+		}
+		e := b.Set.Examples[i]
+		tasks[r], labels[r], values[r] = e.Task, e.Label, e.Value
+		if r < real {
+			weights[r] = 1
+		}
+	}
+	return train.Batch{
+		Inputs: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(ids, n, L), tensors.FromFlatDataAndDimensions(types, n, L),
+			tensors.FromFlatDataAndDimensions(mask, n, L), tensors.FromFlatDataAndDimensions(tasks, n)},
+		Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(labels, n, 1), tensors.FromFlatDataAndDimensions(values, n, 1),
+			tensors.FromFlatDataAndDimensions(weights, n, 1)},
+	}
+}
+
+// Iter implements train.Dataset.
+func (b *Batches) Iter() iter.Seq2[train.Batch, error] {
+	return func(yield func(train.Batch, error) bool) {
+		if err := b.init(); err != nil {
+			yield(train.Batch{}, err)
+			return
+		}
+		idx := make([]int, b.BatchSize)
+		if b.Steps > 0 {
+			for range b.Steps {
+				for r := range idx {
+					_, idx[r] = b.sampler.Next()
+				}
+				if !yield(b.batch(idx, len(idx)), nil) {
+					return
+				}
+			}
+			return
+		}
+		var all []int
+		for _, p := range b.pools {
+			all = append(all, p...)
+		}
+		for start := 0; start < len(all); start += b.BatchSize {
+			real := copy(idx, all[start:min(start+b.BatchSize, len(all))])
+			for r := real; r < len(idx); r++ {
+				idx[r] = idx[real-1]
+			}
+			if !yield(b.batch(idx, real), nil) {
+				return
+			}
+		}
+	}
+}
