@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Writes data files with an independent Arrow implementation (pyarrow) and the values it reads from them,
+for the Go loaders' interoperability test (datasets/interop_test.go). Run by .ci/run; re-runnable:
+
+    python3 -m venv /tmp/pyarrow && /tmp/pyarrow/bin/pip install pyarrow==26.0.1
+    /tmp/pyarrow/bin/python scripts/reference/arrow_interop.py OUT_DIR [PARQUET_TESTDATA_DIR]
+    MTLORA_INTEROP_DIR=OUT_DIR go test ./datasets -run Interop
+
+OUT_DIR receives files written by pyarrow — Parquet with dictionary encoding, nulls, several row groups,
+Snappy / ZSTD / GZIP compression and large strings; Arrow IPC file (ZSTD) and stream (LZ4); CSV; JSON Lines —
+and expected.json: for each of those files and each top-level .parquet file of PARQUET_TESTDATA_DIR (the
+Apache parquet-testing files shipped in the github.com/parquet-go/parquet-go module), the row count, the
+column names and types, and every value of the flat columns (strings, integers, floats, booleans) as pyarrow
+reads them. Files pyarrow cannot read are listed with its error.
+"""
+import json
+import math
+import os
+import sys
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.feather as feather
+import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
+
+MAX_ROWS = 2000
+
+
+def table():
+    n = 1000
+    tasks = ["spam", "topic", "sentiment"]
+    texts = [None if i % 37 == 0 else f"example {i}: naïve café — 日本語 {'x' * (i % 50)}" for i in range(n)]
+    return pa.table({
+        "task": pa.array([tasks[i % 3] for i in range(n)]).dictionary_encode(),
+        "text": pa.array(texts, pa.string()),
+        "long_text": pa.array([f"large string {i} " * (1 + i % 7) for i in range(n)], pa.large_string()),
+        "label": pa.array([["neg", "pos", None][i % 3] if i % 3 != 2 or i % 2 else "neu" for i in range(n)]),
+        "score": pa.array([None if i % 11 == 0 else i / 7.0 for i in range(n)], pa.float64()),
+        "count": pa.array([i * 1000003 for i in range(n)], pa.int64()),
+        "small": pa.array([i % 100 for i in range(n)], pa.int32()),
+        "flag": pa.array([None if i % 13 == 0 else i % 2 == 0 for i in range(n)]),
+    })
+
+
+def write_files(out):
+    t = table()
+    files = {}
+    p = os.path.join(out, "pyarrow_dict_snappy.parquet")
+    pq.write_table(t, p, row_group_size=128, compression="snappy", use_dictionary=True)
+    files[p] = "parquet"
+    p = os.path.join(out, "pyarrow_zstd.parquet")
+    pq.write_table(t, p, row_group_size=300, compression="zstd", use_dictionary=["task"], data_page_version="2.0")
+    files[p] = "parquet"
+    p = os.path.join(out, "pyarrow_gzip_plain.parquet")
+    pq.write_table(t, p, row_group_size=1000, compression="gzip", use_dictionary=False)
+    files[p] = "parquet"
+    p = os.path.join(out, "pyarrow.arrow")
+    feather.write_feather(t, p, compression="zstd", chunksize=256)
+    files[p] = "ipc"
+    p = os.path.join(out, "pyarrow.arrows")
+    with ipc.new_stream(p, t.schema, options=ipc.IpcWriteOptions(compression="lz4")) as w:
+        for b in t.to_batches(max_chunksize=200):
+            w.write_batch(b)
+    files[p] = "ipc-stream"
+    plain = t.select(["text", "label", "small"]).cast(pa.schema([("text", pa.string()), ("label", pa.string()), ("small", pa.int32())]))
+    p = os.path.join(out, "pyarrow.csv")
+    pacsv.write_csv(plain, p)
+    files[p] = "csv"
+    p = os.path.join(out, "pyarrow.jsonl")
+    with open(p, "w", encoding="utf-8") as f:
+        for row in plain.to_pylist():
+            f.write(json.dumps({k: v for k, v in row.items() if v is not None}, ensure_ascii=False) + "\n")
+    files[p] = "jsonl"
+    return files
+
+
+def jsonable(v):
+    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+        return repr(v)
+    if isinstance(v, bytes):
+        return None
+    return v
+
+
+def flat(typ):
+    return (pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_integer(typ)
+            or pa.types.is_floating(typ) or pa.types.is_boolean(typ)
+            or (pa.types.is_dictionary(typ) and (pa.types.is_string(typ.value_type) or pa.types.is_large_string(typ.value_type))))
+
+
+def describe(path, fmt):
+    try:
+        if fmt == "parquet":
+            t = pq.read_table(path)
+        elif fmt == "ipc":
+            t = feather.read_table(path)
+        elif fmt == "ipc-stream":
+            t = ipc.open_stream(path).read_all()
+        else:
+            return None  # CSV and JSON Lines: compared against the Parquet files' values in the Go test
+    except Exception as e:  # noqa: BLE001
+        return {"format": fmt, "error": f"{type(e).__name__}: {e}"}
+    cols = {}
+    for name, col in zip(t.column_names, t.columns):
+        entry = {"type": str(col.type)}
+        if flat(col.type) and t.num_rows <= MAX_ROWS:
+            if pa.types.is_dictionary(col.type):
+                col = col.cast(col.type.value_type)
+            entry["values"] = [jsonable(v) for v in col.to_pylist()]
+        cols[name] = entry
+    return {"format": fmt, "rows": t.num_rows, "columns": cols}
+
+
+def main():
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+    files = write_files(out)
+    if len(sys.argv) > 2:
+        d = sys.argv[2]
+        for name in sorted(os.listdir(d)):
+            if name.endswith(".parquet"):
+                files[os.path.join(d, name)] = "parquet"
+    expected = {"writer": f"pyarrow {pa.__version__}", "files": {}}
+    for path, fmt in files.items():
+        desc = describe(path, fmt)
+        if desc is None:
+            desc = {"format": fmt}
+        expected["files"][path] = desc
+    with open(os.path.join(out, "expected.json"), "w", encoding="utf-8") as f:
+        json.dump(expected, f, ensure_ascii=False)
+
+
+if __name__ == "__main__":
+    main()
