@@ -2,6 +2,7 @@ package pretrained
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -114,5 +115,33 @@ func TestVocabTxtTokenizerMatchesReference(t *testing.T) {
 	// Without either file the error names what is missing.
 	if _, err := LoadTokenizer(t.TempDir()); err == nil || !strings.Contains(err.Error(), "vocab.txt") {
 		t.Errorf("empty directory: %v", err)
+	}
+}
+
+// Tokenizing word by word (the linear-time path) gives exactly the ids of tokenizing the whole text with
+// go-huggingface, on random texts mixing scripts, accents, combining marks, CJK, emoji, punctuation,
+// special-token literals and every kind of whitespace.
+func TestWordByWordEqualsWholeText(t *testing.T) {
+	tok, err := LoadTokenizer(requireMiniLM(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tok.byWord {
+		t.Fatal("MiniLM's tokenizer should take the word-by-word path")
+	}
+	pool := []string{"a", "Z", "é", "e\u0301", "ß", "İ", "ﬁ", "日", "本", "한", "ع", "я", "😀", "🇫🇷", ".", ",", "-", "'", "\"", "(", "$", "3",
+		"42", " ", "  ", "\t", "\n", "\u00a0", "\u3000", "\u2009", "\u200b", "\u0000", "[CLS]", "[MASK]", "##", "can't", "e-mail", "ｆｕｌｌ"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	whole := *tok
+	whole.byWord = false
+	for i := range 400 {
+		var sb strings.Builder
+		for range 1 + rng.IntN(40) {
+			sb.WriteString(pool[rng.IntN(len(pool))])
+		}
+		s := sb.String()
+		if got, want := tok.words(s, 0), whole.words(s, 0); !slices.Equal(got, want) {
+			t.Fatalf("text %d %q: word by word %v, whole text %v", i, s, got, want)
+		}
 	}
 }
