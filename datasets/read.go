@@ -206,9 +206,10 @@ func scanFile(path string, format Format, opts ReadOptions, fn func(arrow.Record
 	}()
 	userFn := fn
 	fn = func(rec arrow.RecordBatch) error {
-		inFn = true
-		defer func() { inFn = false }()
-		return userFn(rec)
+		inFn = true // stays true if userFn panics (a deferred reset would run before the recover above)
+		err := userFn(rec)
+		inFn = false
+		return err
 	}
 	bad := func(err error) error { return fmt.Errorf("%w: %s: %w", ErrData, path, err) }
 	switch format {
@@ -226,13 +227,24 @@ func scanFile(path string, format Format, opts ReadOptions, fn func(arrow.Record
 		if opts.Columns != nil {
 			schema := pf.MetaData().Schema
 			for _, c := range opts.Columns {
-				i := schema.ColumnIndexByName(c)
-				if i < 0 {
-					s, _ := fr.Schema()
-					return checkColumns(path, s, []string{c})
+				found := false
+				for i := range schema.NumColumns() { // the leaves of c: c itself, or c.list.element, c.key_value.key, …
+					if p := schema.Column(i).ColumnPath().String(); p == c || strings.HasPrefix(p, c+".") {
+						found = true
+						if !slices.Contains(cols, i) {
+							cols = append(cols, i)
+						}
+					}
 				}
-				if !slices.Contains(cols, i) {
-					cols = append(cols, i)
+				if !found {
+					s, err := fr.Schema()
+					if err != nil {
+						return bad(err)
+					}
+					if err := checkColumns(path, s, []string{c}); err != nil {
+						return err
+					}
+					return fmt.Errorf("%w: %s: column %q has no Parquet leaf columns", ErrData, path, c)
 				}
 			}
 		}

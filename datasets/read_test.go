@@ -293,3 +293,15 @@ func TestSplitIsStableAndProportional(t *testing.T) {
 		t.Errorf("split of a fixed key changed: %s", SplitOf("stable key", 0.1, 0.1))
 	}
 }
+
+// A panic in the caller's function is not disguised as a corrupt file.
+func TestScanDoesNotHideCallerPanics(t *testing.T) {
+	files := writeAll(t, t.TempDir())
+	defer func() {
+		if r := recover(); r != "caller bug" {
+			t.Errorf("recovered %v, want the caller's panic", r)
+		}
+	}()
+	_ = Scan(files[FormatParquet], ReadOptions{}, func(string, int64, arrow.RecordBatch) error { panic("caller bug") })
+	t.Error("Scan returned")
+}

@@ -1,0 +1,113 @@
+package synthetic
+
+import (
+	"fmt"
+	"iter"
+	"math/rand/v2"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/train"
+
+	"github.com/mtlora/mtlora/datasets"
+)
+
+// The synthetic task set through the interfaces of package datasets: a fixed draw of examples as an Arrow
+// record batch (so it can be written to Parquet or IPC and read back with datasets.Scan), and a training
+// dataset whose tasks are chosen by a datasets.Sampler, like the text benchmark's.
+
+// Sample is a fixed draw of examples: PerTask examples of each task, task-major.
+type Sample struct {
+	TaskSet *TaskSet
+	PerTask int
+	X, Y    [][]float32 // [Tasks·PerTask][DIn], [Tasks·PerTask][DOut]
+}
+
+// Draw draws perTask examples of every task, deterministically for a seed.
+func (ts *TaskSet) Draw(perTask int, seed uint64) *Sample {
+	rng := rand.New(rand.NewPCG(seed, 0x5a4d))
+	s := &Sample{TaskSet: ts, PerTask: perTask}
+	for t := range ts.Tasks {
+		for range perTask {
+			x, y := ts.Example(rng, t)
+			s.X, s.Y = append(s.X, x), append(s.Y, y)
+		}
+	}
+	return s
+}
+
+// Pools lists each task's example indices, for datasets.NewSampler.
+func (s *Sample) Pools() [][]int {
+	pools := make([][]int, s.TaskSet.Tasks)
+	for i := range s.X {
+		pools[i/s.PerTask] = append(pools[i/s.PerTask], i)
+	}
+	return pools
+}
+
+// Record returns the sample as one Arrow record batch: task (string "task0", …), x (fixed-size list of DIn
+// float32), y (fixed-size list of DOut float32). The caller releases it.
+func (s *Sample) Record(mem memory.Allocator) arrow.RecordBatch {
+	ts := s.TaskSet
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "task", Type: arrow.BinaryTypes.String},
+		{Name: "x", Type: arrow.FixedSizeListOf(int32(ts.DIn), arrow.PrimitiveTypes.Float32)},
+		{Name: "y", Type: arrow.FixedSizeListOf(int32(ts.DOut), arrow.PrimitiveTypes.Float32)},
+	}, nil)
+	b := array.NewRecordBuilder(mem, schema)
+	defer b.Release()
+	for i := range s.X {
+		b.Field(0).(*array.StringBuilder).Append(fmt.Sprintf("task%d", i/s.PerTask))
+		for f, v := range [][]float32{s.X[i], s.Y[i]} {
+			lb := b.Field(1 + f).(*array.FixedSizeListBuilder)
+			lb.Append(true)
+			lb.ValueBuilder().(*array.Float32Builder).AppendValues(v, nil)
+		}
+	}
+	return b.NewRecordBatch()
+}
+
+// Dataset returns a training dataset of steps batches whose examples are chosen by a datasets.Sampler over
+// the sample (inputs x [batch, DIn], task ids [batch]; labels y [batch, DOut]). Successive Iter calls continue
+// the sampler's stream.
+func (s *Sample) Dataset(name string, batchSize, steps int, cfg datasets.SamplerConfig) (train.Dataset, error) {
+	sampler, err := datasets.NewSampler(s.Pools(), cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &sampledDataset{s: s, name: name, batchSize: batchSize, steps: steps, sampler: sampler}, nil
+}
+
+type sampledDataset struct {
+	s                *Sample
+	name             string
+	batchSize, steps int
+	sampler          *datasets.Sampler
+}
+
+func (d *sampledDataset) Name() string { return d.name }
+
+func (d *sampledDataset) Iter() iter.Seq2[train.Batch, error] {
+	return func(yield func(train.Batch, error) bool) {
+		ts := d.s.TaskSet
+		for range d.steps {
+			xs := make([]float32, 0, d.batchSize*ts.DIn)
+			ys := make([]float32, 0, d.batchSize*ts.DOut)
+			ids := make([]int32, d.batchSize)
+			for r := range ids {
+				task, i := d.sampler.Next()
+				ids[r] = int32(task)
+				xs, ys = append(xs, d.s.X[i]...), append(ys, d.s.Y[i]...)
+			}
+			b := train.Batch{
+				Inputs: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(xs, d.batchSize, ts.DIn), tensors.FromFlatDataAndDimensions(ids, d.batchSize)},
+				Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(ys, d.batchSize, ts.DOut)},
+			}
+			if !yield(b, nil) {
+				return
+			}
+		}
+	}
+}
