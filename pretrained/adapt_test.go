@@ -1,8 +1,11 @@
 package pretrained
 
 import (
+	"fmt"
 	"iter"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +18,7 @@ import (
 	"github.com/gomlx/gomlx/ml/train/loss"
 
 	"github.com/mtlora/mtlora/backend"
+	"github.com/mtlora/mtlora/datasets"
 	"github.com/mtlora/mtlora/mtlcore"
 	"github.com/mtlora/mtlora/trainer"
 	"github.com/mtlora/mtlora/zoo"
@@ -172,4 +176,49 @@ func TestAdaptersOnPretrainedEncoder(t *testing.T) {
 			checkAdaptersOnEncoder(t, b, requireMiniLM(t), m, 4, 16)
 		})
 	}
+}
+
+// The data pipeline plugs into GoMLX's training loop: a two-task CSV dataset, tokenized into fixed-shape
+// batches by datasets.Batches with a temperature sampler, trains MTL-LoRA on the tiny checkpoint.
+func TestTrainsOnDatasetsBatches(t *testing.T) {
+	dir := dirWithTokenizer(t, writeCheckpoint(t, tinyConfig(), tinyTensors(tinyConfig())))
+	m, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var csv strings.Builder
+	csv.WriteString("task,text,label\n")
+	for i := range 40 {
+		fmt.Fprintf(&csv, "even,w%d w%d,%d\n", 4+i%30, 5+i%30, i%2)
+		fmt.Fprintf(&csv, "odd,w%d w%d w%d,%d\n", 6+i%30, 4+i%20, 7+i%10, (i/2)%2)
+	}
+	path := filepath.Join(t.TempDir(), "tasks.csv")
+	if err := os.WriteFile(path, []byte(csv.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set, err := datasets.Load(datasets.Spec{Name: "toy", Path: path, Tasks: []datasets.TaskSpec{
+		{Name: "even", Labels: []string{"0", "1"}}, {Name: "odd", Labels: []string{"0", "1"}}}}, datasets.ReadOptions{}, 0.2, 0.2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := &datasets.Batches{Set: set, Tokenizer: m.Tokenizer, Split: datasets.Train, BatchSize: 8, SeqLen: 8, Steps: 20,
+		Sampler: datasets.SamplerConfig{Strategy: datasets.Temperature, Temperature: 2, Seed: 1}}
+	cfg := mtlcore.DefaultConfig(mtlcore.MTLLoRA, 2)
+	cfg.Dropout = 0
+	inj, err := mtlcore.NewInjector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	classLoss := func(labels, logits []*Node) *Node { // labels: class, value, weight; classification only here
+		return loss.SparseCategoricalCrossEntropyLogits(labels[:1], logits)
+	}
+	res, err := trainer.Run(backend.MustNew(), m.Store, zoo.BERTTaskModel(m.Config, inj, m.Pooling, 2, 2), classLoss, ds,
+		trainer.Options{Steps: 20, LearningRate: 1e-2, NumTasks: 2, TaskInput: 3}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Losses) != 20 {
+		t.Fatalf("%d steps", len(res.Losses))
+	}
+	t.Logf("loss %.3f → %.3f", res.Losses[0], res.Losses[19])
 }
