@@ -64,11 +64,12 @@ func WriteSafetensors(path string, tensors map[string]HostTensor, metadata map[s
 			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(x))
 		}
 	}
-	return writeFileAtomic(path, buf)
+	return WriteFileAtomic(path, buf)
 }
 
-// writeFileAtomic writes data to path through a temporary file, fsync and rename.
-func writeFileAtomic(path string, data []byte) error {
+// WriteFileAtomic writes data to path through a temporary file in the same directory, fsync and rename: a
+// crash leaves the old file or the new one, never a half-written one.
+func WriteFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {

@@ -71,7 +71,7 @@ func SaveAdapters(store *model.Store, cfg Config, dir string) error {
 	if err := WriteSafetensors(filepath.Join(dir, AdapterWeightsFile), ts, map[string]string{"method": cfg.Method.String()}); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, AdapterConfigFile), append(js, '\n'))
+	return WriteFileAtomic(filepath.Join(dir, AdapterConfigFile), append(js, '\n'))
 }
 
 // LoadAdapterConfig reads dir/mtlora_config.json strictly.
@@ -227,7 +227,7 @@ func ExportPEFT(store *model.Store, cfg Config, task int, dir, baseModel string,
 	if err := WriteSafetensors(filepath.Join(dir, "adapter_model.safetensors"), ts, meta); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, "adapter_config.json"), append(js, '\n'))
+	return WriteFileAtomic(filepath.Join(dir, "adapter_config.json"), append(js, '\n'))
 }
 
 // ReadPEFT reads a PEFT LoRA adapter directory (safetensors only) into per-module factors, for checking an

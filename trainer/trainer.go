@@ -103,16 +103,23 @@ func (c checkedTasks) Iter() iter.Seq2[train.Batch, error] {
 	}
 }
 
+func (c checkedTasks) name() string {
+	if c.Dataset == nil {
+		return "training data"
+	}
+	return c.Dataset.Name()
+}
+
 func (c checkedTasks) check(b train.Batch, n int) error {
 	if c.input >= len(b.Inputs) {
-		return fmt.Errorf("trainer: dataset %s batch %d has %d inputs, task ids expected at input %d", c.Name(), n, len(b.Inputs), c.input)
+		return fmt.Errorf("trainer: dataset %s batch %d has %d inputs, task ids expected at input %d", c.name(), n, len(b.Inputs), c.input)
 	}
 	t := b.Inputs[c.input]
 	if t.DType() != dtypes.Int32 || t.Rank() != 1 {
-		return fmt.Errorf("trainer: dataset %s batch %d input %d: task ids must be [batch] int32, got %s", c.Name(), n, c.input, t.Shape())
+		return fmt.Errorf("trainer: dataset %s batch %d input %d: task ids must be [batch] int32, got %s", c.name(), n, c.input, t.Shape())
 	}
 	if err := mtlcore.CheckTaskIDs(tensors.MustCopyFlatData[int32](t), c.numTasks); err != nil {
-		return fmt.Errorf("trainer: dataset %s batch %d: %w", c.Name(), n, err)
+		return fmt.Errorf("trainer: dataset %s batch %d: %w", c.name(), n, err)
 	}
 	return nil
 }

@@ -73,41 +73,69 @@ func (s *Sample) Record(mem memory.Allocator) arrow.RecordBatch {
 // the sample (inputs x [batch, DIn], task ids [batch]; labels y [batch, DOut]). Successive Iter calls continue
 // the sampler's stream.
 func (s *Sample) Dataset(name string, batchSize, steps int, cfg datasets.SamplerConfig) (train.Dataset, error) {
-	sampler, err := datasets.NewSampler(s.Pools(), cfg)
+	st, err := s.Stream(batchSize, cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &sampledDataset{s: s, name: name, batchSize: batchSize, steps: steps, sampler: sampler}, nil
+	return &sampledDataset{name: name, steps: steps, stream: st}, nil
 }
 
 type sampledDataset struct {
-	s                *Sample
-	name             string
-	batchSize, steps int
-	sampler          *datasets.Sampler
+	name   string
+	steps  int
+	stream *Stream
 }
 
 func (d *sampledDataset) Name() string { return d.name }
 
 func (d *sampledDataset) Iter() iter.Seq2[train.Batch, error] {
 	return func(yield func(train.Batch, error) bool) {
-		ts := d.s.TaskSet
 		for range d.steps {
-			xs := make([]float32, 0, d.batchSize*ts.DIn)
-			ys := make([]float32, 0, d.batchSize*ts.DOut)
-			ids := make([]int32, d.batchSize)
-			for r := range ids {
-				task, i := d.sampler.Next()
-				ids[r] = int32(task)
-				xs, ys = append(xs, d.s.X[i]...), append(ys, d.s.Y[i]...)
-			}
-			b := train.Batch{
-				Inputs: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(xs, d.batchSize, ts.DIn), tensors.FromFlatDataAndDimensions(ids, d.batchSize)},
-				Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(ys, d.batchSize, ts.DOut)},
-			}
-			if !yield(b, nil) {
+			if !yield(d.stream.Next()) {
 				return
 			}
 		}
 	}
+}
+
+// Stream is a deterministic stream of training batches drawn from a sample by a datasets.Sampler; it is the
+// trainer.Data of synthetic runs (Skip replays the sampler, so a resumed run sees the same batches).
+type Stream struct {
+	s         *Sample
+	batchSize int
+	sampler   *datasets.Sampler
+}
+
+// Stream returns a training stream of batches of batchSize.
+func (s *Sample) Stream(batchSize int, cfg datasets.SamplerConfig) (*Stream, error) {
+	sampler, err := datasets.NewSampler(s.Pools(), cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Stream{s: s, batchSize: batchSize, sampler: sampler}, nil
+}
+
+// Next returns the next batch: inputs x [batch, DIn], task ids [batch]; labels y [batch, DOut].
+func (st *Stream) Next() (train.Batch, error) {
+	ts := st.s.TaskSet
+	xs := make([]float32, 0, st.batchSize*ts.DIn)
+	ys := make([]float32, 0, st.batchSize*ts.DOut)
+	ids := make([]int32, st.batchSize)
+	for r := range ids {
+		task, i := st.sampler.Next()
+		ids[r] = int32(task)
+		xs, ys = append(xs, st.s.X[i]...), append(ys, st.s.Y[i]...)
+	}
+	return train.Batch{
+		Inputs: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(xs, st.batchSize, ts.DIn), tensors.FromFlatDataAndDimensions(ids, st.batchSize)},
+		Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(ys, st.batchSize, ts.DOut)},
+	}, nil
+}
+
+// Skip moves past n batches.
+func (st *Stream) Skip(n int) error {
+	for range n * st.batchSize {
+		st.sampler.Next()
+	}
+	return nil
 }

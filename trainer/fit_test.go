@@ -1,0 +1,230 @@
+package trainer_test
+
+import (
+	"bufio"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/gomlx/compute"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/train/loss"
+
+	"github.com/mtlora/mtlora/backend"
+	"github.com/mtlora/mtlora/datasets"
+	"github.com/mtlora/mtlora/datasets/synthetic"
+	"github.com/mtlora/mtlora/mtlcore"
+	"github.com/mtlora/mtlora/trainer"
+	"github.com/mtlora/mtlora/zoo"
+)
+
+// syntheticRun is a small MTL-LoRA run on the synthetic task set: store, model, data stream and an
+// evaluator (per-task held-out MSE; score = −MSE).
+type syntheticRun struct {
+	b     compute.Backend
+	store *model.Store
+	fn    func(*model.Scope, []*Node) *Node
+	data  trainer.Data
+	eval  trainer.Evaluator
+	cfg   trainer.FitConfig
+}
+
+func newSyntheticRun(t testing.TB, seed int64) *syntheticRun {
+	t.Helper()
+	b := backend.MustNew()
+	sc := synthetic.DefaultConfig()
+	ts, err := synthetic.New(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := mtlcore.DefaultConfig(mtlcore.MTLLoRA, ts.Tasks)
+	cfg.Targets = mtlcore.TargetDense // dropout stays on: resume must restore the random state too
+	inj, err := mtlcore.NewInjector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := model.NewStore()
+	if err := zoo.SetLinearBase(store, ts.W0, ts.DIn, ts.DOut); err != nil {
+		t.Fatal(err)
+	}
+	linear := zoo.Linear(inj, ts.DOut)
+	fn := func(scope *model.Scope, in []*Node) *Node { return linear(scope, in[0], in[1]) }
+	stream, err := ts.Draw(64, 1).Stream(32, datasets.SamplerConfig{Strategy: datasets.Temperature, Temperature: 2, Seed: uint64(seed)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := ts.Draw(64, 2)
+	eval := func(step int) ([]trainer.TaskMetrics, error) {
+		e, err := model.NewExec(b, store, func(scope *model.Scope, x, ids *Node) *Node { return linear(scope, x, ids) })
+		if err != nil {
+			return nil, err
+		}
+		var out []trainer.TaskMetrics
+		for task := range ts.Tasks {
+			var xs []float32
+			ids := make([]int32, held.PerTask)
+			for i := range held.PerTask {
+				xs = append(xs, held.X[task*held.PerTask+i]...)
+				ids[i] = int32(task)
+			}
+			res, err := e.Call(tensors.FromFlatDataAndDimensions(xs, held.PerTask, ts.DIn), tensors.FromFlatDataAndDimensions(ids, held.PerTask))
+			if err != nil {
+				return nil, err
+			}
+			y := tensors.MustCopyFlatData[float32](res[0])
+			var mse float64
+			for i := range held.PerTask {
+				for o := range ts.DOut {
+					d := float64(y[i*ts.DOut+o] - held.Y[task*held.PerTask+i][o])
+					mse += d * d / float64(held.PerTask*ts.DOut)
+				}
+			}
+			out = append(out, trainer.TaskMetrics{Task: fmt.Sprintf("task%d", task), Metrics: map[string]float64{"mse": mse}, Score: -mse})
+		}
+		return out, nil
+	}
+	return &syntheticRun{b: b, store: store, fn: fn, data: stream, eval: eval, cfg: trainer.FitConfig{
+		Steps: 40, LearningRate: 1e-2, WeightDecay: 1e-3, Warmup: 5, Schedule: "cosine", ClipNorm: 1,
+		EvalEvery: 10, CheckpointEvery: 1, Seed: seed, NumTasks: ts.Tasks, TaskInput: 1}}
+}
+
+func (r *syntheticRun) fit(t testing.TB, dir string, onStep func(int, float64)) *trainer.FitResult {
+	t.Helper()
+	res, err := trainer.Fit(r.b, r.store, r.fn, loss.MeanSquaredError, r.data, r.eval, r.cfg, dir, onStep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func adapterWeights(store *model.Store) map[string][]float32 {
+	out := map[string][]float32{}
+	for v := range store.IterVariables() {
+		if strings.Contains(v.Path(), "/adapter/") {
+			out[v.Path()] = tensors.MustCopyFlatData[float32](v.MustValue())
+		}
+	}
+	return out
+}
+
+func sameWeights(t *testing.T, a, b map[string][]float32) {
+	t.Helper()
+	if len(a) == 0 || len(a) != len(b) {
+		t.Fatalf("%d vs %d adapter variables", len(a), len(b))
+	}
+	for k, v := range a {
+		if !slices.Equal(v, b[k]) {
+			t.Fatalf("%s differs", k)
+		}
+	}
+}
+
+// The same seed twice gives identical losses, metrics and weights; another seed does not.
+func TestFitDeterministic(t *testing.T) {
+	r1, r2 := newSyntheticRun(t, 7), newSyntheticRun(t, 7)
+	a, b := r1.fit(t, "", nil), r2.fit(t, "", nil)
+	if !slices.Equal(a.Losses, b.Losses) || fmt.Sprint(a.Evals) != fmt.Sprint(b.Evals) {
+		t.Fatalf("same seed, different runs:\n%v\n%v", a.Losses, b.Losses)
+	}
+	sameWeights(t, adapterWeights(r1.store), adapterWeights(r2.store))
+	if c := newSyntheticRun(t, 8).fit(t, "", nil); slices.Equal(a.Losses, c.Losses) {
+		t.Error("different seeds, same losses")
+	}
+	if len(a.Evals) != 4 || a.Best == nil || !(a.Evals[3].Score > a.Evals[0].Score) {
+		t.Errorf("evaluations %+v: the score should improve", a.Evals)
+	}
+}
+
+// The in-graph learning-rate schedule is the documented one (warm-up, then cosine decay).
+func TestFitSchedule(t *testing.T) {
+	r := newSyntheticRun(t, 1)
+	r.cfg.Steps, r.cfg.EvalEvery = 12, 0
+	var lrs []float64
+	r.fit(t, "", func(step int, _ float64) {
+		for v := range r.store.IterVariables() {
+			if strings.HasSuffix(v.Path(), "/learning_rate") {
+				lrs = append(lrs, float64(tensors.MustCopyFlatData[float32](v.MustValue())[0]))
+			}
+		}
+	})
+	for step, got := range lrs {
+		if want := r.cfg.LearningRateAt(step); got-want > 1e-7 || want-got > 1e-7 {
+			t.Errorf("step %d: learning rate %g, schedule %g", step, got, want)
+		}
+	}
+	if len(lrs) != 12 {
+		t.Fatalf("%d learning rates", len(lrs))
+	}
+}
+
+// Early stopping: evaluations that never improve on the first stop the run after Patience of them.
+func TestFitEarlyStopping(t *testing.T) {
+	r := newSyntheticRun(t, 1)
+	r.cfg.EvalEvery, r.cfg.Patience = 5, 2
+	scores := []float64{1, 0.5, 0.4, 0.3}
+	r.eval = func(step int) ([]trainer.TaskMetrics, error) {
+		return []trainer.TaskMetrics{{Task: "t", Score: scores[step/5-1]}}, nil
+	}
+	res := r.fit(t, t.TempDir(), nil)
+	if res.Stopped != "early stopping" || res.Step != 15 || res.Best.Step != 5 {
+		t.Errorf("stopped %q at step %d, best at %d; want early stopping at 15, best at 5", res.Stopped, res.Step, res.Best.Step)
+	}
+}
+
+// A run killed with SIGKILL at a random step and resumed from its directory ends with exactly the losses,
+// metrics and weights of an uninterrupted run with the same seed.
+func TestFitKilledAndResumed(t *testing.T) {
+	if dir := os.Getenv("MTLORA_FIT_CHILD_DIR"); dir != "" {
+		newSyntheticRun(t, 3).fit(t, dir, func(step int, _ float64) { fmt.Printf("step %d\n", step) })
+		return
+	}
+	ref := newSyntheticRun(t, 3)
+	want := ref.fit(t, "", nil)
+	rng := rand.New(rand.NewPCG(uint64(os.Getpid()), 1))
+	for attempt := range 3 {
+		dir := t.TempDir()
+		killAt := 3 + rng.IntN(ref.cfg.Steps-6)
+		cmd := exec.Command(os.Args[0], "-test.run", "^TestFitKilledAndResumed$")
+		cmd.Env = append(os.Environ(), "MTLORA_FIT_CHILD_DIR="+dir)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if s, ok := strings.CutPrefix(sc.Text(), "step "); ok {
+				if n, _ := strconv.Atoi(s); n >= killAt {
+					_ = cmd.Process.Signal(syscall.SIGKILL)
+					break
+				}
+			}
+		}
+		_ = cmd.Wait()
+		r := newSyntheticRun(t, 3)
+		first := 0
+		got := r.fit(t, dir, func(step int, _ float64) {
+			if first == 0 {
+				first = step
+			}
+		})
+		t.Logf("attempt %d: killed at step ≥ %d, resumed at step %d", attempt, killAt, first)
+		if first < killAt-1 || first > killAt+2 {
+			t.Fatalf("resumed at step %d, but the child was killed after step %d: the checkpoint was not used", first, killAt)
+		}
+		if !slices.Equal(got.Losses, want.Losses) || fmt.Sprint(got.Evals) != fmt.Sprint(want.Evals) {
+			t.Fatalf("resumed run differs:\n got %v\nwant %v", got.Losses, want.Losses)
+		}
+		sameWeights(t, adapterWeights(r.store), adapterWeights(ref.store))
+	}
+}
