@@ -41,12 +41,12 @@ type Evaluator func(step int) ([]TaskMetrics, error)
 type FitConfig struct {
 	Steps           int     `json:"steps"`
 	LearningRate    float64 `json:"learning_rate"`
-	WeightDecay     float64 `json:"weight_decay"`              // decoupled (AdamW)
-	Warmup          int     `json:"warmup,omitempty"`          // steps of linear warm-up from 0
-	Schedule        string  `json:"schedule,omitempty"`        // after warm-up: "constant" (default), "linear" or "cosine" decay to 0
-	ClipNorm        float64 `json:"clip_norm,omitempty"`       // clip gradients to this global L2 norm (0: off)
-	EvalEvery       int     `json:"eval_every,omitempty"`      // evaluate every N steps and at the end (0: only at the end)
-	Patience        int     `json:"patience,omitempty"`        // stop after this many evaluations without a better score (0: never)
+	WeightDecay     float64 `json:"weight_decay"`               // decoupled (AdamW)
+	Warmup          int     `json:"warmup,omitempty"`           // steps of linear warm-up from 0
+	Schedule        string  `json:"schedule,omitempty"`         // after warm-up: "constant" (default), "linear" or "cosine" decay to 0
+	ClipNorm        float64 `json:"clip_norm,omitempty"`        // clip gradients to this global L2 norm (0: off)
+	EvalEvery       int     `json:"eval_every,omitempty"`       // evaluate every N steps and at the end (0: only at the end)
+	Patience        int     `json:"patience,omitempty"`         // stop after this many evaluations without a better score (0: never)
 	CheckpointEvery int     `json:"checkpoint_every,omitempty"` // checkpoint every N steps and at the end (needs a directory)
 	Seed            int64   `json:"seed"`
 	NumTasks        int     `json:"num_tasks"`
@@ -72,12 +72,12 @@ func (c FitConfig) Validate() error {
 
 // FitResult is what a run produced; with a directory it is also the checkpointed state.
 type FitResult struct {
-	Step     int       `json:"step"`     // steps done
-	Losses   []float64 `json:"losses"`   // training loss of every step
-	Evals    []Eval    `json:"evals"`    // every evaluation
-	Best     *Eval     `json:"best"`     // the best evaluation (its weights are in dir/best)
+	Step     int       `json:"step"`      // steps done
+	Losses   []float64 `json:"losses"`    // training loss of every step
+	Evals    []Eval    `json:"evals"`     // every evaluation
+	Best     *Eval     `json:"best"`      // the best evaluation (its weights are in dir/best)
 	BadEvals int       `json:"bad_evals"` // evaluations since the best
-	Stopped  string    `json:"stopped"`  // why the run ended: "steps" or "early stopping"
+	Stopped  string    `json:"stopped"`   // why the run ended: "steps" or "early stopping"
 }
 
 // Fit trains the trainable variables of store with AdamW (warm-up, decay schedule, global-norm clipping)
