@@ -21,7 +21,7 @@ type Encoder interface {
 //	Inputs: token ids, token type ids, attention mask [B, L] int32, task ids [B] int32
 //	Labels: class labels [B, 1] int32 (0 for regression rows), regression targets [B, 1] float32 (0 for
 //	        classification rows), row weights [B, 1] float32 (1; 0 marks padding rows of the last
-//	        evaluation batch)
+//	        evaluation batch), the row's task's number of classes [B, 1] int32 (0 for regression)
 //
 // L is SeqLen, or with Buckets the smallest bucket that holds the batch's longest example, so a graph is
 // compiled once per bucket. Texts are tokenized once and cached.
@@ -111,7 +111,7 @@ func (b *Batches) batch(idx []int, real int) train.Batch {
 		}
 	}
 	ids, types, mask := make([]int32, n*L), make([]int32, n*L), make([]int32, n*L)
-	tasks, labels := make([]int32, n), make([]int32, n)
+	tasks, labels, nclass := make([]int32, n), make([]int32, n), make([]int32, n)
 	values, weights := make([]float32, n), make([]float32, n)
 	for r, i := range idx {
 		tok, typ := b.encode(i)
@@ -122,6 +122,9 @@ func (b *Batches) batch(idx []int, real int) train.Batch {
 		}
 		e := b.Set.Examples[i]
 		tasks[r], labels[r], values[r] = e.Task, e.Label, e.Value
+		if ts := b.Set.Spec.Tasks[e.Task]; !ts.Regression {
+			nclass[r] = int32(len(ts.Labels))
+		}
 		if r < real {
 			weights[r] = 1
 		}
@@ -130,7 +133,7 @@ func (b *Batches) batch(idx []int, real int) train.Batch {
 		Inputs: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(ids, n, L), tensors.FromFlatDataAndDimensions(types, n, L),
 			tensors.FromFlatDataAndDimensions(mask, n, L), tensors.FromFlatDataAndDimensions(tasks, n)},
 		Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(labels, n, 1), tensors.FromFlatDataAndDimensions(values, n, 1),
-			tensors.FromFlatDataAndDimensions(weights, n, 1)},
+			tensors.FromFlatDataAndDimensions(weights, n, 1), tensors.FromFlatDataAndDimensions(nclass, n, 1)},
 	}
 }
 

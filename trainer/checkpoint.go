@@ -37,8 +37,8 @@ type varEntry struct {
 	Trainable bool   `json:"trainable"`
 }
 
-// saveCheckpoint writes the variables of store not in skip, and state, as dir/step-<step>.
-func saveCheckpoint(dir string, step int, store *model.Store, skip map[string]bool, state any) error {
+// saveCheckpoint writes state and every variable of store but those skip selects, as dir/step-<step>.
+func saveCheckpoint(dir string, step int, store *model.Store, skip func(*model.Variable) bool, state any) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -50,7 +50,7 @@ func saveCheckpoint(dir string, step int, store *model.Store, skip map[string]bo
 	var entries []varEntry
 	var blob []byte
 	for v := range store.IterVariables() {
-		if skip[v.Path()] {
+		if skip(v) {
 			continue
 		}
 		t, err := v.Value()

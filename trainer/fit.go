@@ -85,18 +85,20 @@ type FitResult struct {
 // and, when dir is not "", checkpoints into dir/checkpoints every CheckpointEvery steps and keeps the
 // best evaluation's weights in dir/best. A run started on a dir with a checkpoint resumes from it and ends
 // exactly as an uninterrupted run would: model, optimizer and random state are restored and the data stream
-// is skipped forward. Weights that are frozen before the first step (loaded pretrained ones) are not saved.
+// is skipped forward. Weights loaded before the run that the model keeps frozen (pretrained ones) are not
+// saved: reload them, then call Fit again on the same dir.
 func Fit(b compute.Backend, store *model.Store, modelFn func(*model.Scope, []*Node) *Node, lossFn train.LossFn,
 	data Data, eval Evaluator, cfg FitConfig, dir string, onStep func(step int, loss float64)) (*FitResult, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	frozen := map[string]bool{}
+	// Variables that exist before the first step and end up frozen (loaded pretrained weights) are not saved:
+	// their trainability is only known once the model graph is built, so it is read at save time.
+	existing := map[string]bool{}
 	for v := range store.IterVariables() {
-		if !v.Trainable {
-			frozen[v.Path()] = true
-		}
+		existing[v.Path()] = true
 	}
+	frozen := func(v *model.Variable) bool { return existing[v.Path()] && !v.Trainable }
 	store.SetParam(model.ParamInitialSeed, cfg.Seed)
 	res := &FitResult{}
 	ckDir, bestDir := "", ""

@@ -1,0 +1,414 @@
+package experiment
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"time"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/train"
+	"github.com/gomlx/gomlx/ml/train/loss"
+
+	"github.com/mtlora/mtlora/datasets"
+	"github.com/mtlora/mtlora/datasets/benchmark"
+	"github.com/mtlora/mtlora/datasets/synthetic"
+	"github.com/mtlora/mtlora/mtlcore"
+	"github.com/mtlora/mtlora/pretrained"
+	"github.com/mtlora/mtlora/trainer"
+	"github.com/mtlora/mtlora/zoo"
+)
+
+// Result is what a finished run leaves in runs/<id>/result.json.
+type Result struct {
+	ID       string            `json:"id"`
+	Run      Run               `json:"run"`
+	Fit      trainer.FitResult `json:"fit"`
+	Seconds  float64           `json:"seconds"`
+	Versions map[string]string `json:"versions"`
+}
+
+// Final returns the last evaluation.
+func (r Result) Final() trainer.Eval {
+	if len(r.Fit.Evals) == 0 {
+		return trainer.Eval{}
+	}
+	return r.Fit.Evals[len(r.Fit.Evals)-1]
+}
+
+// Env is what runs need from the machine.
+type Env struct {
+	Backend  compute.Backend
+	ModelDir string // all-MiniLM-L6-v2 checkpoint (mtbench)
+	DataDir  string // prepared mtbench (mtbench)
+	Log      io.Writer
+	// OnStep, if set, is called after every training step of every run (progress bars).
+	OnStep func(run Run, step int, loss float64)
+}
+
+// Layers returns the adapted layers of the benchmark's model for the given targets ([dIn, dOut] each).
+func Layers(benchmarkName string, modelCfg zoo.BERTConfig) func(mtlcore.Targets) [][2]int {
+	return func(t mtlcore.Targets) [][2]int {
+		if benchmarkName == Synthetic {
+			ts, _ := synthetic.New(synthetic.DefaultConfig())
+			return [][2]int{{ts.DIn, ts.DOut}}
+		}
+		var out [][2]int
+		roles := map[string]mtlcore.Targets{"query": mtlcore.TargetQuery, "key": mtlcore.TargetKey, "value": mtlcore.TargetValue,
+			"output": mtlcore.TargetAttnOutput, "ffn_in": mtlcore.TargetFFNIn, "ffn_out": mtlcore.TargetFFNOut}
+		for name, d := range modelCfg.LinearLayers() {
+			if t.Has(roles[name]) {
+				for range modelCfg.Layers {
+					out = append(out, d)
+				}
+			}
+		}
+		return out
+	}
+}
+
+// Execute trains and evaluates one run, checkpointing into dir (so an interrupted run resumes), and writes
+// dir/result.json atomically when it finishes.
+func Execute(env Env, run Run, dir string) (*Result, error) {
+	start := time.Now()
+	var fit *trainer.FitResult
+	var err error
+	switch run.Benchmark {
+	case Synthetic:
+		fit, err = runSynthetic(env, run, dir)
+	case MTBench:
+		fit, err = runMTBench(env, run, dir)
+	default:
+		err = fmt.Errorf("experiment: unknown benchmark %q", run.Benchmark)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("run %s: %w", run.ID(), err)
+	}
+	res := &Result{ID: run.ID(), Run: run, Fit: *fit, Seconds: time.Since(start).Seconds(), Versions: Versions()}
+	data, err := json.MarshalIndent(res, "", " ")
+	if err != nil {
+		return nil, err
+	}
+	if err := mtlcore.WriteFileAtomic(filepath.Join(dir, "result.json"), data); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// ReadResult reads dir/result.json; ok is false when the run has not finished.
+func ReadResult(dir string) (*Result, bool, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "result.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	var r Result
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, false, fmt.Errorf("experiment: %s: %w", filepath.Join(dir, "result.json"), err)
+	}
+	return &r, true, nil
+}
+
+func (run Run) fitConfig(numTasks, taskInput int) trainer.FitConfig {
+	s := run.Spec
+	return trainer.FitConfig{Steps: s.Steps, LearningRate: s.LearningRate, WeightDecay: s.WeightDecay, Warmup: s.Warmup,
+		Schedule: s.Schedule, ClipNorm: s.ClipNorm, EvalEvery: s.EvalEvery, CheckpointEvery: max(1, s.Steps/20),
+		Seed: run.Seed, NumTasks: numTasks, TaskInput: taskInput}
+}
+
+func (run Run) sampler() datasets.SamplerConfig {
+	st := datasets.Proportional
+	if run.Spec.Sampling != "" {
+		st, _ = datasets.ParseStrategy(run.Spec.Sampling)
+	}
+	return datasets.SamplerConfig{Strategy: st, Temperature: run.Spec.SamplingT, Seed: uint64(run.Seed)}
+}
+
+func runSynthetic(env Env, run Run, dir string) (*trainer.FitResult, error) {
+	sc := synthetic.DefaultConfig()
+	sc.Conflict = 1
+	if run.Spec.Conflict > 0 {
+		sc.Conflict = run.Spec.Conflict
+	}
+	ts, err := synthetic.New(sc)
+	if err != nil {
+		return nil, err
+	}
+	if run.Adapter.NumTasks != ts.Tasks {
+		return nil, fmt.Errorf("experiment: synthetic runs use all %d tasks, the run has %d", ts.Tasks, run.Adapter.NumTasks)
+	}
+	inj, err := mtlcore.NewInjector(run.Adapter)
+	if err != nil {
+		return nil, err
+	}
+	store := model.NewStore()
+	if err := zoo.SetLinearBase(store, ts.W0, ts.DIn, ts.DOut); err != nil {
+		return nil, err
+	}
+	linear := zoo.Linear(inj, ts.DOut)
+	stream, err := ts.Draw(256, 1).Stream(run.Spec.BatchSize, run.sampler())
+	if err != nil {
+		return nil, err
+	}
+	held := ts.Draw(128, 2)
+	eval := func(int) ([]trainer.TaskMetrics, error) {
+		e, err := model.NewExec(env.Backend, store, func(scope *model.Scope, x, ids *Node) *Node { return linear(scope, x, ids) })
+		if err != nil {
+			return nil, err
+		}
+		var out []trainer.TaskMetrics
+		for task := range ts.Tasks {
+			var xs []float32
+			ids := make([]int32, held.PerTask)
+			for i := range held.PerTask {
+				xs = append(xs, held.X[task*held.PerTask+i]...)
+				ids[i] = int32(task)
+			}
+			res, err := e.Call(tensors.FromFlatDataAndDimensions(xs, held.PerTask, ts.DIn), tensors.FromFlatDataAndDimensions(ids, held.PerTask))
+			if err != nil {
+				return nil, err
+			}
+			y := tensors.MustCopyFlatData[float32](res[0])
+			var mse float64
+			for i := range held.PerTask {
+				for o := range ts.DOut {
+					d := float64(y[i*ts.DOut+o] - held.Y[task*held.PerTask+i][o])
+					mse += d * d / float64(held.PerTask*ts.DOut)
+				}
+			}
+			out = append(out, trainer.TaskMetrics{Task: fmt.Sprintf("task%d", task), Metrics: map[string]float64{"mse": mse}, Score: -mse})
+		}
+		return out, nil
+	}
+	fn := func(scope *model.Scope, in []*Node) *Node { return linear(scope, in[0], in[1]) }
+	return trainer.Fit(env.Backend, store, fn, loss.MeanSquaredError, stream, eval, run.fitConfig(ts.Tasks, 1), dir, env.onStep(run))
+}
+
+func (env Env) onStep(run Run) func(int, float64) {
+	if env.OnStep == nil {
+		return nil
+	}
+	return func(step int, l float64) { env.OnStep(run, step, l) }
+}
+
+// textData adapts datasets.Batches (training mode) to trainer.Data.
+type textData struct {
+	b    *datasets.Batches
+	next func() (train.Batch, error, bool)
+	stop func()
+}
+
+func (d *textData) Next() (train.Batch, error) {
+	if d.next == nil {
+		d.next, d.stop = iter.Pull2(d.b.Iter())
+	}
+	b, err, ok := d.next()
+	if !ok {
+		return train.Batch{}, fmt.Errorf("experiment: training batches ran out")
+	}
+	return b, err
+}
+
+func (d *textData) Skip(n int) error {
+	for range n {
+		if _, err := d.Next(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func runMTBench(env Env, run Run, dir string) (*trainer.FitResult, error) {
+	if env.ModelDir == "" || env.DataDir == "" {
+		return nil, fmt.Errorf("experiment: mtbench runs need the MiniLM checkpoint and the prepared benchmark (mtlora fetch-model; mtlora prepare-benchmark)")
+	}
+	m, err := pretrained.Load(env.ModelDir)
+	if err != nil {
+		return nil, err
+	}
+	set, err := benchmark.Load(env.DataDir, datasets.ReadOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, t := range set.Spec.Tasks {
+		names = append(names, t.Name)
+	}
+	idx, err := subsetIndex(names, run.Tasks)
+	if err != nil {
+		return nil, err
+	}
+	set = restrict(set, idx)
+	tasks := set.Spec.Tasks
+	classes := 1
+	for _, t := range tasks {
+		classes = max(classes, len(t.Labels))
+	}
+	seqLen := run.Spec.SeqLen
+	if seqLen == 0 {
+		seqLen = 64
+	}
+	inj, err := mtlcore.NewInjector(run.Adapter)
+	if err != nil {
+		return nil, err
+	}
+	if err := inj.CheckLayers(m.Config.LinearLayers()); err != nil {
+		return nil, err
+	}
+	cfg := m.Config
+	fn := zoo.BERTTaskModel(cfg, inj, m.Pooling, len(tasks), classes)
+	data := &textData{b: &datasets.Batches{Set: set, Tokenizer: m.Tokenizer, Split: datasets.Train, BatchSize: run.Spec.BatchSize,
+		SeqLen: seqLen, Steps: run.Spec.Steps, Sampler: run.sampler()}}
+	eval := func(int) ([]trainer.TaskMetrics, error) {
+		return evaluateText(env.Backend, m.Store, cfg, inj, m, set, classes, seqLen, run.Spec.EvalMax)
+	}
+	return trainer.Fit(env.Backend, m.Store, fn, multiTaskLoss, data, eval, run.fitConfig(len(tasks), 3), dir, env.onStep(run))
+}
+
+// restrict keeps the tasks idx of a set, renumbered.
+func restrict(set *datasets.Set, idx []int) *datasets.Set {
+	if len(idx) == len(set.Spec.Tasks) {
+		return set
+	}
+	out := &datasets.Set{Spec: set.Spec}
+	out.Spec.Tasks = nil
+	remap := map[int32]int32{}
+	for i, t := range idx {
+		out.Spec.Tasks = append(out.Spec.Tasks, set.Spec.Tasks[t])
+		remap[int32(t)] = int32(i)
+	}
+	for _, e := range set.Examples {
+		if n, ok := remap[e.Task]; ok {
+			e.Task = n
+			out.Examples = append(out.Examples, e)
+		}
+	}
+	return out
+}
+
+// multiTaskLoss is the weighted mean over a batch of each row's task loss: cross-entropy over the task's own
+// classes (logits of classes the task does not have are masked) for classification rows, squared error of
+// the first output for regression rows. labels are datasets.Batches': class, value, weight and the row's
+// number of classes (0 for regression), each [B, 1].
+func multiTaskLoss(labels, preds []*Node) *Node {
+	logits := preds[0]
+	g := logits.Graph()
+	c := logits.Shape().Dimensions[1]
+	cls, value := Reshape(labels[0], -1), Reshape(labels[1], -1)
+	weight, nclass := Reshape(labels[2], -1), labels[3]
+	isReg := ConvertDType(Equal(Reshape(nclass, -1), ZerosLike(Reshape(nclass, -1))), logits.DType())
+	valid := LessThan(Iota(g, shapes.Make(dtypes.Int32, 1, c), 1), nclass) // [B, C]
+	masked := Where(valid, logits, BroadcastToShape(Scalar(g, logits.DType(), -1e9), logits.Shape()))
+	trueLogit := ReduceSum(Mul(OneHot(cls, c, logits.DType()), masked), -1)
+	mx := StopGradient(ReduceAndKeep(masked, ReduceMax, -1))
+	lse := Add(Reshape(mx, -1), Log(ReduceSum(Exp(Sub(masked, mx)), -1)))
+	rowCE := Sub(lse, trueLogit)
+	rowSE := Square(Sub(Reshape(Slice(logits, AxisRange(), AxisElem(0)), -1), value))
+	row := Add(Mul(OneMinus(isReg), rowCE), Mul(isReg, rowSE))
+	total := ReduceAllSum(weight)
+	return Div(ReduceAllSum(Mul(row, weight)), Max(total, OnesLike(total)))
+}
+
+// Versions are the Go, GoMLX and backend versions a result was produced with.
+func Versions() map[string]string {
+	v := map[string]string{"go": runtime.Version(), "goarch": runtime.GOARCH}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range info.Deps {
+			switch d.Path {
+			case "github.com/gomlx/gomlx", "github.com/gomlx/compute", "github.com/apache/arrow-go/v18":
+				v[d.Path] = d.Version
+			}
+		}
+	}
+	return v
+}
+
+// evaluateText runs the model over the validation split (at most evalMax examples per task) and computes
+// per-task metrics: accuracy, macro-F1 and MCC for classification (score: macro-F1), Pearson and Spearman
+// for regression (score: Pearson).
+func evaluateText(b compute.Backend, store *model.Store, cfg zoo.BERTConfig, inj *mtlcore.Injector, m *pretrained.Model,
+	set *datasets.Set, classes, seqLen, evalMax int) ([]trainer.TaskMetrics, error) {
+	fn := zoo.BERTTaskModel(cfg, inj, m.Pooling, len(set.Spec.Tasks), classes)
+	e, err := model.NewExec(b, store, func(scope *model.Scope, in []*Node) *Node { return fn(scope, in) })
+	if err != nil {
+		return nil, err
+	}
+	sub := &datasets.Set{Spec: set.Spec}
+	count := make([]int, len(set.Spec.Tasks))
+	for _, ex := range set.Examples {
+		if ex.Split == datasets.Validation && (evalMax == 0 || count[ex.Task] < evalMax) {
+			count[ex.Task]++
+			sub.Examples = append(sub.Examples, ex)
+		}
+	}
+	batches := &datasets.Batches{Set: sub, Tokenizer: m.Tokenizer, Split: datasets.Validation, BatchSize: 32, SeqLen: seqLen}
+	type acc struct {
+		truth, pred []int32
+		y, yhat     []float64
+	}
+	per := make([]acc, len(set.Spec.Tasks))
+	for batch, err := range batches.Iter() {
+		if err != nil {
+			return nil, err
+		}
+		out, err := e.Call(batch.Inputs[0], batch.Inputs[1], batch.Inputs[2], batch.Inputs[3])
+		if err != nil {
+			return nil, err
+		}
+		logits := tensors.MustCopyFlatData[float32](out[0])
+		ids := tensors.MustCopyFlatData[int32](batch.Inputs[3])
+		cls := tensors.MustCopyFlatData[int32](batch.Labels[0])
+		val := tensors.MustCopyFlatData[float32](batch.Labels[1])
+		w := tensors.MustCopyFlatData[float32](batch.Labels[2])
+		for r := range ids {
+			if w[r] == 0 {
+				continue
+			}
+			t := set.Spec.Tasks[ids[r]]
+			row := logits[r*classes : (r+1)*classes]
+			a := &per[ids[r]]
+			if t.Regression {
+				a.y, a.yhat = append(a.y, float64(val[r])), append(a.yhat, float64(row[0]))
+				continue
+			}
+			best := 0
+			for c := 1; c < len(t.Labels); c++ {
+				if row[c] > row[best] {
+					best = c
+				}
+			}
+			a.truth, a.pred = append(a.truth, cls[r]), append(a.pred, int32(best))
+		}
+	}
+	var res []trainer.TaskMetrics
+	for i, t := range set.Spec.Tasks {
+		a := per[i]
+		tm := trainer.TaskMetrics{Task: t.Name, Metrics: map[string]float64{}}
+		if t.Regression {
+			tm.Metrics["pearson"], tm.Metrics["spearman"] = Pearson(a.y, a.yhat), Spearman(a.y, a.yhat)
+			tm.Score = tm.Metrics["pearson"]
+		} else {
+			tm.Metrics["accuracy"], tm.Metrics["macro_f1"], tm.Metrics["mcc"] = Classification(a.truth, a.pred, len(t.Labels))
+			tm.Score = tm.Metrics["macro_f1"]
+		}
+		if math.IsNaN(tm.Score) {
+			tm.Score = 0 // a constant prediction has no correlation: score it as chance
+		}
+		res = append(res, tm)
+	}
+	return res, nil
+}

@@ -1,0 +1,152 @@
+package experiment
+
+import (
+	"bufio"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/mtlora/mtlora/backend"
+	"github.com/mtlora/mtlora/datasets"
+	"github.com/mtlora/mtlora/mtlcore"
+	"github.com/mtlora/mtlora/zoo"
+)
+
+const smallSweep = `{"name": "small", "benchmark": "synthetic", "methods": ["lora", "mtl-lora", "multilora"],
+	"ranks": [4], "seeds": [1, 2], "steps": 30, "batch_size": 32, "learning_rate": 0.01, "eval_every": 10}`
+
+func TestSweepSpecErrors(t *testing.T) {
+	for _, c := range []struct{ spec, want string }{
+		{`{"name": "x", "benchmark": "synthetic", "methods": ["lora"], "ranks": [4], "seeds": [1], "steps": 1, "batch_size": 1, "learning_rate": 0.1, "colour": 3}`, `unknown field "colour"`},
+		{`{"name": "x", "benchmark": "synthetic", "methods": [], "ranks": [4], "seeds": [1], "steps": 1, "batch_size": 1, "learning_rate": 0.1}`, "axis methods is empty"},
+		{`{"name": "x", "benchmark": "synthetic", "methods": ["lora"], "ranks": [4], "seeds": [], "steps": 1, "batch_size": 1, "learning_rate": 0.1}`, "axis seeds is empty"},
+		{`{"name": "x", "benchmark": "imagenet", "methods": ["lora"], "ranks": [4], "seeds": [1], "steps": 1, "batch_size": 1, "learning_rate": 0.1}`, "field benchmark"},
+		{`{"name": "x", "benchmark": "synthetic", "methods": ["lorax"], "ranks": [4], "seeds": [1], "steps": 1, "batch_size": 1, "learning_rate": 0.1}`, "axis methods"},
+		{`{"name": "x", "benchmark": "mtbench", "methods": ["lora"], "ranks": [4], "seeds": [1], "targets": ["q,zz"], "steps": 1, "batch_size": 1, "learning_rate": 0.1}`, "axis targets"},
+	} {
+		if _, err := ParseSweep([]byte(c.spec)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("error %v, want it to mention %q", err, c.want)
+		}
+	}
+}
+
+// Matched budgets: every method's rank is chosen so its trainable parameters are as close as its rank
+// granularity allows to LoRA's at the budget rank, on MiniLM's q, k, v, o layers.
+func TestMatchedBudget(t *testing.T) {
+	s, err := ParseSweep([]byte(`{"name": "m", "benchmark": "mtbench", "methods": ["lora", "mtl-lora", "multilora", "moelora", "hydralora", "dora", "per-task-lora"],
+		"ranks": [8], "seeds": [1], "targets": ["q,k,v,o"], "matched_budget": true, "steps": 1, "batch_size": 1, "learning_rate": 0.1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	minilm := zoo.BERTConfig{Vocab: 30522, Hidden: 384, Layers: 6, Heads: 12, Intermediate: 1536, MaxPositions: 512, TypeVocab: 2, LayerNormEps: 1e-12, Activation: "gelu"}
+	runs, err := s.Expand(6, Layers(MTBench, minilm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	budget := runs[0].TrainParams // LoRA r = 8
+	layers := Layers(MTBench, minilm)
+	for _, r := range runs {
+		// No achievable rank of the method comes closer to the budget (ranks move in steps of 1, or of n for
+		// MoELoRA's experts; per-task LoRA's smallest step, T·2·d·layers, is coarse).
+		step := 1
+		if r.Adapter.Method == mtlcore.MoELoRA {
+			step = r.Adapter.N
+		}
+		diff := func(rank int) int {
+			c := r.Adapter
+			c.Rank = rank
+			if rank < 1 || c.Validate() != nil {
+				return math.MaxInt
+			}
+			d := count(c, layers(c.Targets)) - budget
+			return max(d, -d)
+		}
+		if d := diff(r.Adapter.Rank); d > diff(r.Adapter.Rank-step) || d > diff(r.Adapter.Rank+step) {
+			t.Errorf("%s: rank %d (%d params) is not the closest to LoRA's %d", r.Adapter.Method, r.Adapter.Rank, r.TrainParams, budget)
+		}
+		t.Logf("%-14s r=%-3d params %d (%+.0f%%)", r.Adapter.Method, r.Adapter.Rank, r.TrainParams, 100*float64(r.TrainParams-budget)/float64(budget))
+	}
+	if runs[0].Adapter.Method != mtlcore.LoRA || runs[0].Adapter.Rank != 8 {
+		t.Errorf("the reference LoRA run is %v r=%d", runs[0].Adapter.Method, runs[0].Adapter.Rank)
+	}
+}
+
+// A sweep killed (SIGKILL) after two runs finished, then restarted, runs only the missing runs; the results
+// table then holds every run, and the same seed gave the same score in both halves of the experiment.
+func TestSweepKilledAndRestarted(t *testing.T) {
+	spec, err := ParseSweep([]byte(smallSweep))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := spec.Expand(4, Layers(Synthetic, zoo.BERTConfig{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 6 {
+		t.Fatalf("%d runs, want 3 methods × 2 seeds", len(runs))
+	}
+	env := Env{Backend: backend.MustNew()}
+	if dir := os.Getenv("MTLORA_SWEEP_CHILD_DIR"); dir != "" {
+		_, err := RunSweep(env, runs, dir, 1, func(r *Result, _ bool) { fmt.Printf("done %s\n", r.ID) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestSweepKilledAndRestarted$")
+	cmd.Env = append(os.Environ(), "MTLORA_SWEEP_CHILD_DIR="+dir)
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := 0
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "done ") {
+			if done++; done == 2 {
+				_ = cmd.Process.Signal(syscall.SIGKILL)
+				break
+			}
+		}
+	}
+	_ = cmd.Wait()
+	rep, err := RunSweep(env, runs, dir, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Skipped) < 2 || len(rep.Skipped)+len(rep.Executed) != 6 {
+		t.Fatalf("skipped %d, executed %d: want the 2 (or more) finished runs skipped and only the rest run", len(rep.Skipped), len(rep.Executed))
+	}
+	t.Logf("restart skipped %d finished runs and ran %d", len(rep.Skipped), len(rep.Executed))
+	// The results table: every run's final mean score.
+	final := map[string]float64{}
+	err = datasets.Scan(filepath.Join(dir, ResultsFile), datasets.ReadOptions{}, func(_ string, _ int64, rec arrow.RecordBatch) error {
+		col := func(name string) arrow.Array { return rec.Column(rec.Schema().FieldIndices(name)[0]) }
+		for i := range int(rec.NumRows()) {
+			if col("final").(*array.Boolean).Value(i) && col("task").(*array.String).Value(i) == "mean" {
+				final[col("run_id").(*array.String).Value(i)] = col("value").(*array.Float64).Value(i)
+			}
+		}
+		return nil
+	})
+	if err != nil || len(final) != 6 {
+		t.Fatalf("results table: %d runs' final scores, err %v", len(final), err)
+	}
+	// Determinism across processes: rerunning one finished run from scratch gives its score again.
+	again, err := Execute(env, runs[0], t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := again.Final().Score; got != final[runs[0].ID()] {
+		t.Errorf("run %s: score %v on a rerun, %v in the sweep", runs[0].ID(), got, final[runs[0].ID()])
+	}
+}
