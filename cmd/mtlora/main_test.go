@@ -11,7 +11,7 @@ import (
 // The README's main job, at small size: MTL-LoRA fits conflicting synthetic tasks that LoRA cannot.
 func TestDemoSmall(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "demo.json")
-	if err := runDemo([]string{"-steps", "80", "-methods", "lora,mtl-lora", "-json", out}); err != nil {
+	if err := runDemo([]string{"-benchmark", "synthetic", "-steps", "80", "-methods", "lora,mtl-lora", "-json", out}); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(out)
@@ -32,7 +32,10 @@ func TestDemoSmall(t *testing.T) {
 }
 
 func TestDemoRejectsBadFlags(t *testing.T) {
-	for _, args := range [][]string{{"-methods", "lora,nope"}, {"-tasks", "1"}, {"-tau", "0", "-methods", "mtl-lora"}, {"stray"}} {
+	for _, args := range [][]string{{"-benchmark", "synthetic", "-methods", "lora,nope"}, {"-benchmark", "synthetic", "-tasks", "1"},
+		{"-benchmark", "synthetic", "-tau", "0", "-methods", "mtl-lora"}, {"-benchmark", "synthetic", "stray"},
+		{"-benchmark", "mtbench", "-methods", "lora,nope"}, {"-benchmark", "mtbench", "-steps", "0"}, {"-benchmark", "mtbench", "-tau", "1"},
+		{"-benchmark", "imagenet"}, {"-benchmark"}} {
 		if err := runDemo(args); err == nil {
 			t.Errorf("demo %v: accepted", args)
 		}

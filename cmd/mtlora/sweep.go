@@ -1,0 +1,179 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/mtlora/mtlora/backend"
+	"github.com/mtlora/mtlora/datasets/benchmark"
+	"github.com/mtlora/mtlora/experiment"
+	"github.com/mtlora/mtlora/pretrained"
+	"github.com/mtlora/mtlora/zoo"
+)
+
+func runSweep(args []string) error {
+	fs := flag.NewFlagSet("sweep", flag.ContinueOnError)
+	specPath := fs.String("spec", "", "the sweep specification `FILE` (JSON; see experiment.Sweep for every key)")
+	dir := fs.String("dir", "", "sweep `DIR`: runs/<id>/ (checkpoints, result.json) and results.parquet (default sweeps/<name>)")
+	parallel := fs.Int("parallel", 1, "runs executed at a time")
+	jobs := fs.Bool("jobs", false, "print the expanded runs as a job list (one `mtlora sweep -only ID` command per line) and exit")
+	only := fs.String("only", "", "execute only the run with this `ID` (a scheduler's array job), then exit")
+	merge := fs.Bool("merge", false, "rebuild results.parquet from every finished run under -dir (after array jobs) and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `Usage: mtlora sweep -spec FILE [-dir DIR] [-parallel N] [-jobs | -only ID | -merge]
+
+Expands a sweep specification (methods × ranks × n × τ × targets × seeds × task subsets, optionally at
+matched parameter budgets) into runs and executes them one after another (or -parallel at a time). A run
+that finished is never repeated; a run that was interrupted resumes from its last checkpoint, so a killed
+sweep continues where it stopped. The results table DIR/results.parquet has one row per run, evaluation,
+task and metric, with each run's configuration and versions.
+
+On a cluster: -jobs prints one command per run; run line i as array task i (Slurm: sbatch --array=1-N with
+sed -n "${SLURM_ARRAY_TASK_ID}p" jobs.txt | sh; Kubernetes: an indexed Job reading line
+$JOB_COMPLETION_INDEX+1), each writing its own runs/<id>/ on shared storage; then -merge.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *specPath == "" {
+		return fmt.Errorf("-spec is required")
+	}
+	data, err := os.ReadFile(*specPath)
+	if err != nil {
+		return err
+	}
+	spec, err := experiment.ParseSweep(data)
+	if err != nil {
+		return err
+	}
+	if *dir == "" {
+		*dir = filepath.Join("sweeps", spec.Name)
+	}
+	if *merge {
+		results, err := experiment.CollectResults(*dir)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "merged %d finished runs\n", len(results))
+		return experiment.WriteResults(filepath.Join(*dir, experiment.ResultsFile), results)
+	}
+	env, modelCfg, numTasks, err := sweepEnv(spec)
+	if err != nil {
+		return err
+	}
+	runs, err := spec.Expand(numTasks, experiment.Layers(spec.Benchmark, modelCfg))
+	if err != nil {
+		return err
+	}
+	if *jobs {
+		abs, _ := filepath.Abs(*specPath)
+		absDir, _ := filepath.Abs(*dir)
+		for _, r := range runs {
+			fmt.Printf("mtlora sweep -spec %s -dir %s -only %s\n", abs, absDir, r.ID())
+		}
+		return nil
+	}
+	if *only != "" {
+		for _, r := range runs {
+			if r.ID() == *only {
+				_, err := experiment.Execute(env, r, experiment.RunDir(*dir, r.ID()))
+				return err
+			}
+		}
+		return fmt.Errorf("no run %q in sweep %q (-jobs lists them)", *only, spec.Name)
+	}
+	fmt.Fprintf(os.Stderr, "sweep %s: %d runs on %s (backend %s) → %s\n", spec.Name, len(runs), spec.Benchmark, backend.Name(), *dir)
+	total := len(runs) * spec.Steps
+	bar := newProgress("sweep", total)
+	var mu sync.Mutex
+	stepsDone := map[string]int{}
+	env.OnStep = func(r experiment.Run, step int, loss float64) {
+		mu.Lock()
+		defer mu.Unlock()
+		stepsDone[r.ID()] = step
+		sum := 0
+		for _, s := range stepsDone {
+			sum += s
+		}
+		bar.update(sum, loss)
+	}
+	rep, err := experiment.RunSweep(env, runs, *dir, *parallel, func(r *experiment.Result, executed bool) {
+		mu.Lock()
+		stepsDone[r.ID] = spec.Steps
+		mu.Unlock()
+	})
+	bar.done()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "%d runs executed, %d finished before; results table %s\n", len(rep.Executed), len(rep.Skipped),
+		filepath.Join(*dir, experiment.ResultsFile))
+	printSweepSummary(rep.Runs)
+	return nil
+}
+
+// sweepEnv prepares what the benchmark needs and returns its model configuration and task count.
+func sweepEnv(spec experiment.Sweep) (experiment.Env, zoo.BERTConfig, int, error) {
+	b, err := backend.New()
+	if err != nil {
+		return experiment.Env{}, zoo.BERTConfig{}, 0, err
+	}
+	env := experiment.Env{Backend: b, Log: os.Stderr}
+	if spec.Benchmark == experiment.Synthetic {
+		return env, zoo.BERTConfig{}, 4, nil
+	}
+	if env.ModelDir, err = pretrained.MiniLM.Path(); err != nil {
+		return env, zoo.BERTConfig{}, 0, err
+	}
+	if env.DataDir, err = benchmark.Path(); err != nil {
+		return env, zoo.BERTConfig{}, 0, err
+	}
+	ck, err := pretrained.Open(env.ModelDir)
+	if err != nil {
+		return env, zoo.BERTConfig{}, 0, err
+	}
+	n := len(benchmark.Tasks)
+	if len(spec.TaskSubsets) > 0 {
+		n = len(spec.TaskSubsets[0])
+		for _, s := range spec.TaskSubsets {
+			if len(s) != n {
+				return env, zoo.BERTConfig{}, 0, fmt.Errorf("task subsets of different sizes are not supported in one sweep")
+			}
+		}
+	}
+	return env, ck.Config, n, nil
+}
+
+// printSweepSummary prints the final mean score of each configuration, mean ± std over seeds, best first.
+func printSweepSummary(results []*experiment.Result) {
+	rows, tasks := experiment.Summarize(results)
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Score[0] > rows[j].Score[0] })
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%-22s %9s %19s", "configuration", "params", "mean score")
+	for _, t := range tasks {
+		fmt.Fprintf(&sb, " %12s", t)
+	}
+	sb.WriteString("\n")
+	for _, r := range rows {
+		fmt.Fprintf(&sb, "%-22s %9d %9.4f ± %.4f", r.Config, r.Params, r.Score[0], r.Score[1])
+		for _, t := range tasks {
+			fmt.Fprintf(&sb, " %12.4f", r.TaskScores[t][0])
+		}
+		sb.WriteString("\n")
+	}
+	fmt.Print(sb.String())
+	seeds := 0
+	if len(rows) > 0 {
+		seeds = rows[0].Seeds
+	}
+	fmt.Printf("(score: macro-F1 for classification, Pearson for regression, −MSE on the synthetic set; mean ± std over %d seed(s))\n", seeds)
+}
