@@ -16,6 +16,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/mtlora/mtlora/mtlcore"
 	"github.com/mtlora/mtlora/zoo"
 )
 
@@ -451,4 +452,62 @@ func quoteAll(s []string) []string {
 		out[i] = fmt.Sprintf("%q", v)
 	}
 	return out
+}
+
+// ModulePath returns the Hugging Face module name of one of the encoder's linear layers (a store path such
+// as /layer_0/attention/query), for PEFT adapters that load onto the original model:
+// encoder.layer.0.attention.self.query (DistilBERT: transformer.layer.0.attention.q_lin). Paths that are not
+// an encoder linear layer keep mtlcore's default naming.
+func (c *Checkpoint) ModulePath(layerPath string) string {
+	for name, t := range c.expectedTensors() {
+		if t.transpose && "/"+strings.TrimSuffix(t.path, "/"+"dense/weights") == layerPath {
+			return strings.TrimSuffix(name, ".weight")
+		}
+	}
+	return strings.ReplaceAll(strings.TrimPrefix(layerPath, "/"), "/", ".")
+}
+
+// SaveWeights writes the encoder weights of store (built at the root scope) as a Hugging Face checkpoint in
+// dir: model.safetensors with the checkpoint's own tensor names and layouts (linear weights back to
+// [out, in]), plus copies of config.json and the tokenizer and pooling files — a directory transformers and
+// sentence-transformers load as they load the original. Used to export per-task merged weights.
+func (c *Checkpoint) SaveWeights(store *model.Store, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	out := map[string]mtlcore.HostTensor{}
+	for name, t := range c.expectedTensors() {
+		v := store.GetVariable("/" + t.path)
+		if v == nil {
+			return fmt.Errorf("pretrained: save: the store has no %s (tensor %s)", t.path, name)
+		}
+		val, err := v.Value()
+		if err != nil {
+			return err
+		}
+		if t.transpose {
+			val = transpose2D(val)
+		}
+		out[name] = mtlcore.HostTensor{Shape: val.Shape().Dimensions, Data: tensors.MustCopyFlatData[float32](val)}
+	}
+	if err := mtlcore.WriteSafetensors(filepath.Join(dir, "model.safetensors"), out, map[string]string{"format": "pt"}); err != nil {
+		return err
+	}
+	for _, f := range []string{"config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
+		"modules.json", "sentence_bert_config.json", "config_sentence_transformers.json", "1_Pooling/config.json"} {
+		data, err := os.ReadFile(filepath.Join(c.Dir, f))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, f)), 0o755); err != nil {
+			return err
+		}
+		if err := mtlcore.WriteFileAtomic(filepath.Join(dir, f), data); err != nil {
+			return err
+		}
+	}
+	return nil
 }

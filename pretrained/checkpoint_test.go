@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -441,4 +442,43 @@ func dirWithTokenizer(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// SaveWeights writes a checkpoint that loads back to the same weights, under the original tensor names;
+// ModulePath gives the Hugging Face module of a layer (for PEFT exports).
+func TestSaveWeightsRoundTrip(t *testing.T) {
+	ts := tinyTensors(tinyConfig())
+	ck, err := Open(writeCheckpoint(t, tinyConfig(), ts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := model.NewStore()
+	if _, err := ck.LoadWeights(store, ""); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	if err := ck.SaveWeights(store, out); err != nil {
+		t.Fatal(err)
+	}
+	ck2, err := Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store2 := model.NewStore()
+	if _, err := ck2.LoadWeights(store2, ""); err != nil {
+		t.Fatal(err)
+	}
+	for v := range store.IterVariables() {
+		a := tensors.MustCopyFlatData[float32](v.MustValue())
+		b := tensors.MustCopyFlatData[float32](store2.GetVariable(v.Path()).MustValue())
+		if !slices.Equal(a, b) {
+			t.Fatalf("%s differs after the round trip", v.Path())
+		}
+	}
+	if got := ck.ModulePath("/layer_1/attention/query"); got != "encoder.layer.1.attention.self.query" {
+		t.Errorf("module path %q", got)
+	}
+	if got := ck.ModulePath("/layer_0/ffn_out"); got != "encoder.layer.0.output.dense" {
+		t.Errorf("module path %q", got)
+	}
 }

@@ -168,3 +168,17 @@ func writeSynced(path string, data []byte) error {
 	}
 	return f.Close()
 }
+
+// LoadWeights reads the checkpoint named by dir/LATEST (a run's checkpoints/ or best/) into store: the
+// variables a run saved (adapters, heads, optimizer state), creating or overwriting them.
+func LoadWeights(dir string, store *model.Store) error {
+	var state json.RawMessage
+	found, err := loadCheckpoint(dir, store, &state)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("%w: %s holds no checkpoint (no LATEST file)", ErrCheckpoint, dir)
+	}
+	return nil
+}

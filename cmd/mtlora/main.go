@@ -7,6 +7,8 @@
 //	mtlora train     train one multi-task adapter run (resumable), print per-task metrics
 //	mtlora eval      print the metrics of a finished run
 //	mtlora sweep     run an ablation sweep (resumable) and write its results table
+//	mtlora predict   predict with a finished run's best weights
+//	mtlora export    export per-task PEFT LoRA adapters and merged weights
 //	mtlora version   print the versions and the backend this binary uses
 //
 // Run `mtlora <command> -h` for a command's flags.
@@ -33,6 +35,8 @@ var commands = []struct {
 	{"train", "train one multi-task adapter run (resumable) and print its per-task metrics", runTrain},
 	{"eval", "print the per-task metrics of a finished run", runEval},
 	{"sweep", "run an ablation sweep (resumable) and write its results table", runSweep},
+	{"predict", "predict with a finished run's best weights", runPredict},
+	{"export", "export a run's adapters per task: PEFT LoRA and/or merged Hugging Face weights", runExport},
 	{"version", "print Go, GoMLX and backend versions", runVersion},
 }
 
