@@ -1,0 +1,81 @@
+package experiment
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/mtlora/mtlora/backend"
+	"github.com/mtlora/mtlora/datasets/benchmark"
+	"github.com/mtlora/mtlora/mtlcore"
+	"github.com/mtlora/mtlora/pretrained"
+)
+
+// The real path end to end at a tiny size: a few MTL-LoRA steps of MiniLM on two mtbench tasks, then the
+// finished run predicts and exports a PEFT adapter per task that reads back with the trained rank.
+func TestMTBenchRunPredictExport(t *testing.T) {
+	modelDir, err1 := pretrained.MiniLM.Path()
+	dataDir, err2 := benchmark.Path()
+	if err1 != nil || err2 != nil {
+		if os.Getenv("MTLORA_REQUIRE_MODELS") == "1" && os.Getenv("MTLORA_REQUIRE_DATA") == "1" {
+			t.Fatal(err1, err2)
+		}
+		t.Skip("needs all-MiniLM-L6-v2 and mtbench (mtlora fetch-model; mtlora prepare-benchmark)")
+	}
+	spec, err := ParseSweep([]byte(`{"name": "tiny", "benchmark": "mtbench", "methods": ["mtl-lora"], "ranks": [4],
+		"targets": ["q,v"], "seeds": [1], "task_subsets": [["spam", "afinn"]], "steps": 4, "batch_size": 8, "seq_len": 32,
+		"learning_rate": 0.002, "eval_max": 16}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck, err := pretrained.Open(modelDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := spec.Expand(2, Layers(MTBench, ck.Config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := Env{Backend: backend.MustNew(), ModelDir: modelDir, DataDir: dataDir}
+	dir := t.TempDir()
+	res, err := Execute(env, runs[0], dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := res.Final(); len(f.Tasks) != 2 || f.Tasks[0].Task != "spam" || f.Tasks[1].Metrics["pearson"] == 0 && f.Tasks[1].Metrics["spearman"] == 0 {
+		t.Errorf("final evaluation %+v", f)
+	}
+	tr, err := OpenRun(env, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	preds, err := tr.Predict("spam", []string{"Subject: cheap pills", "Subject: lunch?"}, nil)
+	if err != nil || len(preds) != 2 || (preds[0].Label != "ham" && preds[0].Label != "spam") {
+		t.Fatalf("predictions %+v, %v", preds, err)
+	}
+	if _, err := tr.Predict("opinion", []string{"x"}, nil); err == nil {
+		t.Error("predicted a task the run was not trained on")
+	}
+	out := t.TempDir()
+	if err := tr.Export(out, true, false); err != nil {
+		t.Fatal(err)
+	}
+	pc, factors, err := mtlcore.ReadPEFT(filepath.Join(out, "peft", "afinn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pc.R != 4 || len(factors) != 12 { // q and v in 6 layers
+		t.Errorf("PEFT export: r=%d, %d modules", pc.R, len(factors))
+	}
+	if _, ok := factors["encoder.layer.3.attention.self.value"]; !ok {
+		t.Errorf("PEFT modules are not named as in the Hugging Face model: %v", keys(factors))
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
