@@ -33,6 +33,9 @@ type Batches struct {
 	SeqLen    int   // maximum length, special tokens included; longer examples are truncated
 	Buckets   []int // optional increasing lengths ≤ SeqLen to pad to instead of SeqLen
 
+	// TaskWeights, if set (one per task), scale each training row's weight: per-task loss weights.
+	TaskWeights []float64
+
 	// Training (Steps > 0): Iter yields Steps batches drawn by a Sampler; successive Iter calls continue the
 	// same stream (so they walk on through the task epochs). Evaluation (Steps == 0): Iter yields every
 	// example of the split once, task by task in dataset order, the last batch padded with weight-0 rows.
@@ -65,6 +68,14 @@ func (b *Batches) init() error {
 			return fmt.Errorf("datasets: buckets %v must increase and not exceed the sequence length %d", b.Buckets, b.SeqLen)
 		}
 		last = l
+	}
+	if b.TaskWeights != nil && len(b.TaskWeights) != len(b.Set.Spec.Tasks) {
+		return fmt.Errorf("datasets: %d task weights for %d tasks", len(b.TaskWeights), len(b.Set.Spec.Tasks))
+	}
+	for t, w := range b.TaskWeights {
+		if !(w >= 0) {
+			return fmt.Errorf("datasets: weight of task %q must be ≥ 0, got %v", b.Set.Spec.Tasks[t].Name, w)
+		}
 	}
 	b.pools = b.Set.Select(b.Split)
 	b.cache = map[int][2][]int32{}
@@ -127,6 +138,9 @@ func (b *Batches) batch(idx []int, real int) train.Batch {
 		}
 		if r < real {
 			weights[r] = 1
+			if b.TaskWeights != nil {
+				weights[r] = float32(b.TaskWeights[e.Task])
+			}
 		}
 	}
 	return train.Batch{

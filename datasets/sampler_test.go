@@ -201,3 +201,27 @@ func TestBatches(t *testing.T) {
 		}
 	}
 }
+
+func TestBatchesTaskWeights(t *testing.T) {
+	files := writeAll(t, t.TempDir())
+	set, err := Load(testSpec(files[FormatCSV]), ReadOptions{}, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &Batches{Set: set, Tokenizer: wordEncoder{}, Split: Train, BatchSize: 4, SeqLen: 8, Steps: 1,
+		Sampler: SamplerConfig{Strategy: RoundRobin}, TaskWeights: []float64{2, 0.5}}
+	for batch, err := range b.Iter() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := tensors.MustCopyFlatData[float32](batch.Labels[2]); !slices.Equal(w, []float32{2, 0.5, 2, 0.5}) {
+			t.Errorf("row weights %v", w)
+		}
+	}
+	bad := &Batches{Set: set, Tokenizer: wordEncoder{}, Split: Train, BatchSize: 4, SeqLen: 8, Steps: 1, TaskWeights: []float64{1}}
+	for _, err := range bad.Iter() {
+		if err == nil || !strings.Contains(err.Error(), "1 task weights for 2 tasks") {
+			t.Errorf("wrong number of weights: %v", err)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/gomlx/compute"
@@ -271,8 +272,23 @@ func runMTBench(env Env, run Run, dir string) (*trainer.FitResult, error) {
 	}
 	cfg := m.Config
 	fn := zoo.BERTTaskModel(cfg, inj, m.Pooling, len(tasks), classes)
+	var weights []float64
+	if len(run.Spec.TaskWeights) > 0 {
+		for _, t := range tasks {
+			w, ok := run.Spec.TaskWeights[t.Name]
+			if !ok {
+				w = 1
+			}
+			weights = append(weights, w)
+		}
+		for name := range run.Spec.TaskWeights {
+			if slices.IndexFunc(tasks, func(t datasets.TaskSpec) bool { return t.Name == name }) < 0 {
+				return nil, fmt.Errorf("experiment: task_weights names %q, which is not a task of this run", name)
+			}
+		}
+	}
 	data := &textData{b: &datasets.Batches{Set: set, Tokenizer: m.Tokenizer, Split: datasets.Train, BatchSize: run.Spec.BatchSize,
-		SeqLen: seqLen, Steps: run.Spec.Steps, Sampler: run.sampler()}}
+		SeqLen: seqLen, Steps: run.Spec.Steps, Sampler: run.sampler(), TaskWeights: weights}}
 	eval := func(int) ([]trainer.TaskMetrics, error) {
 		return evaluateText(env.Backend, m.Store, cfg, inj, m, set, classes, seqLen, run.Spec.EvalMax)
 	}

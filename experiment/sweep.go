@@ -50,6 +50,8 @@ type Sweep struct {
 	Sampling     string  `json:"sampling,omitempty"` // proportional (default), temperature, uniform, round-robin
 	SamplingT    float64 `json:"sampling_temperature,omitempty"`
 	Conflict     float64 `json:"conflict,omitempty"` // synthetic: degree of conflict between tasks (default 1)
+
+	TaskWeights map[string]float64 `json:"task_weights,omitempty"` // mtbench: per-task loss weights (default 1)
 }
 
 // ParseSweep reads a JSON sweep specification, rejecting unknown keys and empty axes.
@@ -99,6 +101,14 @@ func (s Sweep) Validate() error {
 	if s.Sampling != "" {
 		if _, err := datasets.ParseStrategy(s.Sampling); err != nil {
 			return bad("field sampling: %v", err)
+		}
+	}
+	if len(s.TaskWeights) > 0 && s.Benchmark != MTBench {
+		return bad("field task_weights: only mtbench runs weight their tasks' losses")
+	}
+	for name, w := range s.TaskWeights {
+		if !(w >= 0) {
+			return bad("field task_weights: weight of %q must be ≥ 0, got %v", name, w)
 		}
 	}
 	for _, sub := range s.TaskSubsets {

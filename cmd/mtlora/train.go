@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/mtlora/mtlora/experiment"
@@ -91,6 +92,7 @@ func runTrain(args []string) error {
 	evalMax := fs.Int("eval-max", 200, "validation examples per task (0: all)")
 	sampling := fs.String("sampling", "proportional", "task sampling: proportional, temperature, uniform, round-robin")
 	samplingT := fs.Float64("sampling-temperature", 2, "T of temperature sampling")
+	taskWeights := fs.String("task-weights", "", "per-task loss weights, e.g. spam=2,afinn=0.5 (others 1)")
 	dir := fs.String("dir", "", "run `DIR` (checkpoints, best weights, result.json); an interrupted run resumes (default runs/<id>)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: mtlora train [flags]\n\nTrains one multi-task adapter run and prints its per-task validation metrics. Checkpoints are written\natomically into the run directory; running the same command again resumes an interrupted run and repeats\nnothing of a finished one.\n\nFlags:\n")
@@ -110,6 +112,17 @@ func runTrain(args []string) error {
 	}
 	if *bench == experiment.MTBench {
 		spec.Targets = []string{*targets}
+	}
+	if *taskWeights != "" {
+		spec.TaskWeights = map[string]float64{}
+		for _, kv := range strings.Split(*taskWeights, ",") {
+			name, val, ok := strings.Cut(kv, "=")
+			w, err := strconv.ParseFloat(val, 64)
+			if !ok || err != nil {
+				return fmt.Errorf("-task-weights: %q is not task=weight", kv)
+			}
+			spec.TaskWeights[name] = w
+		}
 	}
 	if *tasks != "" {
 		spec.TaskSubsets = [][]string{strings.Split(*tasks, ",")}
