@@ -14,7 +14,6 @@ import (
 	"github.com/mtlora/mtlora/mtlcore"
 	"github.com/mtlora/mtlora/pretrained"
 	"github.com/mtlora/mtlora/trainer"
-	"github.com/mtlora/mtlora/zoo"
 )
 
 // Trained is a finished mtbench run loaded for inference: MiniLM with the run's best adapter and head weights.
@@ -66,7 +65,7 @@ func OpenRun(env Env, dir string) (*Trained, error) {
 	if err := trainer.LoadWeights(filepath.Join(dir, "best"), m.Store); err != nil {
 		return nil, err
 	}
-	fn := zoo.BERTTaskModel(m.Config, tr.inj, m.Pooling, len(tr.Tasks), tr.Classes)
+	fn := textModel(res.Run, m.Config, tr.inj, m.Pooling, len(tr.Tasks), tr.Classes)
 	if tr.exec, err = model.NewExec(env.Backend, m.Store, func(scope *model.Scope, in []*Node) *Node { return fn(scope, in) }); err != nil {
 		return nil, err
 	}

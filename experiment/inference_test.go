@@ -79,3 +79,38 @@ func keys[V any](m map[string]V) []string {
 	}
 	return out
 }
+
+// With shared_head, one head serves every task: its weights are [1, H, classes].
+func TestMTBenchSharedHead(t *testing.T) {
+	modelDir, err1 := pretrained.MiniLM.Path()
+	dataDir, err2 := benchmark.Path()
+	if err1 != nil || err2 != nil {
+		if os.Getenv("MTLORA_REQUIRE_MODELS") == "1" && os.Getenv("MTLORA_REQUIRE_DATA") == "1" {
+			t.Fatal(err1, err2)
+		}
+		t.Skip("needs all-MiniLM-L6-v2 and mtbench")
+	}
+	spec, err := ParseSweep([]byte(`{"name": "shared", "benchmark": "mtbench", "methods": ["lora"], "ranks": [2], "targets": ["q"],
+		"seeds": [1], "task_subsets": [["spam", "opinion"]], "shared_head": true, "steps": 2, "batch_size": 4, "seq_len": 16,
+		"learning_rate": 0.002, "eval_max": 8}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck, _ := pretrained.Open(modelDir)
+	runs, err := spec.Expand(2, Layers(MTBench, ck.Config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := Env{Backend: backend.MustNew(), ModelDir: modelDir, DataDir: dataDir}
+	dir := t.TempDir()
+	if _, err := Execute(env, runs[0], dir); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := OpenRun(env, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := tr.Model.Store.GetVariable("/heads/weights").Shape().Dimensions; d[0] != 1 {
+		t.Errorf("shared head weights %v", d)
+	}
+}

@@ -271,7 +271,7 @@ func runMTBench(env Env, run Run, dir string) (*trainer.FitResult, error) {
 		return nil, err
 	}
 	cfg := m.Config
-	fn := zoo.BERTTaskModel(cfg, inj, m.Pooling, len(tasks), classes)
+	fn := textModel(run, cfg, inj, m.Pooling, len(tasks), classes)
 	var weights []float64
 	if len(run.Spec.TaskWeights) > 0 {
 		for _, t := range tasks {
@@ -290,9 +290,17 @@ func runMTBench(env Env, run Run, dir string) (*trainer.FitResult, error) {
 	data := &textData{b: &datasets.Batches{Set: set, Tokenizer: m.Tokenizer, Split: datasets.Train, BatchSize: run.Spec.BatchSize,
 		SeqLen: seqLen, Steps: run.Spec.Steps, Sampler: run.sampler(), TaskWeights: weights}}
 	eval := func(int) ([]trainer.TaskMetrics, error) {
-		return evaluateText(env.Backend, m.Store, cfg, inj, m, set, classes, seqLen, run.Spec.EvalMax)
+		return evaluateText(env.Backend, m.Store, fn, m, set, classes, seqLen, run.Spec.EvalMax)
 	}
 	return trainer.Fit(env.Backend, m.Store, fn, multiTaskLoss, data, eval, run.fitConfig(len(tasks), 3), dir, env.onStep(run))
+}
+
+// textModel is the run's model: MiniLM with per-task heads, or one shared head.
+func textModel(run Run, cfg zoo.BERTConfig, inj *mtlcore.Injector, pooling zoo.Pooling, tasks, classes int) func(*model.Scope, []*Node) *Node {
+	if run.Spec.SharedHead {
+		return zoo.BERTSharedHeadModel(cfg, inj, pooling, classes)
+	}
+	return zoo.BERTTaskModel(cfg, inj, pooling, tasks, classes)
 }
 
 // restrict keeps the tasks idx of a set, renumbered.
@@ -356,9 +364,8 @@ func Versions() map[string]string {
 // evaluateText runs the model over the validation split (at most evalMax examples per task) and computes
 // per-task metrics: accuracy, macro-F1 and MCC for classification (score: macro-F1), Pearson and Spearman
 // for regression (score: Pearson).
-func evaluateText(b compute.Backend, store *model.Store, cfg zoo.BERTConfig, inj *mtlcore.Injector, m *pretrained.Model,
+func evaluateText(b compute.Backend, store *model.Store, fn func(*model.Scope, []*Node) *Node, m *pretrained.Model,
 	set *datasets.Set, classes, seqLen, evalMax int) ([]trainer.TaskMetrics, error) {
-	fn := zoo.BERTTaskModel(cfg, inj, m.Pooling, len(set.Spec.Tasks), classes)
 	e, err := model.NewExec(b, store, func(scope *model.Scope, in []*Node) *Node { return fn(scope, in) })
 	if err != nil {
 		return nil, err

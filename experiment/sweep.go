@@ -52,6 +52,7 @@ type Sweep struct {
 	Conflict     float64 `json:"conflict,omitempty"` // synthetic: degree of conflict between tasks (default 1)
 
 	TaskWeights map[string]float64 `json:"task_weights,omitempty"` // mtbench: per-task loss weights (default 1)
+	SharedHead  bool               `json:"shared_head,omitempty"`  // mtbench: one classification head for every task instead of one per task
 }
 
 // ParseSweep reads a JSON sweep specification, rejecting unknown keys and empty axes.

@@ -220,6 +220,21 @@ func BERTTaskModel(cfg BERTConfig, inj *mtlcore.Injector, pooling Pooling, tasks
 	}
 }
 
+// BERTSharedHeadModel is BERTTaskModel with one head shared by every task (the adapters still see each
+// example's task): inputs and output as BERTTaskModel's.
+func BERTSharedHeadModel(cfg BERTConfig, inj *mtlcore.Injector, pooling Pooling, classes int) func(scope *model.Scope, inputs []*Node) *Node {
+	encoder := BERT(cfg, inj)
+	return func(scope *model.Scope, inputs []*Node) *Node {
+		if len(inputs) != 4 {
+			panic(fmt.Errorf("bert shared-head model: expected 4 inputs (ids, type ids, mask, task ids), got %d", len(inputs)))
+		}
+		in, taskIDs := BERTInputs{Tokens: inputs[0], TypeIDs: inputs[1], Mask: inputs[2]}, inputs[3]
+		pooled := Pool(pooling, encoder(scope, in, taskIDs), in.Mask)
+		pooled = layers.DropoutStatic(scope, pooled, cfg.HiddenDropout)
+		return TaskHeads(scope.In(BERTHeads), pooled, ZerosLike(taskIDs), 1, classes)
+	}
+}
+
 // embedding looks ids up in scope's table [vocab, dim], frozen when asked (layers.Embedding creates the
 // variable trainable, and keeps a loaded one as it is).
 func embedding(scope *model.Scope, ids *Node, vocab, dim int, frozen bool) *Node {

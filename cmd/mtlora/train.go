@@ -92,6 +92,7 @@ func runTrain(args []string) error {
 	evalMax := fs.Int("eval-max", 200, "validation examples per task (0: all)")
 	sampling := fs.String("sampling", "proportional", "task sampling: proportional, temperature, uniform, round-robin")
 	samplingT := fs.Float64("sampling-temperature", 2, "T of temperature sampling")
+	sharedHead := fs.Bool("shared-head", false, "one classification head for every task instead of one per task")
 	taskWeights := fs.String("task-weights", "", "per-task loss weights, e.g. spam=2,afinn=0.5 (others 1)")
 	dir := fs.String("dir", "", "run `DIR` (checkpoints, best weights, result.json); an interrupted run resumes (default runs/<id>)")
 	fs.Usage = func() {
@@ -103,7 +104,8 @@ func runTrain(args []string) error {
 	}
 	spec := experiment.Sweep{Name: "train", Benchmark: *bench, Methods: []string{*method}, Ranks: []int{*rank}, MatchedBudget: *matched,
 		Seeds: []int64{*seed}, Steps: *steps, BatchSize: *batch, SeqLen: *seqLen, LearningRate: *lr, WeightDecay: *wd, Warmup: *warmup,
-		Schedule: *schedule, ClipNorm: *clip, EvalEvery: *evalEvery, EvalMax: *evalMax, Sampling: *sampling, SamplingT: *samplingT}
+		Schedule: *schedule, ClipNorm: *clip, EvalEvery: *evalEvery, EvalMax: *evalMax, Sampling: *sampling, SamplingT: *samplingT,
+		SharedHead: *sharedHead}
 	if *n > 0 {
 		spec.N = []int{*n}
 	}
