@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/go-echarts/go-echarts/v2/render"
@@ -245,6 +246,9 @@ func Screenshot(htmlPath, pngPath string, width, height int) error {
 		"--user-data-dir="+profile, "--virtual-time-budget=10000", fmt.Sprintf("--window-size=%d,%d", width, height),
 		"--screenshot="+out, "file://"+abs)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// Its own process group, killed whole on timeout: Chromium's helpers must not outlive a hung render.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	runErr := cmd.Run()
 	logData, _ := os.ReadFile(logFile.Name())
