@@ -17,6 +17,7 @@ import (
 	"github.com/mtlora/mtlora/backend"
 	"github.com/mtlora/mtlora/datasets"
 	"github.com/mtlora/mtlora/mtlcore"
+	"github.com/mtlora/mtlora/trainer"
 	"github.com/mtlora/mtlora/zoo"
 )
 
@@ -149,4 +150,18 @@ func TestSweepKilledAndRestarted(t *testing.T) {
 	if got := again.Final().Score; got != final[runs[0].ID()] {
 		t.Errorf("run %s: score %v on a rerun, %v in the sweep", runs[0].ID(), got, final[runs[0].ID()])
 	}
+}
+
+// The sweep's report page holds every chart and table, with escaped labels.
+func TestSweepPage(t *testing.T) {
+	r := &Result{ID: "x", Run: Run{Adapter: mtlcore.DefaultConfig(mtlcore.LoRA, 2), Seed: 1}}
+	r.Fit.Evals = append(r.Fit.Evals, trainerEval(10, "<b>task</b>", 0.5), trainerEval(20, "<b>task</b>", 0.7))
+	page := SweepPage("t", "i", []*Result{r})
+	if len(page.Charts) != 3 || len(page.Tables) != 2 || page.Tables[0].Header[4] != "<b>task</b>" {
+		t.Errorf("page: %d charts, tables %+v", len(page.Charts), page.Tables)
+	}
+}
+
+func trainerEval(step int, task string, score float64) trainer.Eval {
+	return trainer.Eval{Step: step, Score: score, Tasks: []trainer.TaskMetrics{{Task: task, Score: score}}}
 }

@@ -129,7 +129,15 @@ type Page struct {
 	Title  string
 	Intro  string
 	Charts []render.Renderer
+	Tables []Table
 	Notes  []string // plain-text paragraphs under the charts
+}
+
+// Table is a plain table under the charts; every cell is text (escaped).
+type Table struct {
+	Title  string
+	Header []string
+	Rows   [][]string
 }
 
 // HTML renders the page as one self-contained document: echarts.min.js inline, then each chart's element
@@ -160,6 +168,21 @@ func (p Page) HTML() ([]byte, error) {
 			return nil, err
 		}
 		fmt.Fprintf(&b, "<div class=\"chart\">%s\n%s</div>\n", s.Element, script)
+	}
+	for _, t := range p.Tables {
+		fmt.Fprintf(&b, "<h2>%s</h2>\n<table style=\"border-collapse:collapse\">\n<tr>", html.EscapeString(t.Title))
+		for _, h := range t.Header {
+			fmt.Fprintf(&b, "<th style=\"border:1px solid #ccc;padding:.2em .5em\">%s</th>", html.EscapeString(h))
+		}
+		b.WriteString("</tr>\n")
+		for _, r := range t.Rows {
+			b.WriteString("<tr>")
+			for _, c := range r {
+				fmt.Fprintf(&b, "<td style=\"border:1px solid #ccc;padding:.2em .5em\">%s</td>", html.EscapeString(c))
+			}
+			b.WriteString("</tr>\n")
+		}
+		b.WriteString("</table>\n")
 	}
 	for _, n := range p.Notes {
 		fmt.Fprintf(&b, "<p>%s</p>\n", html.EscapeString(n))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/mtlora/mtlora/backend"
 	"github.com/mtlora/mtlora/datasets/benchmark"
 	"github.com/mtlora/mtlora/experiment"
+	"github.com/mtlora/mtlora/plots"
 	"github.com/mtlora/mtlora/pretrained"
 )
 
@@ -140,9 +142,13 @@ Flags:
 	fmt.Println()
 	printSweepSummary(rep.Runs)
 	cmd := "go run ./cmd/mtlora demo " + strings.Join(args, " ")
-	html, err := experiment.ReportHTML("mtlora demo: MTL-LoRA vs LoRA on mtbench", fmt.Sprintf(
-		"all-MiniLM-L6-v2, adapters on %s at matched budgets (LoRA r=%d), %d steps × batch %d × %d tokens, %d seed(s).",
-		*targets, *rank, *steps, *batch, *seqLen, *seeds), cmd, rep.Runs)
+	intro := fmt.Sprintf("all-MiniLM-L6-v2, adapters on %s at matched budgets (LoRA r=%d), %d steps × batch %d × %d tokens, %d seed(s). Reproduce: %s",
+		*targets, *rank, *steps, *batch, *seqLen, *seeds, cmd)
+	html, err := experiment.SweepPage("mtlora demo: MTL-LoRA vs LoRA on mtbench", intro, rep.Runs).HTML()
+	if errors.Is(err, plots.ErrNoECharts) {
+		fmt.Println("charts omitted from the report (echarts.min.js is not fetched: go run ./cmd/mtlora fetch-assets); tables only")
+		html, err = experiment.ReportHTML("mtlora demo: MTL-LoRA vs LoRA on mtbench", intro, cmd, rep.Runs)
+	}
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@
 //	mtlora train     train one multi-task adapter run (resumable), print per-task metrics
 //	mtlora eval      print the metrics of a finished run
 //	mtlora sweep     run an ablation sweep (resumable) and write its results table
+//	mtlora report    one HTML page with every chart of a run or sweep
 //	mtlora predict   predict with a finished run's best weights
 //	mtlora export    export per-task PEFT LoRA adapters and merged weights
 //	mtlora version   print the versions and the backend this binary uses
@@ -36,6 +37,7 @@ var commands = []struct {
 	{"train", "train one multi-task adapter run (resumable) and print its per-task metrics", runTrain},
 	{"eval", "print the per-task metrics of a finished run", runEval},
 	{"sweep", "run an ablation sweep (resumable) and write its results table", runSweep},
+	{"report", "write an HTML page with every chart of a run or a sweep (and a PNG)", runReport},
 	{"predict", "predict with a finished run's best weights", runPredict},
 	{"export", "export a run's adapters per task: PEFT LoRA and/or merged Hugging Face weights", runExport},
 	{"version", "print Go, GoMLX and backend versions", runVersion},

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"path/filepath"
+
+	"github.com/mtlora/mtlora/experiment"
+	"github.com/mtlora/mtlora/plots"
+)
+
+func runReport(args []string) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	out := fs.String("out", "", "HTML `FILE` to write (default PATH/report.html)")
+	png := fs.String("png", "", "also render the page to this PNG `FILE` with headless Chromium")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `Usage: mtlora report [-out FILE] [-png FILE] PATH
+
+Writes one self-contained HTML page with every chart of a run (PATH holds result.json: training loss,
+per-task scores over training, final metrics) or of a sweep (PATH holds runs/: mean score per configuration
+with mean ± std over seeds, per-task scores, scores during training, tables). Charts embed echarts.min.js
+(mtlora fetch-assets) and open offline in any browser.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("expected one PATH (a run or sweep directory), got %q", fs.Args())
+	}
+	path := fs.Arg(0)
+	var page plots.Page
+	if res, ok, err := experiment.ReadResult(path); err != nil {
+		return err
+	} else if ok {
+		page = experiment.RunPage(res)
+	} else {
+		results, err := experiment.CollectResults(path)
+		if err != nil {
+			return fmt.Errorf("%s is neither a finished run (result.json) nor a sweep (runs/): %w", path, err)
+		}
+		if len(results) == 0 {
+			return fmt.Errorf("%s: no finished runs", path)
+		}
+		page = experiment.SweepPage("Sweep "+filepath.Base(path), fmt.Sprintf("%d finished runs in %s.", len(results), path), results)
+	}
+	if *out == "" {
+		*out = filepath.Join(path, "report.html")
+	}
+	if err := page.WriteHTML(*out); err != nil {
+		return err
+	}
+	fmt.Println(*out)
+	if *png != "" {
+		if err := plots.Screenshot(*out, *png, 1000, 2600); err != nil {
+			return err
+		}
+		fmt.Println(*png)
+	}
+	return nil
+}

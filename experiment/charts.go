@@ -1,0 +1,132 @@
+package experiment
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/go-echarts/go-echarts/v2/render"
+
+	"github.com/mtlora/mtlora/plots"
+)
+
+// SweepPage is the report of a set of runs (a sweep or the demo): mean score per configuration (mean ±
+// std over seeds), per-task scores of each configuration, score over training per configuration, and the
+// tables behind them.
+func SweepPage(title, intro string, results []*Result) plots.Page {
+	rows, tasks := Summarize(results)
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Score[0] > rows[j].Score[0] })
+	var bars []plots.MeanStd
+	var configs []string
+	heat := make([][]float64, len(rows))
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for i, r := range rows {
+		label := fmt.Sprintf("%s (%d params)", r.Config, r.Params)
+		bars = append(bars, plots.MeanStd{Name: label, Mean: r.Score[0], Std: r.Score[1]})
+		configs = append(configs, r.Config)
+		for _, t := range tasks {
+			v := r.TaskScores[t][0]
+			heat[i] = append(heat[i], v)
+			lo, hi = min(lo, v), max(hi, v)
+		}
+	}
+	if !(lo < hi) {
+		lo, hi = lo-1, lo+1
+	}
+	charts := []render.Renderer{
+		plots.Ablation("Mean score per configuration", "mean task score", bars),
+		plots.Heatmap("Score per task", "mean over seeds of each task's score", configs, tasks, heat, lo, hi),
+	}
+	// Mean score over training, one line per configuration (seeds averaged).
+	steps := map[int]bool{}
+	curves := map[string]map[int][]float64{}
+	for _, r := range results {
+		if r == nil {
+			continue
+		}
+		key := fmt.Sprintf("%s r=%d", r.Run.Adapter.Method, r.Run.Adapter.Rank)
+		if curves[key] == nil {
+			curves[key] = map[int][]float64{}
+		}
+		for _, e := range r.Fit.Evals {
+			steps[e.Step] = true
+			curves[key][e.Step] = append(curves[key][e.Step], e.Score)
+		}
+	}
+	var xs []int
+	for s := range steps {
+		xs = append(xs, s)
+	}
+	sort.Ints(xs)
+	if len(xs) > 1 {
+		var series []plots.Series
+		for _, c := range configs {
+			var y []float64
+			for _, s := range xs {
+				y = append(y, meanStd(curves[c][s])[0])
+			}
+			series = append(series, plots.Series{Name: c, Y: y})
+		}
+		charts = append(charts, plots.Lines("Mean score during training", "step", "mean task score", xs, series))
+	}
+	table := plots.Table{Title: "Final scores (mean ± std over seeds)", Header: append([]string{"configuration", "trainable params", "seeds", "mean score"}, tasks...)}
+	for _, r := range rows {
+		row := []string{r.Config, fmt.Sprint(r.Params), fmt.Sprint(r.Seeds), fmt.Sprintf("%.4f ± %.4f", r.Score[0], r.Score[1])}
+		for _, t := range tasks {
+			row = append(row, fmt.Sprintf("%.4f ± %.4f", r.TaskScores[t][0], r.TaskScores[t][1]))
+		}
+		table.Rows = append(table.Rows, row)
+	}
+	runs := plots.Table{Title: "Runs", Header: []string{"run", "method", "rank", "seed", "steps", "seconds", "final score"}}
+	for _, r := range results {
+		if r != nil {
+			runs.Rows = append(runs.Rows, []string{r.ID, r.Run.Adapter.Method.String(), fmt.Sprint(r.Run.Adapter.Rank), fmt.Sprint(r.Run.Seed),
+				fmt.Sprint(r.Fit.Step), fmt.Sprintf("%.0f", r.Seconds), fmt.Sprintf("%.4f", r.Final().Score)})
+		}
+	}
+	return plots.Page{Title: title, Intro: intro, Charts: charts, Tables: []plots.Table{table, runs},
+		Notes: []string{"Score: macro-F1 for classification tasks, Pearson correlation for regression tasks, −MSE on the synthetic set; final evaluation on the validation split."}}
+}
+
+// RunPage is the report of one run: training loss, each task's score over the evaluations, final metrics.
+func RunPage(r *Result) plots.Page {
+	steps := make([]int, len(r.Fit.Losses))
+	for i := range steps {
+		steps[i] = i + 1
+	}
+	charts := []render.Renderer{plots.Lines("Training loss", "step", "loss (weighted mean over the batch)", steps, []plots.Series{{Name: "loss", Y: r.Fit.Losses}})}
+	if len(r.Fit.Evals) > 0 {
+		var xs []int
+		byTask := map[string][]float64{}
+		var names []string
+		for _, e := range r.Fit.Evals {
+			xs = append(xs, e.Step)
+			for _, t := range e.Tasks {
+				if _, ok := byTask[t.Task]; !ok {
+					names = append(names, t.Task)
+				}
+				byTask[t.Task] = append(byTask[t.Task], t.Score)
+			}
+		}
+		var series []plots.Series
+		for _, n := range names {
+			series = append(series, plots.Series{Name: n, Y: byTask[n]})
+		}
+		charts = append(charts, plots.Lines("Score per task", "step", "score", xs, series))
+	}
+	t := plots.Table{Title: "Final metrics", Header: []string{"task", "score", "metrics"}}
+	for _, m := range r.Final().Tasks {
+		var ks []string
+		for k := range m.Metrics {
+			ks = append(ks, k)
+		}
+		sort.Strings(ks)
+		desc := ""
+		for _, k := range ks {
+			desc += fmt.Sprintf("%s %.4f  ", k, m.Metrics[k])
+		}
+		t.Rows = append(t.Rows, []string{m.Task, fmt.Sprintf("%.4f", m.Score), desc})
+	}
+	return plots.Page{Title: "Run " + r.ID, Intro: fmt.Sprintf("%s rank %d on %s, seed %d, %d trainable parameters, %d steps (%.0f s).",
+		r.Run.Adapter.Method, r.Run.Adapter.Rank, r.Run.Benchmark, r.Run.Seed, r.Run.TrainParams, r.Fit.Step, r.Seconds), Charts: charts, Tables: []plots.Table{t}}
+}
