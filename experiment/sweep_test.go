@@ -165,3 +165,25 @@ func TestSweepPage(t *testing.T) {
 func trainerEval(step int, task string, score float64) trainer.Eval {
 	return trainer.Eval{Step: step, Score: score, Tasks: []trainer.TaskMetrics{{Task: task, Score: score}}}
 }
+
+// A finished synthetic MTL-LoRA run can be analysed from its best weights: every chart of the analysis.
+func TestAnalyzeSyntheticRun(t *testing.T) {
+	spec, _ := ParseSweep([]byte(`{"name": "a", "benchmark": "synthetic", "methods": ["mtl-lora"], "ranks": [4], "seeds": [1],
+		"steps": 40, "batch_size": 32, "learning_rate": 0.01}`))
+	runs, err := spec.Expand(4, Layers(Synthetic, zoo.BERTConfig{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := Env{Backend: backend.MustNew()}
+	dir := t.TempDir()
+	if _, err := Execute(env, runs[0], dir); err != nil {
+		t.Fatal(err)
+	}
+	a, err := AnalyzeSynthetic(env, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.GradientCosine) != 4 || len(a.Layer.Lambda) != 4 || len(a.Layer.Mixing) != 4 || len(a.Charts()) != 6 {
+		t.Errorf("analysis: %d×? gradient cosines, %d Λ, %d mixing, %d charts", len(a.GradientCosine), len(a.Layer.Lambda), len(a.Layer.Mixing), len(a.Charts()))
+	}
+}

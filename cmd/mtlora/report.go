@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/mtlora/mtlora/backend"
 	"github.com/mtlora/mtlora/experiment"
 	"github.com/mtlora/mtlora/plots"
 )
@@ -37,6 +38,17 @@ Flags:
 		return err
 	} else if ok {
 		page = experiment.RunPage(res)
+		if res.Run.Benchmark == experiment.Synthetic {
+			b, err := backend.New()
+			if err != nil {
+				return err
+			}
+			a, err := experiment.AnalyzeSynthetic(experiment.Env{Backend: b}, path)
+			if err != nil {
+				return err
+			}
+			page.Charts = append(page.Charts, a.Charts()...)
+		}
 	} else {
 		results, err := experiment.CollectResults(path)
 		if err != nil {
