@@ -23,6 +23,7 @@ import (
 	"github.com/gomlx/gomlx/ml/train"
 	"github.com/gomlx/gomlx/ml/train/loss"
 
+	"github.com/mtlora/mtlora/analysis"
 	"github.com/mtlora/mtlora/datasets"
 	"github.com/mtlora/mtlora/datasets/benchmark"
 	"github.com/mtlora/mtlora/datasets/synthetic"
@@ -57,6 +58,9 @@ type Env struct {
 	Log      io.Writer
 	// OnStep, if set, is called after every training step of every run (progress bars).
 	OnStep func(run Run, step int, loss float64)
+	// Recorder, if set, receives the cosine matrix of the tasks' gradients on the shared adapter parameters
+	// every Sweep.AnalyzeEvery steps of a synthetic run (gradient conflict over training).
+	Recorder func(run Run, step int, gradientCosine [][]float64)
 }
 
 // Layers returns the adapted layers of the benchmark's model for the given targets ([dIn, dOut] each).
@@ -196,7 +200,19 @@ func runSynthetic(env Env, run Run, dir string) (*trainer.FitResult, error) {
 		return out, nil
 	}
 	fn := func(scope *model.Scope, in []*Node) *Node { return linear(scope, in[0], in[1]) }
-	return trainer.Fit(env.Backend, store, fn, loss.MeanSquaredError, stream, eval, run.fitConfig(ts.Tasks, 1), dir, env.onStep(run))
+	var hooks []trainer.Hook
+	if env.Recorder != nil && run.Spec.AnalyzeEvery > 0 {
+		batches := perTaskBatches(ts, held)
+		hooks = append(hooks, trainer.Hook{Every: run.Spec.AnalyzeEvery, Fn: func(step int) error {
+			grads, err := analysis.TaskGradients(env.Backend, store, fn, loss.MeanSquaredError, batches, analysis.SharedVariables(store))
+			if err != nil {
+				return err
+			}
+			env.Recorder(run, step, analysis.CosineMatrix(grads))
+			return nil
+		}})
+	}
+	return trainer.Fit(env.Backend, store, fn, loss.MeanSquaredError, stream, eval, run.fitConfig(ts.Tasks, 1), dir, env.onStep(run), hooks...)
 }
 
 func (env Env) onStep(run Run) func(int, float64) {

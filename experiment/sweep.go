@@ -53,6 +53,8 @@ type Sweep struct {
 
 	TaskWeights map[string]float64 `json:"task_weights,omitempty"` // mtbench: per-task loss weights (default 1)
 	SharedHead  bool               `json:"shared_head,omitempty"`  // mtbench: one classification head for every task instead of one per task
+
+	AnalyzeEvery int `json:"analyze_every,omitempty"` // synthetic: record the tasks' gradient cosines every N steps (Env.Recorder)
 }
 
 // ParseSweep reads a JSON sweep specification, rejecting unknown keys and empty axes.

@@ -187,3 +187,27 @@ func TestAnalyzeSyntheticRun(t *testing.T) {
 		t.Errorf("analysis: %d×? gradient cosines, %d Λ, %d mixing, %d charts", len(a.GradientCosine), len(a.Layer.Lambda), len(a.Layer.Mixing), len(a.Charts()))
 	}
 }
+
+// Gradient conflict recorded during training at a chosen interval, without changing the training.
+func TestRecordGradientConflictDuringTraining(t *testing.T) {
+	spec, _ := ParseSweep([]byte(`{"name": "rec", "benchmark": "synthetic", "methods": ["lora"], "ranks": [4], "seeds": [1],
+		"steps": 30, "batch_size": 32, "learning_rate": 0.01, "analyze_every": 10}`))
+	runs, _ := spec.Expand(4, Layers(Synthetic, zoo.BERTConfig{}))
+	var steps []int
+	var last [][]float64
+	env := Env{Backend: backend.MustNew(), Recorder: func(_ Run, step int, c [][]float64) { steps, last = append(steps, step), c }}
+	with, err := Execute(env, runs[0], t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	without, err := Execute(Env{Backend: env.Backend}, runs[0], t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(steps) != "[10 20 30]" || len(last) != 4 || last[0][0] < 0.999 {
+		t.Errorf("recorded at steps %v, last matrix %v", steps, last)
+	}
+	if fmt.Sprint(with.Fit.Losses) != fmt.Sprint(without.Fit.Losses) {
+		t.Errorf("recording changed the training")
+	}
+}

@@ -37,6 +37,13 @@ type Eval struct {
 // Evaluator evaluates the model held in the store at a step.
 type Evaluator func(step int) ([]TaskMetrics, error)
 
+// Hook runs Fn after every Every-th training step (e.g. an analysis recorded during training). Hooks see the
+// store between steps; they must not change it.
+type Hook struct {
+	Every int
+	Fn    func(step int) error
+}
+
 // FitConfig configures Fit.
 type FitConfig struct {
 	Steps           int     `json:"steps"`
@@ -88,7 +95,7 @@ type FitResult struct {
 // is skipped forward. Weights loaded before the run that the model keeps frozen (pretrained ones) are not
 // saved: reload them, then call Fit again on the same dir.
 func Fit(b compute.Backend, store *model.Store, modelFn func(*model.Scope, []*Node) *Node, lossFn train.LossFn,
-	data Data, eval Evaluator, cfg FitConfig, dir string, onStep func(step int, loss float64)) (*FitResult, error) {
+	data Data, eval Evaluator, cfg FitConfig, dir string, onStep func(step int, loss float64), hooks ...Hook) (*FitResult, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -165,6 +172,13 @@ func Fit(b compute.Backend, store *model.Store, modelFn func(*model.Scope, []*No
 		res.Losses = append(res.Losses, loss)
 		if onStep != nil {
 			onStep(res.Step, loss)
+		}
+		for _, h := range hooks {
+			if h.Every > 0 && res.Step%h.Every == 0 {
+				if err := h.Fn(res.Step); err != nil {
+					return res, fmt.Errorf("trainer: hook at step %d: %w", res.Step, err)
+				}
+			}
 		}
 		stop := false
 		if res.Step == cfg.Steps || (cfg.EvalEvery > 0 && res.Step%cfg.EvalEvery == 0) {
