@@ -76,7 +76,8 @@ type MeanStd struct {
 // bars; a box from mean − std to mean + std with the mean as its median carries the same information).
 func Ablation(title, yName string, bars []MeanStd) *charts.BoxPlot {
 	c := charts.NewBoxPlot()
-	c.SetGlobalOptions(append(base(title, "box: mean ± std over seeds, line: mean"), charts.WithYAxisOpts(opts.YAxis{Name: yName, Scale: opts.Bool(true)}))...)
+	c.SetGlobalOptions(append(base(title, "box: mean ± std over seeds, line: mean"), charts.WithYAxisOpts(opts.YAxis{Name: yName, Scale: opts.Bool(true)}),
+		charts.WithXAxisOpts(opts.XAxis{AxisLabel: &opts.AxisLabel{Interval: "0"}}))...)
 	var names []string
 	var data []opts.BoxPlotData
 	for _, b := range bars {
