@@ -40,6 +40,7 @@ var commands = []struct {
 	{"report", "write an HTML page with every chart of a run or a sweep (and a PNG)", runReport},
 	{"predict", "predict with a finished run's best weights", runPredict},
 	{"export", "export a run's adapters per task: PEFT LoRA and/or merged Hugging Face weights", runExport},
+	{"notebook", "install GoNB and the Go (mtlora) kernel and start Jupyter on the notebooks", runNotebook},
 	{"version", "print Go, GoMLX and backend versions", runVersion},
 }
 

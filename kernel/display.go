@@ -1,0 +1,172 @@
+package kernel
+
+import (
+	"fmt"
+	"html"
+	"math"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/janpfeifer/gonb/gonbui"
+
+	"github.com/mtlora/mtlora/experiment"
+	"github.com/mtlora/mtlora/mtlcore"
+	"github.com/mtlora/mtlora/plots"
+)
+
+// InNotebook reports whether the code runs inside a GoNB cell (displays are dropped otherwise).
+func InNotebook() bool { return gonbui.IsNotebook }
+
+// Show displays a page of charts in the cell's output as a self-contained iframe — the form that draws in
+// Jupyter offline (see ../shared/NOTEBOOKS.md). Outside a notebook it does nothing.
+func Show(page plots.Page, heightPx int) error {
+	data, err := page.HTML()
+	if err != nil {
+		return err
+	}
+	gonbui.DisplayHTML(plots.IFrame(data, heightPx))
+	gonbui.Sync()
+	return nil
+}
+
+// TableHTML renders a plain table; every cell is escaped.
+func TableHTML(header []string, rows [][]string) string {
+	var b strings.Builder
+	b.WriteString(`<table style="border-collapse:collapse">` + "<tr>")
+	for _, h := range header {
+		fmt.Fprintf(&b, `<th style="border:1px solid #ccc;padding:2px 6px">%s</th>`, html.EscapeString(h))
+	}
+	b.WriteString("</tr>")
+	for _, r := range rows {
+		b.WriteString("<tr>")
+		for _, c := range r {
+			fmt.Fprintf(&b, `<td style="border:1px solid #ccc;padding:2px 6px">%s</td>`, html.EscapeString(c))
+		}
+		b.WriteString("</tr>")
+	}
+	b.WriteString("</table>")
+	return b.String()
+}
+
+// ShowResults displays the final scores of runs, mean ± std over seeds per configuration.
+func ShowResults(results []*experiment.Result) {
+	rows, tasks := experiment.Summarize(results)
+	header := append([]string{"configuration", "params", "seeds", "mean score"}, tasks...)
+	var cells [][]string
+	for _, r := range rows {
+		row := []string{r.Config, fmt.Sprint(r.Params), fmt.Sprint(r.Seeds), fmt.Sprintf("%.4f ± %.4f", r.Score[0], r.Score[1])}
+		for _, t := range tasks {
+			row = append(row, fmt.Sprintf("%.4f", r.TaskScores[t][0]))
+		}
+		cells = append(cells, row)
+	}
+	gonbui.DisplayHTML(TableHTML(header, cells))
+	gonbui.Sync()
+}
+
+// AdapterSummary describes an adapter configuration on a model's layers: method, rank, targets and
+// trainable parameters per layer kind and in total.
+func AdapterSummary(cfg mtlcore.Config, layers map[string][2]int, repeat int) string {
+	var rows [][]string
+	total := 0
+	for name, d := range layers {
+		p := cfg.TrainableParams(d[0], d[1])
+		rows = append(rows, []string{name, fmt.Sprintf("%d → %d", d[0], d[1]), fmt.Sprint(p), fmt.Sprint(p * repeat)})
+		total += p * repeat
+	}
+	head := fmt.Sprintf("<p><b>%s</b> rank %d, n %d, τ %g, targets %s, %d tasks: %d trainable parameters</p>",
+		html.EscapeString(cfg.Method.String()), cfg.Rank, cfg.N, cfg.Temperature, html.EscapeString(cfg.Targets.String()), cfg.NumTasks, total)
+	return head + TableHTML([]string{"layer", "in → out", "params per layer", fmt.Sprintf("× %d", repeat)}, rows)
+}
+
+// Dashboard is a live training display that updates in place: a progress bar with ETA, the loss curve and
+// a free-form status (e.g. the current Λ_t and mixing weights). Outside a notebook it does nothing.
+type Dashboard struct {
+	mu     sync.Mutex
+	id     string
+	title  string
+	total  int
+	start  time.Time
+	losses []float64
+	status string
+	last   time.Time
+}
+
+// NewDashboard opens a dashboard for a run of total steps.
+func NewDashboard(title string, total int) *Dashboard {
+	d := &Dashboard{id: gonbui.UniqueID(), title: title, total: total, start: time.Now()}
+	gonbui.UpdateHTML(d.id, d.render())
+	return d
+}
+
+// OnStep records a step's loss; the display refreshes at most five times a second and at the last step.
+func (d *Dashboard) OnStep(step int, loss float64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.losses = append(d.losses, loss)
+	if time.Since(d.last) > 200*time.Millisecond || step >= d.total {
+		d.last = time.Now()
+		gonbui.UpdateHTML(d.id, d.render())
+	}
+}
+
+// SetStatus replaces the free-form status line (plain text).
+func (d *Dashboard) SetStatus(s string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.status = s
+	gonbui.UpdateHTML(d.id, d.render())
+}
+
+// Done draws the final state and flushes the output.
+func (d *Dashboard) Done() {
+	d.mu.Lock()
+	gonbui.UpdateHTML(d.id, d.render())
+	d.mu.Unlock()
+	gonbui.Sync()
+}
+
+func (d *Dashboard) render() string {
+	n := len(d.losses)
+	frac := 0.0
+	if d.total > 0 {
+		frac = math.Min(1, float64(n)/float64(d.total))
+	}
+	eta := "…"
+	if n > 0 && frac < 1 {
+		eta = (time.Duration(float64(time.Since(d.start)) * (1 - frac) / frac)).Round(time.Second).String()
+	} else if frac >= 1 {
+		eta = "done in " + time.Since(d.start).Round(100*time.Millisecond).String()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `<div style="font-family:sans-serif"><b>%s</b> step %d/%d — ETA %s<div style="width:400px;height:10px;background:#eee">`+
+		`<div style="width:%.0f%%;height:10px;background:#0072B2"></div></div>`, html.EscapeString(d.title), n, d.total, eta, 100*frac)
+	if n > 1 {
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, l := range d.losses {
+			lo, hi = math.Min(lo, l), math.Max(hi, l)
+		}
+		if hi == lo {
+			hi = lo + 1
+		}
+		var pts []string
+		for i, l := range d.losses {
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", 400*float64(i)/float64(max(1, d.total-1)), 80-75*(l-lo)/(hi-lo)))
+		}
+		fmt.Fprintf(&b, `<svg width="400" height="85"><polyline fill="none" stroke="#0072B2" points="%s"/></svg>`+
+			`<div>loss %.4f (min %.4f, max %.4f)</div>`, strings.Join(pts, " "), d.losses[n-1], lo, hi)
+	}
+	if d.status != "" {
+		fmt.Fprintf(&b, `<pre>%s</pre>`, html.EscapeString(d.status))
+	}
+	b.WriteString("</div>")
+	return b.String()
+}
+
+// DisplayHTML shows trusted HTML in the cell's output (build it with TableHTML or AdapterSummary, which
+// escape their text).
+func DisplayHTML(s string) {
+	gonbui.DisplayHTML(s)
+	gonbui.Sync()
+}
