@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mtlora/mtlora/plots"
 )
@@ -97,5 +98,46 @@ func TestRenderedNotebookDrawsCharts(t *testing.T) {
 	t.Logf("%d strongly coloured pixels (of %d sampled)", coloured, (b.Dx()/2)*(b.Dy()/2))
 	if coloured < 2000 {
 		t.Errorf("no drawn charts in the rendered notebook (%d coloured pixels)", coloured)
+	}
+}
+
+// In a live Jupyter server (not only headless), a notebook's first cell joins the project module and the
+// next imports its packages: the server is started on notebooks/, a session is opened on the tutorial, and
+// scripts/live_notebook_check.py executes cells over the kernel's websocket.
+func TestLiveServerImportsProject(t *testing.T) {
+	root := requireNotebooks(t)
+	jupyter, err := exec.LookPath("jupyter")
+	if err != nil {
+		t.Skip("no jupyter command")
+	}
+	const port, token = "8911", "mtlora-test"
+	args := []string{"notebook", "--no-browser", "--port=" + port, "--NotebookApp.token=" + token, "--notebook-dir=" + filepath.Join(root, "notebooks")}
+	if os.Geteuid() == 0 {
+		args = append(args, "--allow-root")
+	}
+	server := exec.Command(jupyter, args...)
+	server.Dir = filepath.Join(root, "notebooks")
+	logPath := filepath.Join(t.TempDir(), "server.log")
+	logFile, _ := os.Create(logPath)
+	server.Stdout, server.Stderr = logFile, logFile
+	if err := server.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = server.Process.Kill(); _ = server.Wait() }()
+	var out []byte
+	for attempt := range 30 { // wait for the server to listen
+		check := exec.Command("/usr/bin/python3", filepath.Join(root, "scripts", "live_notebook_check.py"), "http://localhost:"+port, token)
+		out, err = check.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "Connection refused") || attempt == 29 {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	if err != nil {
+		log, _ := os.ReadFile(logPath)
+		t.Fatalf("live check failed: %v\n%s\nserver log:\n%s", err, out, log[max(0, len(log)-1500):])
+	}
+	if !strings.Contains(string(out), "live: go1.27.3") {
+		t.Errorf("unexpected output:\n%s", out)
 	}
 }

@@ -69,6 +69,9 @@ Flags:
 	if *noBrowser {
 		cmdArgs = append(cmdArgs, "--no-browser")
 	}
+	if os.Geteuid() == 0 {
+		cmdArgs = append(cmdArgs, "--allow-root") // Jupyter refuses root otherwise (containers, these machines)
+	}
 	cmd := exec.Command(jupyter, cmdArgs...)
 	cmd.Dir = filepath.Join(root, "notebooks")
 	cmd.Env = os.Environ()
