@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -120,10 +121,11 @@ func TestLiveServerImportsProject(t *testing.T) {
 	logPath := filepath.Join(t.TempDir(), "server.log")
 	logFile, _ := os.Create(logPath)
 	server.Stdout, server.Stderr = logFile, logFile
+	server.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its kernels die with it
 	if err := server.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = server.Process.Kill(); _ = server.Wait() }()
+	defer func() { _ = syscall.Kill(-server.Process.Pid, syscall.SIGTERM); _ = server.Wait() }()
 	var out []byte
 	for attempt := range 30 { // wait for the server to listen
 		check := exec.Command("/usr/bin/python3", filepath.Join(root, "scripts", "live_notebook_check.py"), "http://localhost:"+port, token)
