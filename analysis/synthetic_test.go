@@ -4,9 +4,7 @@ import (
 	"testing"
 
 	. "github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/gomlx/gomlx/ml/train"
 	"github.com/gomlx/gomlx/ml/train/loss"
 
 	"github.com/mtlora/mtlora/analysis"
@@ -39,22 +37,6 @@ func TestSyntheticConflictAnalysis(t *testing.T) {
 		}
 		inputs = append(inputs, row)
 	}
-	perTask := func() []train.Batch { // one batch of each task
-		var out []train.Batch
-		s := ts.Draw(32, 5)
-		for task := range ts.Tasks {
-			var xs, ys []float32
-			ids := make([]int32, 32)
-			for i := range 32 {
-				xs, ys = append(xs, s.X[task*32+i]...), append(ys, s.Y[task*32+i]...)
-				ids[i] = int32(task)
-			}
-			out = append(out, train.Batch{
-				Inputs: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(xs, 32, ts.DIn), tensors.FromFlatDataAndDimensions(ids, 32)},
-				Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(ys, 32, ts.DOut)}})
-		}
-		return out
-	}
 	for _, m := range []mtlcore.Method{mtlcore.LoRA, mtlcore.MTLLoRA} {
 		cfg := mtlcore.DefaultConfig(m, ts.Tasks)
 		cfg.Targets, cfg.Dropout = mtlcore.TargetDense, 0
@@ -70,7 +52,7 @@ func TestSyntheticConflictAnalysis(t *testing.T) {
 			Seed: 1, NumTasks: ts.Tasks, TaskInput: 1}, "", nil); err != nil {
 			t.Fatal(err)
 		}
-		grads, err := analysis.TaskGradients(b, store, fn, loss.MeanSquaredError, perTask(), analysis.SharedVariables(store))
+		grads, err := analysis.TaskGradients(b, store, fn, loss.MeanSquaredError, ts.Draw(32, 5).TaskBatches(), analysis.SharedVariables(store))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,9 +5,7 @@ import (
 	"path/filepath"
 
 	. "github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/gomlx/gomlx/ml/train"
 	"github.com/gomlx/gomlx/ml/train/loss"
 
 	"github.com/go-echarts/go-echarts/v2/render"
@@ -60,7 +58,7 @@ func AnalyzeSynthetic(env Env, dir string) (*SyntheticAnalysis, error) {
 	linear := zoo.Linear(inj, ts.DOut)
 	fn := func(scope *model.Scope, in []*Node) *Node { return linear(scope, in[0], in[1]) }
 	held := ts.Draw(32, 3)
-	batches := perTaskBatches(ts, held)
+	batches := held.TaskBatches()
 	var inputs [][]float64
 	for _, x := range held.X[:held.PerTask] {
 		row := make([]float64, len(x))
@@ -118,21 +116,4 @@ func (a *SyntheticAnalysis) Charts() []render.Renderer {
 		cs = append(cs, plots.Bars("Mixing weights softmax(w_t/τ)", "weight", cats, series))
 	}
 	return cs
-}
-
-// perTaskBatches makes one batch per task from a sample (the inputs of analysis.TaskGradients).
-func perTaskBatches(ts *synthetic.TaskSet, s *synthetic.Sample) []train.Batch {
-	var out []train.Batch
-	for t := range ts.Tasks {
-		var xs, ys []float32
-		ids := make([]int32, s.PerTask)
-		for i := range s.PerTask {
-			xs, ys = append(xs, s.X[t*s.PerTask+i]...), append(ys, s.Y[t*s.PerTask+i]...)
-			ids[i] = int32(t)
-		}
-		out = append(out, train.Batch{
-			Inputs: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(xs, s.PerTask, ts.DIn), tensors.FromFlatDataAndDimensions(ids, s.PerTask)},
-			Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(ys, s.PerTask, ts.DOut)}})
-	}
-	return out
 }

@@ -63,31 +63,13 @@ func newSyntheticRun(t testing.TB, seed int64) *syntheticRun {
 	}
 	held := ts.Draw(64, 2)
 	eval := func(step int) ([]trainer.TaskMetrics, error) {
-		e, err := model.NewExec(b, store, func(scope *model.Scope, x, ids *Node) *Node { return linear(scope, x, ids) })
+		mse, err := held.TaskMSE(b, store, linear)
 		if err != nil {
 			return nil, err
 		}
 		var out []trainer.TaskMetrics
-		for task := range ts.Tasks {
-			var xs []float32
-			ids := make([]int32, held.PerTask)
-			for i := range held.PerTask {
-				xs = append(xs, held.X[task*held.PerTask+i]...)
-				ids[i] = int32(task)
-			}
-			res, err := e.Call(tensors.FromFlatDataAndDimensions(xs, held.PerTask, ts.DIn), tensors.FromFlatDataAndDimensions(ids, held.PerTask))
-			if err != nil {
-				return nil, err
-			}
-			y := tensors.MustCopyFlatData[float32](res[0])
-			var mse float64
-			for i := range held.PerTask {
-				for o := range ts.DOut {
-					d := float64(y[i*ts.DOut+o] - held.Y[task*held.PerTask+i][o])
-					mse += d * d / float64(held.PerTask*ts.DOut)
-				}
-			}
-			out = append(out, trainer.TaskMetrics{Task: fmt.Sprintf("task%d", task), Metrics: map[string]float64{"mse": mse}, Score: -mse})
+		for task, m := range mse {
+			out = append(out, trainer.TaskMetrics{Task: fmt.Sprintf("task%d", task), Metrics: map[string]float64{"mse": m}, Score: -m})
 		}
 		return out, nil
 	}

@@ -8,7 +8,10 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/train"
 
 	"github.com/mtlora/mtlora/datasets"
@@ -138,4 +141,49 @@ func (st *Stream) Skip(n int) error {
 		st.sampler.Next()
 	}
 	return nil
+}
+
+// TaskBatches returns one batch per task holding all of that task's examples of the sample: for per-task
+// evaluation and per-task gradients.
+func (s *Sample) TaskBatches() []train.Batch {
+	ts := s.TaskSet
+	out := make([]train.Batch, ts.Tasks)
+	for t := range ts.Tasks {
+		var xs, ys []float32
+		ids := make([]int32, s.PerTask)
+		for i := range s.PerTask {
+			xs, ys = append(xs, s.X[t*s.PerTask+i]...), append(ys, s.Y[t*s.PerTask+i]...)
+			ids[i] = int32(t)
+		}
+		out[t] = train.Batch{
+			Inputs: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(xs, s.PerTask, ts.DIn), tensors.FromFlatDataAndDimensions(ids, s.PerTask)},
+			Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(ys, s.PerTask, ts.DOut)}}
+	}
+	return out
+}
+
+// TaskMSE returns the mean squared error of each task of the sample under a model x, task ids → y run on
+// store.
+func (s *Sample) TaskMSE(b compute.Backend, store *model.Store, modelFn func(*model.Scope, *graph.Node, *graph.Node) *graph.Node) ([]float64, error) {
+	e, err := model.NewExec(b, store, modelFn)
+	if err != nil {
+		return nil, err
+	}
+	var out []float64
+	for t, batch := range s.TaskBatches() {
+		res, err := e.Call(batch.Inputs[0], batch.Inputs[1])
+		if err != nil {
+			return nil, err
+		}
+		y := tensors.MustCopyFlatData[float32](res[0])
+		var mse float64
+		for i := range s.PerTask {
+			for o := range s.TaskSet.DOut {
+				d := float64(y[i*s.TaskSet.DOut+o] - s.Y[t*s.PerTask+i][o])
+				mse += d * d / float64(s.PerTask*s.TaskSet.DOut)
+			}
+		}
+		out = append(out, mse)
+	}
+	return out, nil
 }
