@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"github.com/mtlora/mtlora/backend"
 	"github.com/mtlora/mtlora/datasets/benchmark"
@@ -117,25 +116,7 @@ Flags:
 	for _, r := range runs {
 		fmt.Printf("  %-10s rank %-3d %7d trainable parameters, seed %d\n", r.Adapter.Method, r.Adapter.Rank, r.TrainParams, r.Seed)
 	}
-	bar := newProgress("demo", len(runs)*spec.Steps)
-	var mu sync.Mutex
-	done := map[string]int{}
-	env.OnStep = func(r experiment.Run, step int, loss float64) {
-		mu.Lock()
-		defer mu.Unlock()
-		done[r.ID()] = step
-		sum := 0
-		for _, s := range done {
-			sum += s
-		}
-		bar.update(sum, loss)
-	}
-	rep, err := experiment.RunSweep(env, runs, *dir, 1, func(r *experiment.Result, _ bool) {
-		mu.Lock()
-		done[r.ID] = spec.Steps
-		mu.Unlock()
-	})
-	bar.done()
+	rep, err := runWithProgress("demo", env, runs, *dir, 1, spec.Steps)
 	if err != nil {
 		return err
 	}

@@ -92,26 +92,7 @@ Flags:
 		return fmt.Errorf("no run %q in sweep %q (-jobs lists them)", *only, spec.Name)
 	}
 	fmt.Fprintf(os.Stderr, "sweep %s: %d runs on %s (backend %s) → %s\n", spec.Name, len(runs), spec.Benchmark, backend.Name(), *dir)
-	total := len(runs) * spec.Steps
-	bar := newProgress("sweep", total)
-	var mu sync.Mutex
-	stepsDone := map[string]int{}
-	env.OnStep = func(r experiment.Run, step int, loss float64) {
-		mu.Lock()
-		defer mu.Unlock()
-		stepsDone[r.ID()] = step
-		sum := 0
-		for _, s := range stepsDone {
-			sum += s
-		}
-		bar.update(sum, loss)
-	}
-	rep, err := experiment.RunSweep(env, runs, *dir, *parallel, func(r *experiment.Result, executed bool) {
-		mu.Lock()
-		stepsDone[r.ID] = spec.Steps
-		mu.Unlock()
-	})
-	bar.done()
+	rep, err := runWithProgress("sweep", env, runs, *dir, *parallel, spec.Steps)
 	if err != nil {
 		return err
 	}
@@ -176,4 +157,32 @@ func printSweepSummary(results []*experiment.Result) {
 		seeds = rows[0].Seeds
 	}
 	fmt.Printf("(score: macro-F1 for classification, Pearson for regression, −MSE on the synthetic set; mean ± std over %d seed(s))\n", seeds)
+}
+
+// runWithProgress runs a sweep with one progress bar (ETA) over every run's steps; runs that finished before
+// count as done.
+func runWithProgress(name string, env experiment.Env, runs []experiment.Run, dir string, parallel, steps int) (*experiment.SweepReport, error) {
+	bar := newProgress(name, len(runs)*steps)
+	var mu sync.Mutex
+	done := map[string]int{}
+	update := func(id string, step int, loss float64) {
+		mu.Lock()
+		defer mu.Unlock()
+		done[id] = step
+		sum := 0
+		for _, s := range done {
+			sum += s
+		}
+		bar.update(sum, loss)
+	}
+	env.OnStep = func(r experiment.Run, step int, loss float64) { update(r.ID(), step, loss) }
+	rep, err := experiment.RunSweep(env, runs, dir, parallel, func(r *experiment.Result, _ bool) {
+		last := 0.0
+		if n := len(r.Fit.Losses); n > 0 {
+			last = r.Fit.Losses[n-1]
+		}
+		update(r.ID, steps, last)
+	})
+	bar.done()
+	return rep, err
 }
