@@ -40,6 +40,9 @@ func Name() string {
 	return gobackend.BackendName
 }
 
+// onnxCompiled is set by onnx.go when the binary was built with -tags onnx.
+var onnxCompiled bool
+
 var (
 	shared    compute.Backend
 	sharedErr error

@@ -60,7 +60,9 @@ func Dense(scope *model.Scope, x, taskIDs *Node, cfg Config, dOut int, useBias b
 	}
 	w0Var, w0Init, bias := frozenBase(scope, x.Graph(), x.DType(), dIn, dOut, useBias)
 	w0 := w0Var.NodeValue(x.Graph())
-	y := nn.Dense(x, w0, nil, compute.DenseLayoutInputOutputs) // [batch, ..., dOut]
+	// A plain product, not nn.Dense: the Go backend's fused Dense VJP always computes the weight gradient
+	// too, which for the frozen W0 is a wasted [dIn, dOut] product and transpose per layer and step.
+	y := MatMul(x, w0) // [batch, ..., dOut]
 
 	ad := scope.In(ScopeAdapter)
 	xa := layers.DropoutStatic(ad, x, cfg.Dropout) // dropout on the adapter path only

@@ -10,6 +10,7 @@
 //	mtlora report    one HTML page with every chart of a run or sweep
 //	mtlora predict   predict with a finished run's best weights
 //	mtlora export    export per-task PEFT LoRA adapters and merged weights
+//	mtlora bench     measure the toolkit on this machine and print one table (see perf)
 //	mtlora version   print the versions and the backend this binary uses
 //
 // Run `mtlora <command> -h` for a command's flags.
@@ -41,6 +42,7 @@ var commands = []struct {
 	{"predict", "predict with a finished run's best weights", runPredict},
 	{"export", "export a run's adapters per task: PEFT LoRA and/or merged Hugging Face weights", runExport},
 	{"notebook", "install GoNB and the Go (mtlora) kernel and start Jupyter on the notebooks", runNotebook},
+	{"bench", "measure the toolkit on this machine (matmul peak, adapted layers, MiniLM step, pipeline) as one table", runBench},
 	{"version", "print Go, GoMLX and backend versions", runVersion},
 }
 

@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
-"""The PyTorch reference for BenchmarkMiniLM (pretrained/bench_test.go): the same model and step on the CPU with
+"""The PyTorch reference for `mtlora bench` (package perf): the same model and step on the CPU with
 the same thread count — all-MiniLM-L6-v2, adapters (r = 8) on q, k, v, o, 3 tasks with per-task heads, batch
 32 × 128 — with PEFT's LoRA and with an MTL-LoRA layer written after the paper (shared A, per-task diagonal Λ_t,
-n = 3 up-projections mixed by softmax(w_t / τ)). Prints forward and training-step times (median of repeats).
-Not part of CI; run where PyTorch is installed (Debian: python3-torch with libopenblas0-pthread):
+n = 3 up-projections mixed by softmax(w_t / τ)) — and a float32 matrix product, the measured peak.
+It prints the case names of `mtlora bench` (package perf) and, with --json FILE, writes their medians for
+`mtlora bench -torch FILE`, which then prints the toolkit/PyTorch ratios. Not part of CI; run where PyTorch
+is installed, e.g. a venv with `pip install torch==2.15.0 transformers==5.23.0 peft==0.21.2`:
 
-    /tmp/refenv/bin/python scripts/reference/torch_bench.py "$(go run ./cmd/mtlora fetch-model)" [threads]
+    python scripts/reference/torch_bench.py "$(go run ./cmd/mtlora fetch-model)" 2 --json /tmp/torch.json
 """
+import argparse
+import json
 import statistics
 import sys
 import time
@@ -81,8 +85,8 @@ def step_fn(model, heads, ids, mask, tasks, labels, opt=None):
     return loss
 
 
-def median_time(fn, repeats=5):
-    fn()  # warm-up
+def median_time(fn, repeats):
+    fn()  # warm-up (mtlora bench: the untimed first call)
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -92,26 +96,58 @@ def median_time(fn, repeats=5):
 
 
 def main():
-    model_dir = sys.argv[1]
-    threads = int(sys.argv[2]) if len(sys.argv) > 2 else 2
-    torch.set_num_threads(threads)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model_dir")
+    ap.add_argument("threads", nargs="?", type=int, default=2)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--json", help="write the medians here for `mtlora bench -torch FILE`")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     ids = torch.randint(1, 30000, (BATCH, SEQ))
     mask = torch.ones(BATCH, SEQ, dtype=torch.long)
     tasks = torch.arange(BATCH) % TASKS
     labels = torch.randint(0, CLASSES, (BATCH,))
-    print(f"torch {torch.__version__} (peft {peft.__version__}), {threads} threads, batch {BATCH} × {SEQ}")
-    print(f"{'method':10s} {'forward s':>10s} {'train step s':>13s}")
+    print(f"torch {torch.__version__} (peft {peft.__version__}, transformers {transformers.__version__}), "
+          f"{args.threads} threads, batch {BATCH} × {SEQ}, {args.reps} reps per case")
+    seconds = {}
+
+    def record(name, fn, flops=0.0):
+        s = median_time(fn, args.reps)
+        seconds[name] = s
+        gf = f"{flops / s / 1e9:8.1f}" if flops else "       –"
+        print(f"{name:36s} {s:9.4f} s  {gf} GFLOP/s", flush=True)
+
+    for m, k, n in ((2048, 2048, 2048), (BATCH * SEQ, 384, 1536)):
+        a, b = torch.randn(m, k), torch.randn(k, n)
+        record(f"matmul {m}×{k}×{n}", lambda: a @ b, 2.0 * m * k * n)
+    base = transformers.AutoModel.from_pretrained(args.model_dir).eval()
+    fwd = bert_flops(base.config)
+    with torch.no_grad():
+        record("minilm base forward", lambda: base(input_ids=ids, attention_mask=mask), fwd)
     for method in ("lora", "mtl-lora"):
-        model, heads = make(model_dir, method)
+        model, heads = make(args.model_dir, method)
         params = [p for p in model.parameters() if p.requires_grad] + [heads]
-        opt = torch.optim.AdamW(params, lr=1e-3)
+        opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.01)
         model.eval()
         with torch.no_grad():
-            fwd = median_time(lambda: step_fn(model, heads, ids, mask, tasks, labels))
+            record(f"minilm {method} forward", lambda: step_fn(model, heads, ids, mask, tasks, labels), fwd)
         model.train()
-        train = median_time(lambda: step_fn(model, heads, ids, mask, tasks, labels, opt))
-        print(f"{method:10s} {fwd:10.3f} {train:13.3f}   ({sum(p.numel() for p in params)} trainable)")
+        record(f"minilm {method} train step", lambda: step_fn(model, heads, ids, mask, tasks, labels, opt), 2 * fwd)
+        if method == "lora":
+            merged = model.merge_and_unload().eval()
+            with torch.no_grad():
+                record("minilm lora merged forward", lambda: merged(input_ids=ids, attention_mask=mask), fwd)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"torch": torch.__version__, "threads": args.threads, "seconds": seconds}, f, indent=1)
+        print(f"wrote {args.json}")
+
+
+def bert_flops(cfg):
+    """Forward FLOPs as perf.BERTFLOPs counts them: linear products and the two attention products."""
+    tokens, h, f = BATCH * SEQ, cfg.hidden_size, cfg.intermediate_size
+    return cfg.num_hidden_layers * (2 * tokens * (4 * h * h + 2 * h * f) + 4 * BATCH * SEQ * SEQ * h)
 
 
 if __name__ == "__main__":

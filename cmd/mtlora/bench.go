@@ -1,0 +1,125 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/mtlora/mtlora/backend"
+	"github.com/mtlora/mtlora/datasets/benchmark"
+	"github.com/mtlora/mtlora/perf"
+	"github.com/mtlora/mtlora/pretrained"
+)
+
+func runBench(args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	groups := fs.String("groups", strings.Join(perf.Groups, ","), "comma-separated case `groups` to run: "+strings.Join(perf.Groups, ", "))
+	ranks := fs.String("ranks", "8,16,64", "comma-separated adapter `ranks` of the layer cases")
+	reps := fs.Int("reps", 5, "timed repetitions per case (after one untimed first call); the table shows their median")
+	modelDir := fs.String("model", "", "all-MiniLM-L6-v2 checkpoint `DIR` (default: the cached one from `mtlora fetch-model`)")
+	dataDir := fs.String("data", "", "prepared mtbench `DIR` (default: the cached one from `mtlora prepare-benchmark`)")
+	torch := fs.String("torch", "", "PyTorch reference `FILE` written by scripts/reference/torch_bench.py --json, for the toolkit/PyTorch ratios")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `Usage: mtlora bench [flags]
+
+Measures the toolkit on this machine and prints one table: a float32 matrix product (the measured peak
+GFLOP/s), one adapted 384×384 layer (forward + backward) per method and rank, all-MiniLM-L6-v2 at batch
+32 × 128 (base forward; LoRA and MTL-LoRA r=8 on q, k, v, o: forward and AdamW training step; the MTL-LoRA
+model merged for task 0), and the Parquet → batches data pipeline. Then the ratios the README quotes.
+The backend is the one every command uses ($GOMLX_BACKEND; see environment.md). Seconds are medians of
+-reps calls after one untimed first call ("first s": build, compile, run); peak RSS is per case.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	opts := perf.Options{ModelDir: *modelDir, DataDir: *dataDir}
+	for _, g := range strings.Split(*groups, ",") {
+		if g = strings.TrimSpace(g); g != "" {
+			opts.Groups = append(opts.Groups, g)
+		}
+	}
+	for _, s := range strings.Split(*ranks, ",") {
+		r, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || r < 1 {
+			return fmt.Errorf("-ranks: %q is not a positive integer", s)
+		}
+		opts.Ranks = append(opts.Ranks, r)
+	}
+	needs := func(g string) bool {
+		for _, x := range opts.Groups {
+			if x == g {
+				return true
+			}
+		}
+		return false
+	}
+	if opts.ModelDir == "" && (needs("minilm") || needs("pipeline")) {
+		dir, err := pretrained.MiniLM.Path()
+		if err != nil {
+			return fmt.Errorf("%w (or leave the minilm and pipeline groups out: -groups matmul,layer)", err)
+		}
+		opts.ModelDir = dir
+	}
+	if opts.DataDir == "" && needs("pipeline") {
+		dir, err := benchmark.Path()
+		if err != nil {
+			return fmt.Errorf("%w (or leave the pipeline group out)", err)
+		}
+		opts.DataDir = dir
+	}
+	var ref *perf.Reference
+	if *torch != "" {
+		var err error
+		if ref, err = perf.ReadReference(*torch); err != nil {
+			return err
+		}
+	}
+	be, err := backend.New()
+	if err != nil {
+		return err
+	}
+	cases, err := perf.Cases(be, opts)
+	if err != nil {
+		return err
+	}
+	var results []perf.Result
+	for _, c := range cases {
+		fmt.Fprintf(os.Stderr, "%-36s", c.Name)
+		r, err := perf.Measure(c, *reps)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, " %.4f s\n", r.Median())
+		results = append(results, r)
+	}
+	header := fmt.Sprintf("mtlora bench — backend %s (SIMD build %v), %s, GOMAXPROCS %d, %s; %d reps per case",
+		backend.Name(), backend.SIMD(), runtime.Version(), runtime.GOMAXPROCS(0), cpuModel(), *reps)
+	if ref != nil {
+		header += fmt.Sprintf("\nPyTorch reference: torch %s, %d threads (%s)", ref.Torch, ref.Threads, *torch)
+	}
+	return perf.WriteTable(os.Stdout, header, results, ref)
+}
+
+// cpuModel is the processor's name from /proc/cpuinfo ("unknown CPU" elsewhere).
+func cpuModel() string {
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}

@@ -1,0 +1,120 @@
+// Package perf holds the toolkit's performance cases — a matrix product (the machine's measured peak), one
+// adapted layer per method and rank, the all-MiniLM-L6-v2 forward pass and training step per method, merged
+// against unmerged inference, the Parquet → batches data pipeline — and measures them. `go test -bench`
+// (bench_test.go) and `mtlora bench` run the very same cases; the command prints them as one table with the
+// ratios the README quotes. scripts/reference/torch_bench.py prints the PyTorch side with the same case names.
+//
+// Nothing here is a timed test: a case is measured only when asked for.
+package perf
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Case is one measured operation. Setup builds and compiles what the case needs (untimed, apart from its
+// first call, reported separately as First) and returns the step to time and a release function.
+type Case struct {
+	Name  string
+	Group string  // table section: "matmul", "layer", "minilm", "pipeline"
+	FLOPs float64 // model floating-point operations per step (0 when not counted); see BERTFLOPs
+	Rows  int     // examples processed per step, for rows/s (0 when not meaningful)
+	// RowCount, when set, reports the rows the last step processed (cases whose count is known only after
+	// a run); Measure copies it into Rows.
+	RowCount func() int
+	Setup    func() (step func() error, release func(), err error)
+}
+
+// Result is what Measure found for one case.
+type Result struct {
+	Case
+	Seconds    []float64 // one per timed repetition
+	First      float64   // first call: graph building, compilation and one run
+	PeakRSSMiB float64   // the process's peak resident memory from Setup through the last repetition
+}
+
+// Median returns the median of the timed repetitions.
+func (r Result) Median() float64 {
+	s := slices.Clone(r.Seconds)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// GFLOPs returns the achieved GFLOP/s at the median time, or 0 when the case counts no FLOPs.
+func (r Result) GFLOPs() float64 {
+	if r.FLOPs == 0 || r.Median() == 0 {
+		return 0
+	}
+	return r.FLOPs / r.Median() / 1e9
+}
+
+// Measure sets the case up, calls it once (First) and then times reps further calls. Garbage from earlier
+// cases is collected and the peak-memory mark reset first, so PeakRSSMiB belongs to this case.
+func Measure(c Case, reps int) (Result, error) {
+	if reps < 1 {
+		return Result{}, fmt.Errorf("perf: %s: repetitions must be ≥ 1, got %d", c.Name, reps)
+	}
+	ResetPeakRSS()
+	res := Result{Case: c}
+	start := time.Now()
+	step, release, err := c.Setup()
+	if err != nil {
+		return res, fmt.Errorf("perf: %s: %w", c.Name, err)
+	}
+	defer release()
+	if err := step(); err != nil {
+		return res, fmt.Errorf("perf: %s: first call: %w", c.Name, err)
+	}
+	res.First = time.Since(start).Seconds()
+	for range reps {
+		t0 := time.Now()
+		if err := step(); err != nil {
+			return res, fmt.Errorf("perf: %s: %w", c.Name, err)
+		}
+		res.Seconds = append(res.Seconds, time.Since(t0).Seconds())
+	}
+	res.PeakRSSMiB = PeakRSSMiB()
+	if c.RowCount != nil {
+		res.Rows = c.RowCount()
+	}
+	return res, nil
+}
+
+// ResetPeakRSS collects garbage, returns it to the OS and resets the kernel's high-water mark of this
+// process's resident memory (Linux ≥ 4.0; elsewhere a no-op).
+func ResetPeakRSS() {
+	runtime.GC()
+	debug.FreeOSMemory()
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+}
+
+// PeakRSSMiB reads the high-water mark of resident memory (VmHWM) since the last reset; 0 where /proc is
+// not available.
+func PeakRSSMiB() float64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
