@@ -8,6 +8,12 @@
 //
 //	GOMLX_BACKEND=xla:cpu go run -tags xla ./cmd/mtlora demo
 //
+// ONNX Runtime (github.com/gomlx/compute-onnx) likewise, with the build tag "onnx" and its shared library
+// from `mtlora fetch-assets -onnxruntime`:
+//
+//	export ONNXRUNTIME_SHARED_LIBRARY_PATH=$(go run ./cmd/mtlora fetch-assets -onnxruntime | cut -d= -f2)
+//	GOMLX_BACKEND=onnx:cpu go run -tags onnx ./cmd/mtlora bench
+//
 // Model code never chooses a backend: it receives one from New.
 package backend
 
@@ -40,8 +46,8 @@ func Name() string {
 	return gobackend.BackendName
 }
 
-// onnxCompiled is set by onnx.go when the binary was built with -tags onnx.
-var onnxCompiled bool
+// checks holds, per backend name, a check of its configuration run before creating it (onnx.go adds one).
+var checks = map[string]func(cfg string) error{}
 
 var (
 	shared    compute.Backend
@@ -81,11 +87,19 @@ func create(cfg string) (compute.Backend, error) {
 	}
 	if !found {
 		hint := ""
-		if name == "xla" {
+		switch name {
+		case "xla":
 			hint = "; XLA is compiled in only with `-tags xla` and needs its PJRT plugin installed (see environment.md)"
+		case "onnx", "onnxruntime":
+			hint = "; ONNX Runtime is compiled in only with `-tags onnx` and needs its shared library (mtlora fetch-assets -onnxruntime; see environment.md)"
 		}
 		return nil, fmt.Errorf("backend: %s=%q names backend %q, which is not compiled in (available: %s)%s",
 			compute.ConfigEnvVar, cfg, name, strings.Join(available, ", "), hint)
+	}
+	if check := checks[name]; check != nil {
+		if err := check(cfg); err != nil {
+			return nil, err
+		}
 	}
 	b, err := compute.NewWithConfig(cfg)
 	if err != nil {

@@ -31,3 +31,13 @@ func TestXLANotCompiledInIsAClearError(t *testing.T) {
 		t.Errorf("error does not tell how to enable XLA: %v", err)
 	}
 }
+
+func TestONNXNotCompiledInIsAClearError(t *testing.T) {
+	if slices.Contains(compute.List(), "onnx") {
+		t.Skip("ONNX Runtime is compiled in (built with -tags onnx)")
+	}
+	_, err := create("onnx:cpu")
+	if err == nil || !strings.Contains(err.Error(), "-tags onnx") || !strings.Contains(err.Error(), "fetch-assets -onnxruntime") {
+		t.Errorf("error does not tell how to enable ONNX Runtime: %v", err)
+	}
+}

@@ -37,7 +37,7 @@ type Result struct {
 	Case
 	Seconds    []float64 // one per timed repetition
 	First      float64   // first call: graph building, compilation and one run
-	PeakRSSMiB float64   // the process's peak resident memory from Setup through the last repetition
+	PeakRSSMiB float64   // peak resident memory the case added during setup and first call
 }
 
 // Median returns the median of the timed repetitions.
@@ -61,36 +61,46 @@ func (r Result) GFLOPs() float64 {
 	return r.FLOPs / r.Median() / 1e9
 }
 
-// Measure sets the case up, calls it once (First) and then times reps further calls. Garbage from earlier
-// cases is collected and the peak-memory mark reset first, so PeakRSSMiB belongs to this case.
-func Measure(c Case, reps int) (Result, error) {
+// Measure measures cases interleaved: each is set up and called once (First), then reps rounds call every
+// case once in turn, so ratios between them come from the same stretch of machine load. PeakRSSMiB is
+// the peak resident memory a case added during its setup and first call, over what the process held before
+// it (cases set up earlier stay resident, so the high-water mark alone would mix them).
+func Measure(cases []Case, reps int) ([]Result, error) {
 	if reps < 1 {
-		return Result{}, fmt.Errorf("perf: %s: repetitions must be ≥ 1, got %d", c.Name, reps)
+		return nil, fmt.Errorf("perf: repetitions must be ≥ 1, got %d", reps)
 	}
-	ResetPeakRSS()
-	res := Result{Case: c}
-	start := time.Now()
-	step, release, err := c.Setup()
-	if err != nil {
-		return res, fmt.Errorf("perf: %s: %w", c.Name, err)
-	}
-	defer release()
-	if err := step(); err != nil {
-		return res, fmt.Errorf("perf: %s: first call: %w", c.Name, err)
-	}
-	res.First = time.Since(start).Seconds()
-	for range reps {
-		t0 := time.Now()
-		if err := step(); err != nil {
-			return res, fmt.Errorf("perf: %s: %w", c.Name, err)
+	results := make([]Result, len(cases))
+	steps := make([]func() error, len(cases))
+	for i, c := range cases {
+		ResetPeakRSS()
+		before := residentMiB("VmRSS:")
+		start := time.Now()
+		step, release, err := c.Setup()
+		if err != nil {
+			return nil, fmt.Errorf("perf: %s: %w", c.Name, err)
 		}
-		res.Seconds = append(res.Seconds, time.Since(t0).Seconds())
+		defer release()
+		if err := step(); err != nil {
+			return nil, fmt.Errorf("perf: %s: first call: %w", c.Name, err)
+		}
+		results[i] = Result{Case: c, First: time.Since(start).Seconds(), PeakRSSMiB: residentMiB("VmHWM:") - before}
+		steps[i] = step
 	}
-	res.PeakRSSMiB = PeakRSSMiB()
-	if c.RowCount != nil {
-		res.Rows = c.RowCount()
+	for range reps {
+		for i, step := range steps {
+			t0 := time.Now()
+			if err := step(); err != nil {
+				return nil, fmt.Errorf("perf: %s: %w", cases[i].Name, err)
+			}
+			results[i].Seconds = append(results[i].Seconds, time.Since(t0).Seconds())
+		}
 	}
-	return res, nil
+	for i, c := range cases {
+		if c.RowCount != nil {
+			results[i].Rows = c.RowCount()
+		}
+	}
+	return results, nil
 }
 
 // ResetPeakRSS collects garbage, returns it to the OS and resets the kernel's high-water mark of this
@@ -103,7 +113,10 @@ func ResetPeakRSS() {
 
 // PeakRSSMiB reads the high-water mark of resident memory (VmHWM) since the last reset; 0 where /proc is
 // not available.
-func PeakRSSMiB() float64 {
+func PeakRSSMiB() float64 { return residentMiB("VmHWM:") }
+
+// residentMiB reads one memory line of /proc/self/status (VmHWM: peak, VmRSS: current).
+func residentMiB(field string) float64 {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		return 0
@@ -111,7 +124,7 @@ func PeakRSSMiB() float64 {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(sc.Text(), field); ok {
 			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
 			return kb / 1024
 		}

@@ -31,15 +31,36 @@ func TestMeasureRunsFirstThenReps(t *testing.T) {
 	c := Case{Name: "count", FLOPs: 1e9, Rows: 10, Setup: func() (func() error, func(), error) {
 		return func() error { calls++; return nil }, func() { released = true }, nil
 	}}
-	r, err := Measure(c, 4)
+	rs, err := Measure([]Case{c}, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
+	r := rs[0]
 	if calls != 5 || len(r.Seconds) != 4 || !released {
 		t.Fatalf("calls %d (want 1 first + 4 timed), timed %d, released %v", calls, len(r.Seconds), released)
 	}
 	if r.First <= 0 || r.Median() <= 0 {
 		t.Fatalf("first %g, median %g: expected positive times", r.First, r.Median())
+	}
+}
+
+// Every case gets its first call before any timed call, then the rounds alternate between the cases.
+func TestMeasureInterleaves(t *testing.T) {
+	var log []string
+	mk := func(name string) Case {
+		return Case{Name: name, Setup: func() (func() error, func(), error) {
+			return func() error { log = append(log, name); return nil }, func() {}, nil
+		}}
+	}
+	rs, err := Measure([]Case{mk("a"), mk("b")}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(log, ""); got != "ababab" {
+		t.Fatalf("call order %q, want first calls then alternating rounds \"ababab\"", got)
+	}
+	if len(rs) != 2 || len(rs[0].Seconds) != 2 || rs[1].Name != "b" {
+		t.Fatalf("results %+v", rs)
 	}
 }
 
@@ -54,11 +75,11 @@ func TestMeasureNamesTheFailingCase(t *testing.T) {
 			return nil
 		}, func() {}, nil
 	}}
-	_, err := Measure(c, 2)
+	_, err := Measure([]Case{c}, 2)
 	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "broken case") {
 		t.Fatalf("err = %v, want boom naming the case", err)
 	}
-	if _, err := Measure(c, 0); err == nil {
+	if _, err := Measure([]Case{c}, 0); err == nil {
 		t.Fatal("0 repetitions accepted")
 	}
 }
@@ -151,10 +172,11 @@ func TestCasesRejectsUnknownGroupAndMissingModel(t *testing.T) {
 func TestLayerCasesRun(t *testing.T) {
 	be := backend.MustNew()
 	for _, m := range mtlcore.Methods() {
-		r, err := Measure(LayerCase(be, m, 8, 16), 1)
+		rs, err := Measure([]Case{LayerCase(be, m, 8, 16)}, 1)
 		if err != nil {
 			t.Fatalf("%s: %v", m, err)
 		}
+		r := rs[0]
 		if r.Median() <= 0 {
 			t.Fatalf("%s: median %g", m, r.Median())
 		}

@@ -99,7 +99,7 @@ func Ratios(results []Result, ref *Reference) []Ratio {
 func WriteTable(w io.Writer, header string, results []Result, ref *Reference) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, header)
-	fmt.Fprintln(tw, "case\tmedian s\tmin s\tfirst s\tGFLOP/s\trows/s\tpeak RSS MiB\tPyTorch s\t")
+	fmt.Fprintln(tw, "case\tmedian s\tmin s\tfirst s\tGFLOP/s\trows/s\tadded RSS MiB\tPyTorch s\t")
 	for _, r := range results {
 		min := r.Seconds[0]
 		for _, s := range r.Seconds {

@@ -5,12 +5,8 @@
 package plots
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
-	"crypto/sha512"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"html"
@@ -28,8 +24,8 @@ import (
 )
 
 // ECharts is the npm package whose dist/echarts.min.js the pages embed.
-var ECharts = struct{ Package, Version, Integrity string }{
-	"echarts", "5.4.3", "sha512-mYKxLxhzy6zyTi/FaEbJMOZU1ULGEQHaeIeuMR5L+JnJTpz+YR03mnnpBhbR4+UYJAgiXgpyTVLffPAjOTLkZA==",
+var ECharts = mtlcore.NpmPackage{
+	Name: "echarts", Version: "5.4.3", Integrity: "sha512-mYKxLxhzy6zyTi/FaEbJMOZU1ULGEQHaeIeuMR5L+JnJTpz+YR03mnnpBhbR4+UYJAgiXgpyTVLffPAjOTLkZA==",
 }
 
 // ErrNoECharts says echarts.min.js has not been fetched.
@@ -54,53 +50,25 @@ func FetchECharts(tarball string, log io.Writer) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return "", err
 	}
-	if tarball == "" {
-		tmp, err := os.MkdirTemp(filepath.Dir(dst), ".npm-*")
-		if err != nil {
-			return "", err
-		}
-		defer os.RemoveAll(tmp)
-		npm, err := exec.LookPath("npm")
-		if err != nil {
-			return "", fmt.Errorf("plots: npm is not installed: install Node.js and npm, or fetch %s@%s with npm pack elsewhere and pass the tarball", ECharts.Package, ECharts.Version)
-		}
-		fmt.Fprintf(log, "fetching %s@%s with npm pack …\n", ECharts.Package, ECharts.Version)
-		cmd := exec.Command(npm, "pack", ECharts.Package+"@"+ECharts.Version, "--pack-destination", tmp, "--silent")
-		cmd.Stderr = log
-		if out, err := cmd.Output(); err != nil {
-			return "", fmt.Errorf("plots: npm pack %s@%s: %w (%s)", ECharts.Package, ECharts.Version, err, out)
-		}
-		tarball = filepath.Join(tmp, ECharts.Package+"-"+ECharts.Version+".tgz")
-	}
-	data, err := os.ReadFile(tarball)
+	tmp, err := os.MkdirTemp(filepath.Dir(dst), ".npm-*")
 	if err != nil {
 		return "", err
 	}
-	sum := sha512.Sum512(data)
-	if got := "sha512-" + base64.StdEncoding.EncodeToString(sum[:]); got != ECharts.Integrity {
-		return "", fmt.Errorf("plots: %s has integrity %s, expected %s", tarball, got, ECharts.Integrity)
-	}
-	gz, err := gzip.NewReader(bytes.NewReader(data))
+	defer os.RemoveAll(tmp)
+	tgz, err := ECharts.Tarball(tmp, tarball, log)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("plots: %w", err)
 	}
-	tr := tar.NewReader(gz)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return "", fmt.Errorf("plots: %s has no package/dist/echarts.min.js", tarball)
-		}
-		if err != nil {
-			return "", err
-		}
-		if h.Name == "package/dist/echarts.min.js" {
-			js, err := io.ReadAll(tr)
-			if err != nil {
-				return "", err
-			}
-			return dst, mtlcore.WriteFileAtomic(dst, js)
-		}
+	const member = "package/dist/echarts.min.js"
+	files, err := mtlcore.ReadTarball(tgz, member)
+	if err != nil {
+		return "", fmt.Errorf("plots: %w", err)
 	}
+	js, ok := files[member]
+	if !ok {
+		return "", fmt.Errorf("plots: %s has no %s", tgz, member)
+	}
+	return dst, mtlcore.WriteFileAtomic(dst, js)
 }
 
 // EChartsJS returns the fetched echarts.min.js.

