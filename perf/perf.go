@@ -62,7 +62,8 @@ func (r Result) GFLOPs() float64 {
 }
 
 // Measure measures cases interleaved: each is set up and called once (First), then reps rounds call every
-// case once in turn, so ratios between them come from the same stretch of machine load. PeakRSSMiB is
+// case once in turn (after an untimed garbage collection), so ratios between them come from the same
+// stretch of machine load. PeakRSSMiB is
 // the peak resident memory a case added during its setup and first call, over what the process held before
 // it (cases set up earlier stay resident, so the high-water mark alone would mix them).
 func Measure(cases []Case, reps int) ([]Result, error) {
@@ -88,6 +89,7 @@ func Measure(cases []Case, reps int) ([]Result, error) {
 	}
 	for range reps {
 		for i, step := range steps {
+			runtime.GC() // untimed: garbage of the case before is not charged to this one
 			t0 := time.Now()
 			if err := step(); err != nil {
 				return nil, fmt.Errorf("perf: %s: %w", cases[i].Name, err)
