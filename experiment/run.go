@@ -128,11 +128,11 @@ func ReadResult(dir string) (*Result, bool, error) {
 	return &r, true, nil
 }
 
-func (run Run) fitConfig(numTasks, taskInput int) trainer.FitConfig {
+func (run Run) fitConfig(taskNames []string, taskInput int) trainer.FitConfig {
 	s := run.Spec
 	return trainer.FitConfig{Steps: s.Steps, LearningRate: s.LearningRate, WeightDecay: s.WeightDecay, Warmup: s.Warmup,
 		Schedule: s.Schedule, ClipNorm: s.ClipNorm, EvalEvery: s.EvalEvery, CheckpointEvery: max(1, s.Steps/20),
-		Seed: run.Seed, NumTasks: numTasks, TaskInput: taskInput}
+		Seed: run.Seed, NumTasks: len(taskNames), TaskInput: taskInput, TaskNames: taskNames}
 }
 
 func (run Run) sampler() datasets.SamplerConfig {
@@ -194,7 +194,7 @@ func runSynthetic(env Env, run Run, dir string) (*trainer.FitResult, error) {
 			return nil
 		}})
 	}
-	return trainer.Fit(env.Backend, store, fn, loss.MeanSquaredError, stream, eval, run.fitConfig(ts.Tasks, 1), dir, env.onStep(run), hooks...)
+	return trainer.Fit(env.Backend, store, fn, loss.MeanSquaredError, stream, eval, run.fitConfig(syntheticTaskNames(ts.Tasks), 1), dir, env.onStep(run), hooks...)
 }
 
 func (env Env) onStep(run Run) func(int, float64) {
@@ -290,7 +290,20 @@ func runMTBench(env Env, run Run, dir string) (*trainer.FitResult, error) {
 	eval := func(int) ([]trainer.TaskMetrics, error) {
 		return evaluateText(env.Backend, m.Store, fn, m, set, classes, seqLen, run.Spec.EvalMax)
 	}
-	return trainer.Fit(env.Backend, m.Store, fn, multiTaskLoss, data, eval, run.fitConfig(len(tasks), 3), dir, env.onStep(run))
+	taskNames := make([]string, len(tasks))
+	for i, t := range tasks {
+		taskNames[i] = t.Name
+	}
+	return trainer.Fit(env.Backend, m.Store, fn, multiTaskLoss, data, eval, run.fitConfig(taskNames, 3), dir, env.onStep(run))
+}
+
+// syntheticTaskNames are the names the synthetic runs report their tasks by (task0, task1, …).
+func syntheticTaskNames(n int) []string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("task%d", i)
+	}
+	return names
 }
 
 // textModel is the run's model: MiniLM with per-task heads, or one shared head.

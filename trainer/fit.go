@@ -46,18 +46,19 @@ type Hook struct {
 
 // FitConfig configures Fit.
 type FitConfig struct {
-	Steps           int     `json:"steps"`
-	LearningRate    float64 `json:"learning_rate"`
-	WeightDecay     float64 `json:"weight_decay"`               // decoupled (AdamW)
-	Warmup          int     `json:"warmup,omitempty"`           // steps of linear warm-up from 0
-	Schedule        string  `json:"schedule,omitempty"`         // after warm-up: "constant" (default), "linear" or "cosine" decay to 0
-	ClipNorm        float64 `json:"clip_norm,omitempty"`        // clip gradients to this global L2 norm (0: off)
-	EvalEvery       int     `json:"eval_every,omitempty"`       // evaluate every N steps and at the end (0: only at the end)
-	Patience        int     `json:"patience,omitempty"`         // stop after this many evaluations without a better score (0: never)
-	CheckpointEvery int     `json:"checkpoint_every,omitempty"` // checkpoint every N steps and at the end (needs a directory)
-	Seed            int64   `json:"seed"`
-	NumTasks        int     `json:"num_tasks"`
-	TaskInput       int     `json:"task_input"` // which batch input holds the task ids
+	Steps           int      `json:"steps"`
+	LearningRate    float64  `json:"learning_rate"`
+	WeightDecay     float64  `json:"weight_decay"`               // decoupled (AdamW)
+	Warmup          int      `json:"warmup,omitempty"`           // steps of linear warm-up from 0
+	Schedule        string   `json:"schedule,omitempty"`         // after warm-up: "constant" (default), "linear" or "cosine" decay to 0
+	ClipNorm        float64  `json:"clip_norm,omitempty"`        // clip gradients to this global L2 norm (0: off)
+	EvalEvery       int      `json:"eval_every,omitempty"`       // evaluate every N steps and at the end (0: only at the end)
+	Patience        int      `json:"patience,omitempty"`         // stop after this many evaluations without a better score (0: never)
+	CheckpointEvery int      `json:"checkpoint_every,omitempty"` // checkpoint every N steps and at the end (needs a directory)
+	Seed            int64    `json:"seed"`
+	NumTasks        int      `json:"num_tasks"`
+	TaskInput       int      `json:"task_input"`           // which batch input holds the task ids
+	TaskNames       []string `json:"task_names,omitempty"` // for messages (a non-finite loss names its tasks)
 }
 
 // Validate names the first bad field.
@@ -109,6 +110,7 @@ func Fit(b compute.Backend, store *model.Store, modelFn func(*model.Scope, []*No
 	store.SetParam(model.ParamInitialSeed, cfg.Seed)
 	res := &FitResult{}
 	ckDir, bestDir := "", ""
+	savedAt := 0 // step of the last checkpoint in ckDir
 	if dir != "" {
 		ckDir, bestDir = filepath.Join(dir, "checkpoints"), filepath.Join(dir, "best")
 		found, err := loadCheckpoint(ckDir, store, res)
@@ -116,6 +118,7 @@ func Fit(b compute.Backend, store *model.Store, modelFn func(*model.Scope, []*No
 			return nil, err
 		}
 		if found {
+			savedAt = res.Step
 			if err := data.Skip(res.Step); err != nil {
 				return nil, err
 			}
@@ -124,8 +127,10 @@ func Fit(b compute.Backend, store *model.Store, modelFn func(*model.Scope, []*No
 	if res.Stopped != "" {
 		return res, nil // finished before
 	}
-	tr := train.NewTrainer(b, store, modelFn, lossFn, &adamW{cfg: cfg, inner: optimizer.Adam().LearningRate(cfg.LearningRate).
+	probe := newTaskProbe(cfg.TaskInput, cfg.NumTasks)
+	tr := train.NewTrainer(b, store, probe.model(modelFn), probe.loss(lossFn), &adamW{cfg: cfg, inner: optimizer.Adam().LearningRate(cfg.LearningRate).
 		WeightDecay(cfg.WeightDecay).Done()}, nil, nil)
+	tr.OnExecCreation(func(e *model.Exec, _ train.GraphType) { e.SetNodeLogger(probe.logger) })
 	check := checkedTasks{input: cfg.TaskInput, numTasks: cfg.NumTasks}
 	evaluate := func() (bool, error) {
 		if eval == nil {
@@ -166,7 +171,11 @@ func Fit(b compute.Backend, store *model.Store, modelFn func(*model.Scope, []*No
 		}
 		loss := toFloat(metrics[0])
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return res, fmt.Errorf("%w at step %d: %v (the last checkpoint is kept)", ErrNonFinite, res.Step+1, loss)
+			kept := "no checkpoint was written yet"
+			if savedAt > 0 {
+				kept = fmt.Sprintf("the checkpoint of step %d in %s is kept", savedAt, ckDir)
+			}
+			return res, fmt.Errorf("%w at step %d: %v; %s (%s)", ErrNonFinite, res.Step+1, loss, probe.describe(cfg.TaskNames), kept)
 		}
 		res.Step++
 		res.Losses = append(res.Losses, loss)
@@ -195,6 +204,7 @@ func Fit(b compute.Backend, store *model.Store, modelFn func(*model.Scope, []*No
 			if err := saveCheckpoint(ckDir, res.Step, store, frozen, res); err != nil {
 				return res, err
 			}
+			savedAt = res.Step
 		}
 		if stop {
 			break

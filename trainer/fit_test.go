@@ -2,7 +2,9 @@ package trainer_test
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -16,6 +18,7 @@ import (
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/train"
 	"github.com/gomlx/gomlx/ml/train/loss"
 
 	"github.com/mtlora/mtlora/backend"
@@ -208,5 +211,61 @@ func TestFitKilledAndResumed(t *testing.T) {
 			t.Fatalf("resumed run differs:\n got %v\nwant %v", got.Losses, want.Losses)
 		}
 		sameWeights(t, adapterWeights(r.store), adapterWeights(ref.store))
+	}
+}
+
+// poisoned feeds the run's batches but gives the rows of one task NaN targets from step `at` on.
+type poisoned struct {
+	trainer.Data
+	step, at, task int
+}
+
+func (p *poisoned) Next() (b train.Batch, err error) {
+	if b, err = p.Data.Next(); err != nil {
+		return b, err
+	}
+	p.step++
+	if p.step < p.at {
+		return b, nil
+	}
+	ids := tensors.MustCopyFlatData[int32](b.Inputs[1])
+	y := tensors.MustCopyFlatData[float32](b.Labels[0])
+	per := len(y) / len(ids)
+	for i, id := range ids {
+		if int(id) == p.task {
+			for j := range per {
+				y[i*per+j] = float32(math.NaN())
+			}
+		}
+	}
+	b.Labels[0] = tensors.FromFlatDataAndDimensions(y, b.Labels[0].Shape().Dimensions...)
+	return b, nil
+}
+
+func (p *poisoned) Skip(n int) error { p.step += n; return p.Data.Skip(n) }
+
+// A NaN loss stops the run naming the step and the task whose rows caused it; the checkpoint of the step
+// before is kept, and a run resumed from it with clean data finishes.
+func TestFitNonFiniteLossNamesStepAndTask(t *testing.T) {
+	dir := t.TempDir()
+	r := newSyntheticRun(t, 1)
+	r.cfg.TaskNames = []string{"alpha", "beta", "gamma", "delta"}[:r.cfg.NumTasks]
+	r.data = &poisoned{Data: r.data, at: 7, task: 1}
+	_, err := trainer.Fit(r.b, r.store, r.fn, loss.MeanSquaredError, r.data, r.eval, r.cfg, dir, nil)
+	if !errors.Is(err, trainer.ErrNonFinite) {
+		t.Fatalf("err = %v, want ErrNonFinite", err)
+	}
+	for _, want := range []string{"step 7", `task "beta"`, "checkpoint of step 6"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), `"alpha"`) {
+		t.Errorf("error blames a clean task: %v", err)
+	}
+	clean := newSyntheticRun(t, 1)
+	res := clean.fit(t, dir, nil)
+	if res.Step != clean.cfg.Steps || math.IsNaN(res.Losses[len(res.Losses)-1]) {
+		t.Fatalf("resumed run: step %d, losses %v", res.Step, res.Losses)
 	}
 }
