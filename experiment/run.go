@@ -87,6 +87,9 @@ func Layers(benchmarkName string, modelCfg zoo.BERTConfig) func(mtlcore.Targets)
 // Execute trains and evaluates one run, checkpointing into dir (so an interrupted run resumes), and writes
 // dir/result.json atomically when it finishes.
 func Execute(env Env, run Run, dir string) (*Result, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil { // fail before training, not after it
+		return nil, fmt.Errorf("run %s: cannot create its directory: %w", run.ID(), err)
+	}
 	start := time.Now()
 	var fit *trainer.FitResult
 	var err error
@@ -119,7 +122,7 @@ func ReadResult(dir string) (*Result, bool, error) {
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, false, fmt.Errorf("experiment: run directory %s: %w", dir, err)
 	}
 	var r Result
 	if err := json.Unmarshal(data, &r); err != nil {
@@ -260,6 +263,10 @@ func runMTBench(env Env, run Run, dir string) (*trainer.FitResult, error) {
 	seqLen := run.Spec.SeqLen
 	if seqLen == 0 {
 		seqLen = 64
+	}
+	if seqLen > m.Config.MaxPositions {
+		return nil, fmt.Errorf("experiment: field seq_len: %d tokens exceed the model's max_position_embeddings %d (%s)",
+			seqLen, m.Config.MaxPositions, env.ModelDir)
 	}
 	inj, err := mtlcore.NewInjector(run.Adapter)
 	if err != nil {

@@ -204,6 +204,9 @@ func runEval(args []string) error {
 		return err
 	}
 	if !ok {
+		if _, err := os.Stat(*dir); err != nil {
+			return fmt.Errorf("run directory %s does not exist", *dir)
+		}
 		return fmt.Errorf("%s has no result.json: the run has not finished (run mtlora train again to resume it)", *dir)
 	}
 	if *asJSON {

@@ -1,0 +1,363 @@
+package main
+
+import (
+	"encoding/binary"
+	"fmt"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/mtlora/mtlora/backend"
+	"github.com/mtlora/mtlora/datasets"
+	"github.com/mtlora/mtlora/experiment"
+	"github.com/mtlora/mtlora/mtlcore"
+	"github.com/mtlora/mtlora/pretrained"
+	"github.com/mtlora/mtlora/trainer"
+	"github.com/mtlora/mtlora/zoo"
+)
+
+// badInput is one entry of the bad-input catalogue: what a user gets wrong, the public entry point that
+// receives it, and what the error must say (a sentinel it wraps and/or substrings: the file, row, column,
+// field or tensor, what was expected and what was found).
+type badInput struct {
+	name string
+	run  func(t *testing.T, dir string) error
+	is   error
+	want []string
+}
+
+// TestBadInputCatalogue is the toolkit's bad-input catalogue, listed in the README ("Bad input"): every
+// case must fail with its specific error — no panic escapes (a panic fails the test), nothing falls back
+// silently (a nil error fails it) — and every case name must appear in the README's table.
+func TestBadInputCatalogue(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := catalogue()
+	if len(cases) < 30 {
+		t.Fatalf("the catalogue has %d cases; issue 9 asks for at least 30", len(cases))
+	}
+	if out := os.Getenv("MTLORA_CATALOGUE_MD"); out != "" { // regenerate the README's table
+		var b strings.Builder
+		for _, c := range cases {
+			var exp []string
+			if c.is != nil {
+				exp = append(exp, "`"+c.is.Error()+"`")
+			}
+			for _, w := range c.want {
+				exp = append(exp, "“"+strings.ReplaceAll(w, "|", `\|`)+"”")
+			}
+			fmt.Fprintf(&b, "| %s | %s |\n", c.name, strings.Join(exp, ", "))
+		}
+		if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if !strings.Contains(string(readme), "| "+c.name+" |") {
+				t.Errorf("README's bad-input table has no row %q", c.name)
+			}
+			err := c.run(t, t.TempDir())
+			if err == nil {
+				t.Fatal("accepted: expected an error")
+			}
+			if c.is != nil && !errors.Is(err, c.is) {
+				t.Errorf("error does not wrap %v: %v", c.is, err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not say %q: %v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func write(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// loadText loads a data file under a two-task spec (sentiment: neg/pos; topic: politics/sport).
+func loadText(path string) error {
+	spec := datasets.Spec{Name: "catalogue", Path: path, Tasks: []datasets.TaskSpec{
+		{Name: "sentiment", Labels: []string{"neg", "pos"}}, {Name: "topic", Labels: []string{"politics", "sport"}}}}
+	_, err := datasets.Load(spec, datasets.ReadOptions{}, 0.2, 0.2)
+	return err
+}
+
+const goodCSV = "task,text,label\nsentiment,fine,pos\ntopic,match,sport\n"
+
+// savedAdapters trains nothing: it builds a small MTL-LoRA linear model, saves its adapters into dir and
+// returns the configuration and a fresh store of the same model, ready for LoadAdapters.
+func savedAdapters(t *testing.T, dir string) (mtlcore.Config, *model.Store) {
+	t.Helper()
+	cfg := mtlcore.DefaultConfig(mtlcore.MTLLoRA, 2)
+	cfg.Rank, cfg.Targets = 2, mtlcore.TargetDense
+	inj, err := mtlcore.NewInjector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := func() *model.Store {
+		store := model.NewStore()
+		x := tensors.FromFlatDataAndDimensions(make([]float32, 2*4), 2, 4)
+		ids := tensors.FromFlatDataAndDimensions([]int32{0, 1}, 2)
+		model.MustNewExec(backend.MustNew(), store, zoo.Linear(inj, 3)).MustCall(x, ids)
+		return store
+	}
+	if err := mtlcore.SaveAdapters(build(), cfg, dir); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, build()
+}
+
+// rewriteSafetensors rewrites a float32 safetensors file after edit has changed its tensors.
+func rewriteSafetensors(t *testing.T, path string, edit func(map[string]mtlcore.HostTensor)) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := binary.LittleEndian.Uint64(data[:8])
+	var header map[string]json.RawMessage
+	if err := json.Unmarshal(data[8:8+n], &header); err != nil {
+		t.Fatal(err)
+	}
+	ts, meta := map[string]mtlcore.HostTensor{}, map[string]string{}
+	for name, raw := range header {
+		if name == "__metadata__" {
+			json.Unmarshal(raw, &meta)
+			continue
+		}
+		var e struct {
+			Shape   []int    `json:"shape"`
+			Offsets [2]int64 `json:"data_offsets"`
+		}
+		json.Unmarshal(raw, &e)
+		body := data[8+n+uint64(e.Offsets[0]) : 8+n+uint64(e.Offsets[1])]
+		v := make([]float32, len(body)/4)
+		for i := range v {
+			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(body[4*i:]))
+		}
+		ts[name] = mtlcore.HostTensor{Shape: e.Shape, Data: v}
+	}
+	edit(ts)
+	if err := mtlcore.WriteSafetensors(path, ts, meta); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// anyKey returns some tensor name containing sub.
+func anyKey(ts map[string]mtlcore.HostTensor, sub string) string {
+	for k := range ts {
+		if strings.Contains(k, sub) {
+			return k
+		}
+	}
+	return ""
+}
+
+func catalogue() []badInput {
+	adapterFile := func(dir string) string { return filepath.Join(dir, mtlcore.AdapterWeightsFile) }
+	loadAdapters := func(t *testing.T, dir string, edit func(dir string)) error {
+		cfg, store := savedAdapters(t, dir)
+		edit(dir)
+		return mtlcore.LoadAdapters(store, cfg, dir)
+	}
+	sweep := func(spec string) func(*testing.T, string) error {
+		return func(*testing.T, string) error { _, err := experiment.ParseSweep([]byte(spec)); return err }
+	}
+	const sweepOK = `"name":"s","benchmark":"synthetic","ranks":[4],"seeds":[1],"steps":2,"batch_size":8,"learning_rate":0.01`
+	return []badInput{
+		// Data files: datasets.Load (what `experiment` and every notebook read through).
+		{"empty CSV file", func(t *testing.T, d string) error { return loadText(write(t, d, "empty.csv", "")) },
+			datasets.ErrData, []string{"empty.csv", "empty file"}},
+		{"CSV with an unclosed quote", func(t *testing.T, d string) error {
+			return loadText(write(t, d, "quote.csv", "task,text,label\ntopic,\"unclosed,sport\n"))
+		}, datasets.ErrData, []string{"quote.csv", "row 1"}},
+		{"CSV row with too many fields", func(t *testing.T, d string) error {
+			return loadText(write(t, d, "wide.csv", goodCSV+"topic,a,sport,extra\n"))
+		}, datasets.ErrData, []string{"wide.csv"}},
+		{"empty JSONL file", func(t *testing.T, d string) error { return loadText(write(t, d, "empty.jsonl", "\n")) },
+			datasets.ErrData, []string{"empty.jsonl", "empty file"}},
+		{"JSONL line that is not JSON", func(t *testing.T, d string) error {
+			return loadText(write(t, d, "bad.jsonl", `{"task":"topic","text":"a","label":"sport"}`+"\n{oops\n"))
+		}, datasets.ErrData, []string{"bad.jsonl", "line 2", "not a JSON object"}},
+		{"JSONL value whose type changes", func(t *testing.T, d string) error {
+			return loadText(write(t, d, "mixed.jsonl", `{"task":"topic","text":"a","label":"sport"}`+"\n"+`{"task":"topic","text":3,"label":"sport"}`+"\n"))
+		}, datasets.ErrData, []string{"mixed.jsonl", "line 2", `"text"`, "expected a string"}},
+		{"empty Parquet file", func(t *testing.T, d string) error { return loadText(write(t, d, "empty.parquet", "")) },
+			datasets.ErrData, []string{"empty.parquet"}},
+		{"Parquet file that is not Parquet", func(t *testing.T, d string) error {
+			return loadText(write(t, d, "fake.parquet", "PAR1 this is text, not a footer PAR1"))
+		}, datasets.ErrData, []string{"fake.parquet"}},
+		{"empty Arrow IPC file", func(t *testing.T, d string) error { return loadText(write(t, d, "empty.arrow", "")) },
+			datasets.ErrData, []string{"empty.arrow"}},
+		{"Arrow IPC stream that is not Arrow", func(t *testing.T, d string) error {
+			return loadText(write(t, d, "fake.arrows", strings.Repeat("\xff\xff\xff\xff garbage ", 8)))
+		}, datasets.ErrData, []string{"fake.arrows"}},
+		{"missing label column", func(t *testing.T, d string) error {
+			return loadText(write(t, d, "nolabel.csv", "task,text\nsentiment,hi\n"))
+		}, datasets.ErrData, []string{"nolabel.csv", `missing column "label"`}},
+		{"mistyped text column", func(t *testing.T, d string) error {
+			return loadText(write(t, d, "num.jsonl", `{"task":"topic","text":12,"label":"sport"}`+"\n"))
+		}, datasets.ErrData, []string{"num.jsonl", `"text"`, "expected a string"}},
+		{"unknown task", func(t *testing.T, d string) error {
+			return loadText(write(t, d, "task.csv", goodCSV+"weather,b,sun\n"))
+		}, datasets.ErrData, []string{"task.csv", "row 3", `unknown task "weather"`}},
+		{"label outside the task's vocabulary", func(t *testing.T, d string) error {
+			return loadText(write(t, d, "label.csv", goodCSV+"topic,b,science\n"))
+		}, datasets.ErrData, []string{"label.csv", "row 3", `label "science"`, `task "topic"`}},
+		{"task with no examples", func(t *testing.T, d string) error {
+			return loadText(write(t, d, "onetask.csv", "task,text,label\ntopic,a,sport\n"))
+		}, datasets.ErrData, []string{`task "sentiment" has no examples`}},
+		{"data path that does not exist", func(t *testing.T, d string) error { return loadText(filepath.Join(d, "absent.parquet")) },
+			nil, []string{"absent.parquet"}},
+
+		// Text and models.
+		{"text longer than the model", func(t *testing.T, d string) error {
+			tok, err := pretrained.LoadTokenizer(tinyVocab(t, d))
+			if err != nil {
+				return err
+			}
+			_, err = tok.EncodeBatch([]string{strings.Repeat("a ", 1000)}, nil, 1024)
+			if err != nil {
+				return err
+			}
+			return runTrain([]string{"-benchmark", "mtbench", "-seq-len", "1024", "-steps", "1", "-dir", d})
+		}, nil, []string{"seq_len", "1024", "max_position_embeddings 512"}},
+		{"model directory that does not exist", func(t *testing.T, d string) error {
+			_, err := pretrained.Open(filepath.Join(d, "no-model"))
+			return err
+		}, nil, []string{"no-model"}},
+		{"pickle-only checkpoint", func(t *testing.T, d string) error {
+			write(t, d, "config.json", `{"model_type":"bert","hidden_size":8,"num_hidden_layers":1,"num_attention_heads":2,"intermediate_size":16,"vocab_size":10,"max_position_embeddings":16}`)
+			write(t, d, "pytorch_model.bin", "PK\x03\x04 pickle")
+			ck, err := pretrained.Open(d)
+			if err != nil {
+				return err
+			}
+			_, err = ck.LoadWeights(model.NewStore(), "")
+			return err
+		}, pretrained.ErrCheckpoint, []string{"pytorch_model.bin", "safetensors"}},
+
+		// Adapter configurations.
+		{"adapter rank 0", func(t *testing.T, d string) error {
+			c := mtlcore.DefaultConfig(mtlcore.MTLLoRA, 2)
+			c.Rank = 0
+			return c.Validate()
+		}, nil, []string{"rank"}},
+		{"unknown adapter method", func(t *testing.T, d string) error {
+			return runTrain([]string{"-benchmark", "synthetic", "-method", "super-lora", "-steps", "1", "-dir", d})
+		}, nil, []string{`"super-lora"`}},
+		{"MTL-LoRA temperature 0 or below", func(t *testing.T, d string) error {
+			c := mtlcore.DefaultConfig(mtlcore.MTLLoRA, 2)
+			c.Temperature = -1
+			return c.Validate()
+		}, nil, []string{"temperature"}},
+		{"MoELoRA rank not divisible by its experts", func(t *testing.T, d string) error {
+			c := mtlcore.DefaultConfig(mtlcore.MoELoRA, 2)
+			c.Rank, c.N = 7, 2
+			return c.Validate()
+		}, nil, []string{"7"}},
+		{"unknown target layer", func(t *testing.T, d string) error {
+			return runTrain([]string{"-benchmark", "mtbench", "-targets", "q,attention_out", "-steps", "1", "-dir", d})
+		}, nil, []string{"attention_out"}},
+		{"train config file with an unknown key", func(t *testing.T, d string) error {
+			return runTrain([]string{"-config", write(t, d, "run.json", `{"method":"lora","rnak":8}`), "-dir", d})
+		}, nil, []string{"run.json", "rnak"}},
+
+		// Adapter checkpoints: mtlcore.LoadAdapters (what eval, predict, export and notebooks load).
+		{"adapter checkpoint missing a tensor", func(t *testing.T, d string) error {
+			return loadAdapters(t, d, func(d string) {
+				rewriteSafetensors(t, adapterFile(d), func(ts map[string]mtlcore.HostTensor) { delete(ts, anyKey(ts, "lambda")) })
+			})
+		}, mtlcore.ErrCheckpoint, []string{"lambda", "missing"}},
+		{"adapter checkpoint with an extra tensor", func(t *testing.T, d string) error {
+			return loadAdapters(t, d, func(d string) {
+				rewriteSafetensors(t, adapterFile(d), func(ts map[string]mtlcore.HostTensor) {
+					ts["linear/adapter/stray"] = mtlcore.HostTensor{Shape: []int{1}, Data: []float32{1}}
+				})
+			})
+		}, mtlcore.ErrCheckpoint, []string{"stray"}},
+		{"adapter checkpoint with a misshaped tensor", func(t *testing.T, d string) error {
+			return loadAdapters(t, d, func(d string) {
+				rewriteSafetensors(t, adapterFile(d), func(ts map[string]mtlcore.HostTensor) {
+					k := anyKey(ts, "lora_A")
+					ts[k] = mtlcore.HostTensor{Shape: []int{5, 5}, Data: make([]float32, 25)}
+				})
+			})
+		}, mtlcore.ErrCheckpoint, []string{"lora_A", "[5 5]"}},
+		{"adapter checkpoint with a corrupt header", func(t *testing.T, d string) error {
+			return loadAdapters(t, d, func(d string) {
+				data, _ := os.ReadFile(adapterFile(d))
+				copy(data[8:], "{{{{")
+				os.WriteFile(adapterFile(d), data, 0o644)
+			})
+		}, mtlcore.ErrCheckpoint, []string{mtlcore.AdapterWeightsFile}},
+		{"adapter checkpoint from a different method", func(t *testing.T, d string) error {
+			_, store := savedAdapters(t, d)
+			lora := mtlcore.DefaultConfig(mtlcore.LoRA, 2)
+			lora.Rank, lora.Targets = 2, mtlcore.TargetDense
+			return mtlcore.LoadAdapters(store, lora, d)
+		}, mtlcore.ErrCheckpoint, []string{"mtl-lora", "lora"}},
+		{"training checkpoint with a corrupt state file", func(t *testing.T, d string) error {
+			args := []string{"-benchmark", "synthetic", "-steps", "4", "-dir", d}
+			if err := runTrain(args); err != nil {
+				t.Fatal(err)
+			}
+			latest, err := os.ReadFile(filepath.Join(d, "checkpoints", "LATEST"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.Remove(filepath.Join(d, "result.json")) // as if killed after its last checkpoint
+			write(t, d, filepath.Join("checkpoints", strings.TrimSpace(string(latest)), "state.json"), "{not json")
+			return runTrain(args)
+		}, trainer.ErrCheckpoint, []string{"state.json"}},
+
+		// Sweep specifications: experiment.ParseSweep (mtlora sweep -spec).
+		{"sweep spec with an unknown key", sweep(`{` + sweepOK + `,"methods":["lora"],"learning_rat":1}`), nil, []string{"learning_rat"}},
+		{"sweep spec with an empty axis", sweep(`{` + sweepOK + `,"methods":[]}`), nil, []string{"axis methods is empty"}},
+		{"sweep spec naming an unknown method", sweep(`{` + sweepOK + `,"methods":["lora","lora++"]}`), nil, []string{"lora++"}},
+		{"sweep spec file that does not exist", func(t *testing.T, d string) error {
+			return runSweep([]string{"-spec", filepath.Join(d, "nope.json")})
+		}, nil, []string{"nope.json"}},
+
+		// Training and output paths.
+		{"training with 0 steps", func(t *testing.T, d string) error {
+			return trainer.FitConfig{Steps: 0, LearningRate: 1, NumTasks: 1}.Validate()
+		}, nil, []string{"steps"}},
+		{"run directory that does not exist", func(t *testing.T, d string) error {
+			return runEval([]string{"-run", filepath.Join(d, "missing-run")})
+		}, nil, []string{"missing-run", "does not exist"}},
+		{"output directory that cannot be written", func(t *testing.T, d string) error {
+			blocker := write(t, d, "blocker", "a file where a directory should be")
+			return runTrain([]string{"-benchmark", "synthetic", "-steps", "1", "-dir", filepath.Join(blocker, "run")})
+		}, nil, []string{"run directory", "blocker", "not a directory"}},
+		{"report of a path that holds no run", func(t *testing.T, d string) error {
+			return runReport([]string{filepath.Join(d, "not-a-run")})
+		}, nil, []string{"not-a-run"}},
+	}
+}
+
+// tinyVocab writes a WordPiece vocabulary into dir and returns dir.
+func tinyVocab(t *testing.T, dir string) string {
+	write(t, dir, "vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\na\n")
+	return dir
+}
