@@ -2,9 +2,9 @@ package main
 
 import (
 	"encoding/binary"
-	"fmt"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
