@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/gofrs/flock"
 
 	"github.com/mtlora/mtlora/mtlcore"
 )
@@ -32,9 +33,46 @@ type SweepReport struct {
 // RunDir is where a run keeps its checkpoints and result.
 func RunDir(sweepDir, id string) string { return filepath.Join(sweepDir, "runs", id) }
 
+// LockFile is the per-run lock a runner holds (flock(2), released by the kernel when its process dies)
+// while it executes that run.
+const LockFile = ".lock"
+
+// ExecuteOnce executes the run in dir unless it has finished, holding dir's lock file so that runners
+// sharing a sweep directory — parallel workers, a second `mtlora sweep` on the same directory, array jobs —
+// never run it twice or write over each other. With wait, a run locked by another runner is waited for
+// (and resumed here if that runner died before finishing it); without, busy reports it and returns.
+func ExecuteOnce(env Env, run Run, dir string, wait bool) (res *Result, executed, busy bool, err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, false, false, fmt.Errorf("run %s: cannot create its directory: %w", run.ID(), err)
+	}
+	if res, done, err := ReadResult(dir); err != nil || done {
+		return res, false, false, err
+	}
+	lock := flock.New(filepath.Join(dir, LockFile))
+	if wait {
+		err = lock.Lock()
+	} else {
+		var ok bool
+		if ok, err = lock.TryLock(); err == nil && !ok {
+			return nil, false, true, nil
+		}
+	}
+	if err != nil {
+		return nil, false, false, fmt.Errorf("run %s: locking %s: %w", run.ID(), lock.Path(), err)
+	}
+	defer lock.Unlock()
+	if res, done, err := ReadResult(dir); err != nil || done { // finished by the runner that held the lock
+		return res, false, false, err
+	}
+	res, err = Execute(env, run, dir)
+	return res, err == nil, false, err
+}
+
 // RunSweep executes the runs of a sweep in dir, parallel at a time (≥ 1): a run with a result is never
-// repeated, an interrupted run resumes from its checkpoint, and the results table dir/results.parquet is
-// rewritten (atomically) from every finished run at the end. onDone, if set, is called after each run.
+// repeated, an interrupted run resumes from its checkpoint, and a run another runner is executing (its
+// lock file is held) is left to it until every other run is done, then waited for. The results table
+// dir/results.parquet is rewritten (atomically) at the end from every run of the sweep, so two runners on
+// one directory both leave the complete table. onDone, if set, is called after each run.
 func RunSweep(env Env, runs []Run, dir string, parallel int, onDone func(r *Result, executed bool)) (*SweepReport, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "runs"), 0o755); err != nil {
 		return nil, err
@@ -42,49 +80,59 @@ func RunSweep(env Env, runs []Run, dir string, parallel int, onDone func(r *Resu
 	rep := &SweepReport{Runs: make([]*Result, len(runs))}
 	var mu sync.Mutex
 	var firstErr error
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for range max(1, parallel) {
-		wg.Go(func() {
-			for i := range work {
-				id := runs[i].ID()
-				rd := RunDir(dir, id)
-				res, done, err := ReadResult(rd)
-				executed := false
-				if err == nil && !done {
-					res, err = Execute(env, runs[i], rd)
-					executed = true
-				}
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = err
-				}
-				if err == nil {
-					rep.Runs[i] = res
-					if executed {
-						rep.Executed = append(rep.Executed, id)
-					} else {
-						rep.Skipped = append(rep.Skipped, id)
+	var busy []int
+	pass := func(indices []int, wait bool) {
+		work := make(chan int)
+		var wg sync.WaitGroup
+		for range max(1, parallel) {
+			wg.Go(func() {
+				for i := range work {
+					id := runs[i].ID()
+					res, executed, isBusy, err := ExecuteOnce(env, runs[i], RunDir(dir, id), wait)
+					mu.Lock()
+					switch {
+					case err != nil:
+						if firstErr == nil {
+							firstErr = err
+						}
+					case isBusy:
+						busy = append(busy, i)
+					default:
+						rep.Runs[i] = res
+						if executed {
+							rep.Executed = append(rep.Executed, id)
+						} else {
+							rep.Skipped = append(rep.Skipped, id)
+						}
+					}
+					mu.Unlock()
+					if err == nil && !isBusy && onDone != nil {
+						onDone(res, executed)
 					}
 				}
-				mu.Unlock()
-				if err == nil && onDone != nil {
-					onDone(res, executed)
-				}
-			}
-		})
-	}
-	for i := range runs {
-		mu.Lock()
-		stop := firstErr != nil
-		mu.Unlock()
-		if stop {
-			break
+			})
 		}
-		work <- i
+		for _, i := range indices {
+			mu.Lock()
+			stop := firstErr != nil
+			mu.Unlock()
+			if stop {
+				break
+			}
+			work <- i
+		}
+		close(work)
+		wg.Wait()
 	}
-	close(work)
-	wg.Wait()
+	all := make([]int, len(runs))
+	for i := range all {
+		all[i] = i
+	}
+	pass(all, false)
+	if firstErr == nil && len(busy) > 0 {
+		sort.Ints(busy)
+		pass(busy, true)
+	}
 	if firstErr != nil {
 		return rep, firstErr
 	}

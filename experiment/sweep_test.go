@@ -96,7 +96,7 @@ func TestSweepKilledAndRestarted(t *testing.T) {
 	}
 	env := Env{Backend: backend.MustNew()}
 	if dir := os.Getenv("MTLORA_SWEEP_CHILD_DIR"); dir != "" {
-		_, err := RunSweep(env, runs, dir, 1, func(r *Result, _ bool) { fmt.Printf("done %s\n", r.ID) })
+		_, err := RunSweep(env, runs, dir, 1, func(r *Result, executed bool) { fmt.Printf("done %s executed=%v\n", r.ID, executed) })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,4 +210,65 @@ func TestRecordGradientConflictDuringTraining(t *testing.T) {
 	if fmt.Sprint(with.Fit.Losses) != fmt.Sprint(without.Fit.Losses) {
 		t.Errorf("recording changed the training")
 	}
+}
+
+// Two runners on one sweep directory at the same time — this process and a child — execute every run
+// exactly once between them (per-run lock files), and each leaves the complete results table.
+func TestTwoSweepRunnersShareADirectory(t *testing.T) {
+	spec, err := ParseSweep([]byte(smallSweep))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := spec.Expand(4, Layers(Synthetic, zoo.BERTConfig{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestSweepKilledAndRestarted$")
+	cmd.Env = append(os.Environ(), "MTLORA_SWEEP_CHILD_DIR="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	if !sc.Scan() || !strings.HasPrefix(sc.Text(), "done ") { // the child has started its sweep
+		t.Fatalf("child: %q", sc.Text())
+	}
+	child := map[string]bool{}
+	record := func(line string) {
+		if id, ok := strings.CutSuffix(strings.TrimPrefix(line, "done "), " executed=true"); ok {
+			child[id] = true
+		}
+	}
+	record(sc.Text())
+	rep, err := RunSweep(Env{Backend: backend.MustNew()}, runs, dir, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for sc.Scan() {
+		record(sc.Text())
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("child runner: %v", err)
+	}
+	for _, id := range rep.Executed {
+		if child[id] {
+			t.Errorf("run %s was executed by both runners", id)
+		}
+	}
+	if len(rep.Executed)+len(child) != len(runs) {
+		t.Errorf("this runner executed %d, the child %d: want %d runs executed once in all", len(rep.Executed), len(child), len(runs))
+	}
+	for i, r := range rep.Runs {
+		if r == nil {
+			t.Errorf("run %d (%s) missing from this runner's results", i, runs[i].ID())
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, ResultsFile)); err != nil {
+		t.Error(err)
+	}
+	t.Logf("this runner executed %d runs, the child %d", len(rep.Executed), len(child))
 }

@@ -85,7 +85,7 @@ Flags:
 	if *only != "" {
 		for _, r := range runs {
 			if r.ID() == *only {
-				_, err := experiment.Execute(env, r, experiment.RunDir(*dir, r.ID()))
+				_, _, _, err := experiment.ExecuteOnce(env, r, experiment.RunDir(*dir, r.ID()), true)
 				return err
 			}
 		}
