@@ -71,19 +71,23 @@ func saveCheckpoint(dir string, step int, store *model.Store, skip func(*model.V
 	if err != nil {
 		return err
 	}
+	final := filepath.Join(dir, fmt.Sprintf("step-%08d", step))
 	for name, data := range map[string][]byte{"variables.bin": blob, "manifest.json": manifest, "state.json": st} {
 		if err := writeSynced(filepath.Join(tmp, name), data); err != nil {
-			return err
+			return fmt.Errorf("trainer: writing the checkpoint of step %d (%s): %w; the previous checkpoint is kept", step, final, err)
 		}
 	}
-	final := filepath.Join(dir, fmt.Sprintf("step-%08d", step))
 	if err := os.RemoveAll(final); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, final); err != nil {
 		return err
 	}
-	return mtlcore.WriteFileAtomic(filepath.Join(dir, "LATEST"), []byte(filepath.Base(final)+"\n"))
+	syncDir(dir) // the rename is durable before LATEST names it
+	if err := mtlcore.WriteFileAtomic(filepath.Join(dir, "LATEST"), []byte(filepath.Base(final)+"\n")); err != nil {
+		return fmt.Errorf("trainer: checkpoint of step %d: %w; the previous checkpoint is kept", step, err)
+	}
+	return nil
 }
 
 // loadCheckpoint reads the checkpoint named by dir/LATEST into store (creating or overwriting its variables)
@@ -153,6 +157,14 @@ func readJSON(path string, v any) error {
 }
 
 // writeSynced writes and fsyncs a new file.
+// syncDir flushes a directory's entries (renames) to disk; errors are ignored where a file system cannot.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
 func writeSynced(path string, data []byte) error {
 	f, err := os.Create(path)
 	if err != nil {

@@ -8,11 +8,13 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/gomlx/compute"
 	. "github.com/gomlx/gomlx/core/graph"
@@ -164,19 +166,24 @@ func TestFitEarlyStopping(t *testing.T) {
 	}
 }
 
-// A run killed with SIGKILL at a random step and resumed from its directory ends with exactly the losses,
-// metrics and weights of an uninterrupted run with the same seed.
+// A run killed with SIGKILL at a random moment 20 times — each time restarted from its directory, so kills
+// land in steps, in evaluations and in checkpoint writes alike — ends with exactly the losses, metrics and
+// weights of an uninterrupted run with the same seed.
 func TestFitKilledAndResumed(t *testing.T) {
+	const steps, kills = 150, 20
 	if dir := os.Getenv("MTLORA_FIT_CHILD_DIR"); dir != "" {
-		newSyntheticRun(t, 3).fit(t, dir, func(step int, _ float64) { fmt.Printf("step %d\n", step) })
+		r := newSyntheticRun(t, 3)
+		r.cfg.Steps = steps
+		r.fit(t, dir, func(step int, _ float64) { fmt.Printf("step %d\n", step) })
 		return
 	}
 	ref := newSyntheticRun(t, 3)
+	ref.cfg.Steps = steps
 	want := ref.fit(t, "", nil)
 	rng := rand.New(rand.NewPCG(uint64(os.Getpid()), 1))
-	for attempt := range 3 {
-		dir := t.TempDir()
-		killAt := 3 + rng.IntN(ref.cfg.Steps-6)
+	dir := t.TempDir()
+	var resumedAt []int
+	for range kills {
 		cmd := exec.Command(os.Args[0], "-test.run", "^TestFitKilledAndResumed$")
 		cmd.Env = append(os.Environ(), "MTLORA_FIT_CHILD_DIR="+dir)
 		out, err := cmd.StdoutPipe()
@@ -187,31 +194,25 @@ func TestFitKilledAndResumed(t *testing.T) {
 			t.Fatal(err)
 		}
 		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if s, ok := strings.CutPrefix(sc.Text(), "step "); ok {
-				if n, _ := strconv.Atoi(s); n >= killAt {
-					_ = cmd.Process.Signal(syscall.SIGKILL)
-					break
-				}
-			}
+		if sc.Scan() { // training again: kill it a random moment later
+			n, _ := strconv.Atoi(strings.TrimPrefix(sc.Text(), "step "))
+			resumedAt = append(resumedAt, n)
+			time.Sleep(time.Duration(rng.IntN(15000)) * time.Microsecond)
+			_ = cmd.Process.Signal(syscall.SIGKILL)
 		}
 		_ = cmd.Wait()
-		r := newSyntheticRun(t, 3)
-		first := 0
-		got := r.fit(t, dir, func(step int, _ float64) {
-			if first == 0 {
-				first = step
-			}
-		})
-		t.Logf("attempt %d: killed at step ≥ %d, resumed at step %d", attempt, killAt, first)
-		if first < killAt-1 || first > killAt+2 {
-			t.Fatalf("resumed at step %d, but the child was killed after step %d: the checkpoint was not used", first, killAt)
-		}
-		if !slices.Equal(got.Losses, want.Losses) || fmt.Sprint(got.Evals) != fmt.Sprint(want.Evals) {
-			t.Fatalf("resumed run differs:\n got %v\nwant %v", got.Losses, want.Losses)
-		}
-		sameWeights(t, adapterWeights(r.store), adapterWeights(ref.store))
 	}
+	r := newSyntheticRun(t, 3)
+	r.cfg.Steps = steps
+	got := r.fit(t, dir, nil)
+	t.Logf("%d kills; the restarts resumed at steps %v", kills, resumedAt)
+	if len(resumedAt) < kills/2 || !slices.IsSorted(resumedAt) {
+		t.Fatalf("restarts resumed at %v: expected most of the %d kills to land during training, never going back", resumedAt, kills)
+	}
+	if !slices.Equal(got.Losses, want.Losses) || fmt.Sprint(got.Evals) != fmt.Sprint(want.Evals) {
+		t.Fatalf("resumed run differs:\n got %v\nwant %v", got.Losses, want.Losses)
+	}
+	sameWeights(t, adapterWeights(r.store), adapterWeights(ref.store))
 }
 
 // poisoned feeds the run's batches but gives the rows of one task NaN targets from step `at` on.
@@ -268,4 +269,69 @@ func TestFitNonFiniteLossNamesStepAndTask(t *testing.T) {
 	if res.Step != clean.cfg.Steps || math.IsNaN(res.Losses[len(res.Losses)-1]) {
 		t.Fatalf("resumed run: step %d, losses %v", res.Step, res.Losses)
 	}
+}
+
+// smallDisk mounts a tmpfs of the given size at a temporary directory (unmounted at cleanup): a disk that
+// fills up. It needs root (CI runs as root); elsewhere the test is skipped, saying so.
+func smallDisk(t *testing.T, size int) string {
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d", size)); err != nil {
+		t.Skipf("cannot mount a %d-byte tmpfs to fill (needs root): %v", size, err)
+	}
+	t.Cleanup(func() { _ = syscall.Unmount(dir, 0) })
+	return dir
+}
+
+// fill writes a file into dir until the file system is full.
+func fill(t *testing.T, dir string) string {
+	p := filepath.Join(dir, "filler")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	chunk := make([]byte, 4096)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatal(err)
+			}
+			return p
+		}
+	}
+}
+
+// A disk that fills up while a checkpoint is saved: the run stops with the error (no space left, naming
+// the checkpoint), LATEST still names the previous checkpoint, and once space is freed the run resumes
+// from it and ends exactly like an uninterrupted run.
+func TestFitDiskFullKeepsThePreviousCheckpoint(t *testing.T) {
+	disk := smallDisk(t, 1<<20)
+	ref := newSyntheticRun(t, 3)
+	want := ref.fit(t, "", nil)
+	r := newSyntheticRun(t, 3)
+	var filler string
+	_, err := trainer.Fit(r.b, r.store, r.fn, loss.MeanSquaredError, r.data, r.eval, r.cfg, disk, func(step int, _ float64) {
+		if step == 12 {
+			filler = fill(t, disk) // the checkpoint of step 12 is written after this
+		}
+	})
+	if err == nil || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("err = %v, want no space left on device", err)
+	}
+	if !strings.Contains(err.Error(), "step 12") || !strings.Contains(err.Error(), "previous checkpoint is kept") {
+		t.Errorf("error does not name the checkpoint and what is kept: %v", err)
+	}
+	latest, err := os.ReadFile(filepath.Join(disk, "checkpoints", "LATEST"))
+	if err != nil || strings.TrimSpace(string(latest)) != "step-00000011" {
+		t.Fatalf("LATEST = %q (%v), want step-00000011", latest, err)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	again := newSyntheticRun(t, 3)
+	got := again.fit(t, disk, nil)
+	if !slices.Equal(got.Losses, want.Losses) || fmt.Sprint(got.Evals) != fmt.Sprint(want.Evals) {
+		t.Fatalf("resumed run differs:\n got %v\nwant %v", got.Losses, want.Losses)
+	}
+	sameWeights(t, adapterWeights(again.store), adapterWeights(ref.store))
 }
