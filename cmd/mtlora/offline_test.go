@@ -1,0 +1,57 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The toolkit touches the network only when a download is asked for: run inside a network namespace with
+// no interfaces but loopback (unshare -rn), the synthetic demo, an mtbench training run on the fetched
+// MiniLM and prepared data, and its report all succeed, while a hub download fails — it is the one that
+// tried to connect.
+func TestOfflineNeedsNoNetwork(t *testing.T) {
+	if os.Getenv("MTLORA_OFFLINE_CHILD") == "1" {
+		dir := t.TempDir()
+		if err := runDemo([]string{"-benchmark", "synthetic", "-steps", "3", "-methods", "lora,mtl-lora"}); err != nil {
+			t.Fatalf("demo offline: %v", err)
+		}
+		run := filepath.Join(dir, "run")
+		if err := runTrain([]string{"-benchmark", "mtbench", "-steps", "2", "-batch", "4", "-seq-len", "16", "-eval-max", "4",
+			"-warmup", "0", "-dir", run}); err != nil {
+			t.Fatalf("mtbench training offline: %v", err)
+		}
+		if err := runReport([]string{run}); err != nil {
+			t.Fatalf("report offline: %v", err)
+		}
+		err := runFetchModel([]string{"-hub", "sentence-transformers/all-MiniLM-L6-v2", "-cache", filepath.Join(dir, "hub")})
+		if err == nil {
+			t.Fatal("a hub download succeeded without a network")
+		}
+		t.Logf("hub download offline: %v", err)
+		return
+	}
+	if testing.Short() {
+		t.Skip("runs a demo and a MiniLM training in a child process")
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skipf("no unshare(1) to cut the network: %v", err)
+	}
+	if err := exec.Command(unshare, "-rn", "true").Run(); err != nil {
+		t.Skipf("cannot create a network namespace here (unshare -rn): %v", err)
+	}
+	cmd := exec.Command(unshare, "-rn", os.Args[0], "-test.run", "^TestOfflineNeedsNoNetwork$", "-test.v")
+	cmd.Env = append(os.Environ(), "MTLORA_OFFLINE_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS") {
+		t.Fatalf("offline child failed (%v):\n%s", err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, "hub download offline") {
+			t.Log(strings.TrimSpace(line))
+		}
+	}
+}
