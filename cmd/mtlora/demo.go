@@ -136,7 +136,7 @@ Flags:
 	printTable(os.Stdout, rows, ts.Tasks)
 	if *jsonOut != "" {
 		data, _ := json.MarshalIndent(map[string]any{"synthetic": syn, "steps": *steps, "batch": *batch, "rows": rows}, "", "  ")
-		if err := os.WriteFile(*jsonOut, append(data, '\n'), 0o644); err != nil {
+		if err := mtlcore.WriteFileAtomic(*jsonOut, append(data, '\n')); err != nil {
 			return err
 		}
 		fmt.Printf("\nwrote %s\n", *jsonOut)

@@ -4,13 +4,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/mtlora/mtlora/backend"
 	"github.com/mtlora/mtlora/datasets/benchmark"
 	"github.com/mtlora/mtlora/experiment"
+	"github.com/mtlora/mtlora/mtlcore"
 	"github.com/mtlora/mtlora/plots"
 	"github.com/mtlora/mtlora/pretrained"
 )
@@ -134,7 +134,7 @@ Flags:
 		return err
 	}
 	report := filepath.Join(*dir, "report.html")
-	if err := os.WriteFile(report, html, 0o644); err != nil {
+	if err := mtlcore.WriteFileAtomic(report, html); err != nil {
 		return err
 	}
 	fmt.Printf("\nwrote %s and %s\n", filepath.Join(*dir, experiment.ResultsFile), report)
