@@ -2,6 +2,7 @@ package zoo
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
@@ -122,23 +123,19 @@ func BERT(cfg BERTConfig, inj *mtlcore.Injector) func(scope *model.Scope, in BER
 			h = Add(h, embedding(emb.In("token_type"), types, cfg.TypeVocab, cfg.Hidden, frozen))
 		}
 		h = layerNorm(emb.In("norm"), h, cfg.LayerNormEps, frozen)
-		h = layers.DropoutStatic(scope, h, cfg.HiddenDropout)
+		h = dropout(scope, h, cfg.HiddenDropout)
 
 		// Key mask broadcast to the BSHD score layout [batch, q_seq, heads, kv_seq].
 		keyMask := Reshape(NotEqual(in.Mask, ZerosLike(in.Mask)), batch, 1, 1, seq)
-		var attnDropout *Node
-		if cfg.AttentionDropout > 0 {
-			attnDropout = Scalar(g, dtypes.Float32, cfg.AttentionDropout)
-		}
 		for l := range cfg.Layers {
 			blk := scope.In("%s", fmt.Sprintf(BERTLayer, l))
 			att := blk.In("attention")
 			q := inj.Dense(att.In("query"), mtlcore.TargetQuery, h, taskIDs, cfg.Hidden, true)
 			k := inj.Dense(att.In("key"), mtlcore.TargetKey, h, taskIDs, cfg.Hidden, true)
 			v := inj.Dense(att.In("value"), mtlcore.TargetValue, h, taskIDs, cfg.Hidden, true)
-			ctx := selfAttention(q, k, v, in.Mask, keyMask, cfg.Heads, att, attnDropout, false)
+			ctx := selfAttention(q, k, v, in.Mask, keyMask, cfg.Heads, att, cfg.AttentionDropout, false)
 			o := inj.Dense(att.In("output"), mtlcore.TargetAttnOutput, ctx, taskIDs, cfg.Hidden, true)
-			h = layerNorm(att.In("norm"), Add(h, layers.DropoutStatic(blk, o, cfg.HiddenDropout)), cfg.LayerNormEps, frozen)
+			h = layerNorm(att.In("norm"), Add(h, dropout(blk, o, cfg.HiddenDropout)), cfg.LayerNormEps, frozen)
 
 			ff := inj.Dense(blk.In("ffn_in"), mtlcore.TargetFFNIn, h, taskIDs, cfg.Intermediate, true)
 			switch cfg.Activation {
@@ -150,7 +147,7 @@ func BERT(cfg BERTConfig, inj *mtlcore.Injector) func(scope *model.Scope, in BER
 				ff = activation.Relu(ff)
 			}
 			ff = inj.Dense(blk.In("ffn_out"), mtlcore.TargetFFNOut, ff, taskIDs, cfg.Hidden, true)
-			h = layerNorm(blk.In("ffn_norm"), Add(h, layers.DropoutStatic(blk, ff, cfg.HiddenDropout)), cfg.LayerNormEps, frozen)
+			h = layerNorm(blk.In("ffn_norm"), Add(h, dropout(blk, ff, cfg.HiddenDropout)), cfg.LayerNormEps, frozen)
 		}
 		return h
 	}
@@ -210,7 +207,7 @@ func BERTTaskModel(cfg BERTConfig, inj *mtlcore.Injector, pooling Pooling, tasks
 		}
 		in, taskIDs := BERTInputs{Tokens: inputs[0], TypeIDs: inputs[1], Mask: inputs[2]}, inputs[3]
 		pooled := Pool(pooling, encoder(scope, in, taskIDs), in.Mask)
-		pooled = layers.DropoutStatic(scope, pooled, cfg.HiddenDropout)
+		pooled = dropout(scope, pooled, cfg.HiddenDropout)
 		return TaskHeads(scope.In(BERTHeads), pooled, taskIDs, tasks, classes)
 	}
 }
@@ -225,7 +222,7 @@ func BERTSharedHeadModel(cfg BERTConfig, inj *mtlcore.Injector, pooling Pooling,
 		}
 		in, taskIDs := BERTInputs{Tokens: inputs[0], TypeIDs: inputs[1], Mask: inputs[2]}, inputs[3]
 		pooled := Pool(pooling, encoder(scope, in, taskIDs), in.Mask)
-		pooled = layers.DropoutStatic(scope, pooled, cfg.HiddenDropout)
+		pooled = dropout(scope, pooled, cfg.HiddenDropout)
 		return TaskHeads(scope.In(BERTHeads), pooled, ZerosLike(taskIDs), 1, classes)
 	}
 }
@@ -257,25 +254,38 @@ func layerNorm(scope *model.Scope, x *Node, eps float64, frozen bool) *Node {
 // keys masked out (mask [batch, seq], 0 = padding; keyMask the same as a boolean [batch, 1, 1, seq]).
 //
 // Inference (no attention dropout) runs GoMLX's fused attention in the [batch, seq, heads, dh] layout with
-// the boolean mask. When attention dropout is active (training), GoMLX uses its decomposed form, and there
-// the heads-major layout [batch, heads, seq, dh] with an additive mask (−1e30 on padding keys: exp underflows
-// to exactly 0, as with the boolean mask) ran the MiniLM training step faster on the Go backend — its score
-// and context products are plain batched matrix products and an Add broadcasts faster than a Where
-// (issue 8). headsMajor forces that form (tests compare both).
-func selfAttention(q, k, v, mask, keyMask *Node, heads int, scope *model.Scope, dropout *Node, headsMajor bool) *Node {
+// the boolean mask. While training with attention dropout it is written out here, heads-major
+// [batch, heads, seq, dh] with an additive mask (−1e30 on padding keys: exp underflows to exactly 0, as with
+// the boolean mask) and this package's dropout: the score and context products are plain batched matrix
+// products, and an Add and a Mul broadcast faster than the Where of a boolean mask or of GoMLX's dropout,
+// on the Go and the ONNX Runtime backends (issue 8). headsMajor forces that form (tests compare both).
+func selfAttention(q, k, v, mask, keyMask *Node, heads int, scope *model.Scope, dropoutRate float64, headsMajor bool) *Node {
 	dims := q.Shape().Dimensions
 	batch, seq, hidden := dims[0], dims[1], dims[2]
-	split := func(x *Node) *Node { return Reshape(x, batch, seq, heads, hidden/heads) }
-	if !headsMajor && !(dropout != nil && layers.IsDropoutActive(scope, q.Graph())) {
+	dh := hidden / heads
+	split := func(x *Node) *Node { return Reshape(x, batch, seq, heads, dh) }
+	if !headsMajor && !(dropoutRate > 0 && layers.IsDropoutActive(scope, q.Graph())) {
 		ctx, _ := attention.Core(split(q), split(k), split(v), attention.LayoutBSHD, attention.CoreOptions{
-			AttentionMask: keyMask, Scope: scope, DropoutRate: dropout,
+			AttentionMask: keyMask, Scope: scope,
 		})
 		return Reshape(ctx, batch, seq, hidden)
 	}
-	bias := Reshape(MulScalar(ConvertDType(Equal(mask, ZerosLike(mask)), q.DType()), -1e30), batch, 1, 1, seq)
 	hm := func(x *Node) *Node { return TransposeAllAxes(split(x), 0, 2, 1, 3) }
-	ctx, _ := attention.Core(hm(q), hm(k), hm(v), attention.LayoutBHSD, attention.CoreOptions{
-		AttentionMask: bias, Scope: scope, DropoutRate: dropout,
-	})
+	bias := Reshape(MulScalar(ConvertDType(Equal(mask, ZerosLike(mask)), q.DType()), -1e30), batch, 1, 1, seq)
+	scores := Add(MulScalar(Einsum("bhqd,bhkd->bhqk", hm(q), hm(k)), 1/math.Sqrt(float64(dh))), bias)
+	probs := dropout(scope, Softmax(scores, -1), dropoutRate)
+	ctx := Einsum("bhqk,bhkd->bhqd", probs, hm(v))
 	return Reshape(TransposeAllAxes(ctx, 0, 2, 1, 3), batch, seq, hidden)
+}
+
+// dropout zeroes each element of x with probability rate while training, scaling the others by
+// 1/(1−rate) — GoMLX's layers.Dropout, from the same random stream, computed as one multiplication by a
+// scaled keep-mask instead of a Where against zeros and a division, which both backends run faster.
+func dropout(scope *model.Scope, x *Node, rate float64) *Node {
+	g := x.Graph()
+	if rate <= 0 || !layers.IsDropoutActive(scope, g) {
+		return x
+	}
+	keep := GreaterThan(scope.RandomUniform(g, x.Shape()), Scalar(g, x.DType(), rate))
+	return Mul(x, MulScalar(ConvertDType(keep, x.DType()), 1/(1-rate)))
 }
