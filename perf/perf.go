@@ -62,8 +62,8 @@ func (r Result) GFLOPs() float64 {
 }
 
 // Measure measures cases interleaved: each is set up and called once (First), then reps rounds call every
-// case once in turn (after an untimed garbage collection), so ratios between them come from the same
-// stretch of machine load. PeakRSSMiB is
+// case once in turn (after an untimed garbage collection; each round starting one case later, so that
+// no case always runs first), and ratios between them come from the same stretch of machine load. PeakRSSMiB is
 // the peak resident memory a case added during its setup and first call, over what the process held before
 // it (cases set up earlier stay resident, so the high-water mark alone would mix them).
 func Measure(cases []Case, reps int) ([]Result, error) {
@@ -87,8 +87,10 @@ func Measure(cases []Case, reps int) ([]Result, error) {
 		results[i] = Result{Case: c, First: time.Since(start).Seconds(), PeakRSSMiB: residentMiB("VmHWM:") - before}
 		steps[i] = step
 	}
-	for range reps {
-		for i, step := range steps {
+	for round := range reps {
+		for j := range steps {
+			i := (round + j) % len(steps) // each round starts one case later: no case is always first
+			step := steps[i]
 			runtime.GC() // untimed: garbage of the case before is not charged to this one
 			t0 := time.Now()
 			if err := step(); err != nil {
