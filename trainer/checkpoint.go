@@ -87,6 +87,31 @@ func saveCheckpoint(dir string, step int, store *model.Store, skip func(*model.V
 	if err := mtlcore.WriteFileAtomic(filepath.Join(dir, "LATEST"), []byte(filepath.Base(final)+"\n")); err != nil {
 		return fmt.Errorf("trainer: checkpoint of step %d: %w; the previous checkpoint is kept", step, err)
 	}
+	return pruneCheckpoints(dir, keepCheckpoints)
+}
+
+// keepCheckpoints is how many step-* checkpoints a directory keeps: the one LATEST names and the one before
+// it (a run checkpointing every 1/20 of its steps would otherwise keep twenty).
+const keepCheckpoints = 2
+
+// pruneCheckpoints removes all but the newest keep step-* checkpoints of dir (names sort by step).
+func pruneCheckpoints(dir string, keep int) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var steps []string
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), "step-") {
+			steps = append(steps, e.Name())
+		}
+	}
+	slices.Sort(steps)
+	for _, name := range steps[:max(0, len(steps)-keep)] {
+		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+			return fmt.Errorf("trainer: removing the old checkpoint %s: %w", name, err)
+		}
+	}
 	return nil
 }
 

@@ -335,3 +335,24 @@ func TestFitDiskFullKeepsThePreviousCheckpoint(t *testing.T) {
 	}
 	sameWeights(t, adapterWeights(again.store), adapterWeights(ref.store))
 }
+
+// A run checkpointing every step keeps only its last two checkpoints; LATEST names the newest.
+func TestFitKeepsTheLastTwoCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	r := newSyntheticRun(t, 3)
+	r.fit(t, dir, nil)
+	entries, err := os.ReadDir(filepath.Join(dir, "checkpoints"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "step-") {
+			steps = append(steps, e.Name())
+		}
+	}
+	want := []string{fmt.Sprintf("step-%08d", r.cfg.Steps-1), fmt.Sprintf("step-%08d", r.cfg.Steps)}
+	if !slices.Equal(steps, want) {
+		t.Fatalf("checkpoints %v, want %v", steps, want)
+	}
+}
