@@ -86,6 +86,36 @@ func (p NpmPackage) Verify(path string) error {
 	return nil
 }
 
+// ExtractFile stores one file of the package, member (its path in the tarball, e.g. package/dist/x.js), at
+// dst and returns dst. A dst already there is kept; otherwise the tarball is fetched (or copied from from)
+// into a temporary directory beside dst, verified, the member written atomically, and the tarball removed.
+func (p NpmPackage) ExtractFile(dst, member, from string, log io.Writer) (string, error) {
+	if _, err := os.Stat(dst); err == nil {
+		return dst, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dst), ".npm-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	tgz, err := p.Tarball(tmp, from, log)
+	if err != nil {
+		return "", err
+	}
+	files, err := ReadTarball(tgz, member)
+	if err != nil {
+		return "", err
+	}
+	data, ok := files[member]
+	if !ok {
+		return "", fmt.Errorf("%s (%s) has no %s", tgz, p, member)
+	}
+	return dst, WriteFileAtomic(dst, data)
+}
+
 // ReadTarball returns the regular files of a .tgz whose paths start with one of the prefixes, by path.
 func ReadTarball(path string, prefixes ...string) (map[string][]byte, error) {
 	f, err := os.Open(path)

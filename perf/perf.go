@@ -115,11 +115,8 @@ func ResetPeakRSS() {
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 }
 
-// PeakRSSMiB reads the high-water mark of resident memory (VmHWM) since the last reset; 0 where /proc is
-// not available.
-func PeakRSSMiB() float64 { return residentMiB("VmHWM:") }
-
-// residentMiB reads one memory line of /proc/self/status (VmHWM: peak, VmRSS: current).
+// residentMiB reads one memory line of /proc/self/status (VmHWM: the peak since ResetPeakRSS, VmRSS:
+// current); 0 where /proc is not available.
 func residentMiB(field string) float64 {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {

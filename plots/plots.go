@@ -44,31 +44,10 @@ func FetchECharts(tarball string, log io.Writer) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, err := os.Stat(dst); err == nil {
-		return dst, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return "", err
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dst), ".npm-*")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(tmp)
-	tgz, err := ECharts.Tarball(tmp, tarball, log)
-	if err != nil {
+	if _, err := ECharts.ExtractFile(dst, "package/dist/echarts.min.js", tarball, log); err != nil {
 		return "", fmt.Errorf("plots: %w", err)
 	}
-	const member = "package/dist/echarts.min.js"
-	files, err := mtlcore.ReadTarball(tgz, member)
-	if err != nil {
-		return "", fmt.Errorf("plots: %w", err)
-	}
-	js, ok := files[member]
-	if !ok {
-		return "", fmt.Errorf("plots: %s has no %s", tgz, member)
-	}
-	return dst, mtlcore.WriteFileAtomic(dst, js)
+	return dst, nil
 }
 
 // EChartsJS returns the fetched echarts.min.js.

@@ -28,8 +28,7 @@ func TestSelfAttentionLayoutsAgreeAndIgnorePadding(t *testing.T) {
 	mask := tensors.FromFlatDataAndDimensions([]int32{1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, batch, seq)
 	run := func(headsMajor bool, v *tensors.Tensor) []float32 {
 		exec := model.MustNewExec(backend.MustNew(), model.NewStore(), func(scope *model.Scope, q, k, v, mask *Node) *Node {
-			keyMask := Reshape(NotEqual(mask, ZerosLike(mask)), batch, 1, 1, seq)
-			return selfAttention(q, k, v, mask, keyMask, heads, scope, 0, headsMajor)
+			return selfAttention(q, k, v, mask, heads, scope, 0, headsMajor)
 		})
 		return tensors.MustCopyFlatData[float32](exec.MustCall1(q, k, v, mask))
 	}

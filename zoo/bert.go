@@ -125,15 +125,13 @@ func BERT(cfg BERTConfig, inj *mtlcore.Injector) func(scope *model.Scope, in BER
 		h = layerNorm(emb.In("norm"), h, cfg.LayerNormEps, frozen)
 		h = dropout(scope, h, cfg.HiddenDropout)
 
-		// Key mask broadcast to the BSHD score layout [batch, q_seq, heads, kv_seq].
-		keyMask := Reshape(NotEqual(in.Mask, ZerosLike(in.Mask)), batch, 1, 1, seq)
 		for l := range cfg.Layers {
 			blk := scope.In("%s", fmt.Sprintf(BERTLayer, l))
 			att := blk.In("attention")
 			q := inj.Dense(att.In("query"), mtlcore.TargetQuery, h, taskIDs, cfg.Hidden, true)
 			k := inj.Dense(att.In("key"), mtlcore.TargetKey, h, taskIDs, cfg.Hidden, true)
 			v := inj.Dense(att.In("value"), mtlcore.TargetValue, h, taskIDs, cfg.Hidden, true)
-			ctx := selfAttention(q, k, v, in.Mask, keyMask, cfg.Heads, att, cfg.AttentionDropout, false)
+			ctx := selfAttention(q, k, v, in.Mask, cfg.Heads, att, cfg.AttentionDropout, false)
 			o := inj.Dense(att.In("output"), mtlcore.TargetAttnOutput, ctx, taskIDs, cfg.Hidden, true)
 			h = layerNorm(att.In("norm"), Add(h, dropout(blk, o, cfg.HiddenDropout)), cfg.LayerNormEps, frozen)
 
@@ -251,7 +249,7 @@ func layerNorm(scope *model.Scope, x *Node, eps float64, frozen bool) *Node {
 }
 
 // selfAttention is multi-head scaled dot-product attention of q, k, v [batch, seq, hidden] with padding
-// keys masked out (mask [batch, seq], 0 = padding; keyMask the same as a boolean [batch, 1, 1, seq]).
+// keys masked out (mask [batch, seq], 0 = padding).
 //
 // Inference (no attention dropout) runs GoMLX's fused attention in the [batch, seq, heads, dh] layout with
 // the boolean mask. While training with attention dropout it is written out here, heads-major
@@ -259,12 +257,13 @@ func layerNorm(scope *model.Scope, x *Node, eps float64, frozen bool) *Node {
 // the boolean mask) and this package's dropout: the score and context products are plain batched matrix
 // products, and an Add and a Mul broadcast faster than the Where of a boolean mask or of GoMLX's dropout,
 // on the Go and the ONNX Runtime backends (issue 8). headsMajor forces that form (tests compare both).
-func selfAttention(q, k, v, mask, keyMask *Node, heads int, scope *model.Scope, dropoutRate float64, headsMajor bool) *Node {
+func selfAttention(q, k, v, mask *Node, heads int, scope *model.Scope, dropoutRate float64, headsMajor bool) *Node {
 	dims := q.Shape().Dimensions
 	batch, seq, hidden := dims[0], dims[1], dims[2]
 	dh := hidden / heads
 	split := func(x *Node) *Node { return Reshape(x, batch, seq, heads, dh) }
 	if !headsMajor && !(dropoutRate > 0 && layers.IsDropoutActive(scope, q.Graph())) {
+		keyMask := Reshape(NotEqual(mask, ZerosLike(mask)), batch, 1, 1, seq) // [batch, q_seq, heads, kv_seq]
 		ctx, _ := attention.Core(split(q), split(k), split(v), attention.LayoutBSHD, attention.CoreOptions{
 			AttentionMask: keyMask, Scope: scope,
 		})

@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 
 	"github.com/mtlora/mtlora/mtlcore"
@@ -63,34 +62,9 @@ func fetchONNXRuntime(tarball string) (string, error) {
 	if runtime.GOOS != "linux" || arch == "" {
 		return "", fmt.Errorf("%s ships libonnxruntime.so for linux/amd64 and linux/arm64 only, not %s/%s", onnxRuntime, runtime.GOOS, runtime.GOARCH)
 	}
-	dir, err := mtlcore.CacheDir("onnxruntime", onnxRuntime.Version)
+	dst, err := mtlcore.CacheDir("onnxruntime", onnxRuntime.Version, "libonnxruntime.so.1")
 	if err != nil {
 		return "", err
 	}
-	dst := filepath.Join(dir, "libonnxruntime.so.1")
-	if _, err := os.Stat(dst); err == nil {
-		return dst, nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	tmp, err := os.MkdirTemp(dir, ".npm-*")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(tmp)
-	tgz, err := onnxRuntime.Tarball(tmp, tarball, os.Stderr)
-	if err != nil {
-		return "", err
-	}
-	member := "package/bin/napi-v6/linux/" + arch + "/libonnxruntime.so.1"
-	files, err := mtlcore.ReadTarball(tgz, member)
-	if err != nil {
-		return "", err
-	}
-	lib, ok := files[member]
-	if !ok {
-		return "", fmt.Errorf("%s (%s) has no %s", tgz, onnxRuntime, member)
-	}
-	return dst, mtlcore.WriteFileAtomic(dst, lib)
+	return onnxRuntime.ExtractFile(dst, "package/bin/napi-v6/linux/"+arch+"/libonnxruntime.so.1", tarball, os.Stderr)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -58,14 +59,7 @@ Flags:
 		}
 		opts.Ranks = append(opts.Ranks, r)
 	}
-	needs := func(g string) bool {
-		for _, x := range opts.Groups {
-			if x == g {
-				return true
-			}
-		}
-		return false
-	}
+	needs := func(g string) bool { return slices.Contains(opts.Groups, g) }
 	if opts.ModelDir == "" && (needs("minilm") || needs("pipeline")) {
 		dir, err := pretrained.MiniLM.Path()
 		if err != nil {
