@@ -80,9 +80,9 @@ func TestMatchedBudget(t *testing.T) {
 	}
 }
 
-// A sweep killed (SIGKILL) after two runs finished, then restarted, runs only the missing runs; the results
-// table then holds every run, and the same seed gave the same score in both halves of the experiment.
-func TestSweepKilledAndRestarted(t *testing.T) {
+// smallRuns are the runs of smallSweep on the synthetic task set (4 tasks).
+func smallRuns(t *testing.T) []Run {
+	t.Helper()
 	spec, err := ParseSweep([]byte(smallSweep))
 	if err != nil {
 		t.Fatal(err)
@@ -91,6 +91,13 @@ func TestSweepKilledAndRestarted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return runs
+}
+
+// A sweep killed (SIGKILL) after two runs finished, then restarted, runs only the missing runs; the results
+// table then holds every run, and the same seed gave the same score in both halves of the experiment.
+func TestSweepKilledAndRestarted(t *testing.T) {
+	runs := smallRuns(t)
 	if len(runs) != 6 {
 		t.Fatalf("%d runs, want 3 methods × 2 seeds", len(runs))
 	}
@@ -215,14 +222,7 @@ func TestRecordGradientConflictDuringTraining(t *testing.T) {
 // Two runners on one sweep directory at the same time — this process and a child — execute every run
 // exactly once between them (per-run lock files), and each leaves the complete results table.
 func TestTwoSweepRunnersShareADirectory(t *testing.T) {
-	spec, err := ParseSweep([]byte(smallSweep))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runs, err := spec.Expand(4, Layers(Synthetic, zoo.BERTConfig{}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	runs := smallRuns(t)
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run", "^TestSweepKilledAndRestarted$")
 	cmd.Env = append(os.Environ(), "MTLORA_SWEEP_CHILD_DIR="+dir)
