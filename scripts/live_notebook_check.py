@@ -16,7 +16,8 @@ CELL = 'import (\n\t"fmt"\n\t"runtime"\n\t"github.com/mtlora/mtlora/mtlcore"\n)\
 def api(method, path, body=None):
     req = urllib.request.Request(f"{BASE}{path}?token={TOKEN}", method=method, data=json.dumps(body).encode() if body else None,
                                  headers={"Content-Type": "application/json"})
-    return json.load(urllib.request.urlopen(req))
+    body = urllib.request.urlopen(req).read()
+    return json.loads(body) if body else None
 
 @gen.coroutine
 def main():
@@ -28,7 +29,10 @@ def main():
         ws.write_message(json.dumps({"header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "", "session": uuid.uuid4().hex, "version": "5.3"},
             "parent_header": {}, "metadata": {}, "channel": "shell",
             "content": {"code": code, "silent": False, "store_history": True, "user_expressions": {}, "allow_stdin": False}}))
-        while True:
+        # The reply comes on the shell channel and the printed output on iopub: their order is not fixed, so a
+        # cell is done when both its execute_reply and its iopub "idle" status (sent after all output) arrived.
+        replied = idle = False
+        while not (replied and idle):
             m = json.loads((yield ws.read_message()))
             if m.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
@@ -37,10 +41,13 @@ def main():
                 print(m["content"]["text"], end="")
             elif t == "error":
                 print("ERROR:", m["content"].get("evalue")); sys.exit(1)
+            elif t == "status" and m["content"].get("execution_state") == "idle":
+                idle = True
             elif t == "execute_reply":
                 if m["content"]["status"] != "ok":
                     print("ERROR reply", m["content"]); sys.exit(1)
-                break
-
+                replied = True
+    ws.close()
+    api("DELETE", f"/api/sessions/{sess['id']}")
 
 ioloop.IOLoop.current().run_sync(main, timeout=120)
