@@ -7,7 +7,6 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/ml/layers"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
 	"github.com/gomlx/gomlx/ml/nn"
@@ -65,7 +64,7 @@ func Dense(scope *model.Scope, x, taskIDs *Node, cfg Config, dOut int, useBias b
 	y := MatMul(x, w0) // [batch, ..., dOut]
 
 	ad := scope.In(ScopeAdapter)
-	xa := layers.DropoutStatic(ad, x, cfg.Dropout) // dropout on the adapter path only
+	xa := Dropout(ad, x, cfg.Dropout) // dropout on the adapter path only
 	parts := buildLowRank(ad, xa, taskIDs, cfg, dIn, dOut)
 	delta := parts.apply(xa)
 

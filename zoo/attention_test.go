@@ -57,35 +57,3 @@ func TestSelfAttentionLayoutsAgreeAndIgnorePadding(t *testing.T) {
 		}
 	}
 }
-
-// dropout zeroes about rate of the elements while training and scales the rest by 1/(1−rate); outside
-// training it is the identity.
-func TestDropout(t *testing.T) {
-	const n, rate = 100000, 0.1
-	ones := tensors.FromFlatDataAndDimensions(make([]float32, n), n)
-	tensors.MutableFlatData(ones, func(f []float32) {
-		for i := range f {
-			f[i] = 1
-		}
-	})
-	for _, training := range []bool{true, false} {
-		exec := model.MustNewExec(backend.MustNew(), model.NewStore(), func(scope *model.Scope, x *Node) *Node {
-			scope.SetTraining(x.Graph(), training)
-			return dropout(scope, x, rate)
-		})
-		out := tensors.MustCopyFlatData[float32](exec.MustCall1(ones))
-		zeros := 0
-		for _, v := range out {
-			switch {
-			case v == 0:
-				zeros++
-			case math.Abs(float64(v)-1/(1-rate)) > 1e-6 && training, v != 1 && !training:
-				t.Fatalf("training=%v: value %g", training, v)
-			}
-		}
-		frac := float64(zeros) / n
-		if training && math.Abs(frac-rate) > 0.01 || !training && zeros != 0 {
-			t.Fatalf("training=%v: %.4f of the elements dropped, want %v", training, frac, map[bool]float64{true: rate, false: 0}[training])
-		}
-	}
-}

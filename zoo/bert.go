@@ -123,7 +123,7 @@ func BERT(cfg BERTConfig, inj *mtlcore.Injector) func(scope *model.Scope, in BER
 			h = Add(h, embedding(emb.In("token_type"), types, cfg.TypeVocab, cfg.Hidden, frozen))
 		}
 		h = layerNorm(emb.In("norm"), h, cfg.LayerNormEps, frozen)
-		h = dropout(scope, h, cfg.HiddenDropout)
+		h = mtlcore.Dropout(scope, h, cfg.HiddenDropout)
 
 		for l := range cfg.Layers {
 			blk := scope.In("%s", fmt.Sprintf(BERTLayer, l))
@@ -133,7 +133,7 @@ func BERT(cfg BERTConfig, inj *mtlcore.Injector) func(scope *model.Scope, in BER
 			v := inj.Dense(att.In("value"), mtlcore.TargetValue, h, taskIDs, cfg.Hidden, true)
 			ctx := selfAttention(q, k, v, in.Mask, cfg.Heads, att, cfg.AttentionDropout, false)
 			o := inj.Dense(att.In("output"), mtlcore.TargetAttnOutput, ctx, taskIDs, cfg.Hidden, true)
-			h = layerNorm(att.In("norm"), Add(h, dropout(blk, o, cfg.HiddenDropout)), cfg.LayerNormEps, frozen)
+			h = layerNorm(att.In("norm"), Add(h, mtlcore.Dropout(blk, o, cfg.HiddenDropout)), cfg.LayerNormEps, frozen)
 
 			ff := inj.Dense(blk.In("ffn_in"), mtlcore.TargetFFNIn, h, taskIDs, cfg.Intermediate, true)
 			switch cfg.Activation {
@@ -145,7 +145,7 @@ func BERT(cfg BERTConfig, inj *mtlcore.Injector) func(scope *model.Scope, in BER
 				ff = activation.Relu(ff)
 			}
 			ff = inj.Dense(blk.In("ffn_out"), mtlcore.TargetFFNOut, ff, taskIDs, cfg.Hidden, true)
-			h = layerNorm(blk.In("ffn_norm"), Add(h, dropout(blk, ff, cfg.HiddenDropout)), cfg.LayerNormEps, frozen)
+			h = layerNorm(blk.In("ffn_norm"), Add(h, mtlcore.Dropout(blk, ff, cfg.HiddenDropout)), cfg.LayerNormEps, frozen)
 		}
 		return h
 	}
@@ -205,7 +205,7 @@ func BERTTaskModel(cfg BERTConfig, inj *mtlcore.Injector, pooling Pooling, tasks
 		}
 		in, taskIDs := BERTInputs{Tokens: inputs[0], TypeIDs: inputs[1], Mask: inputs[2]}, inputs[3]
 		pooled := Pool(pooling, encoder(scope, in, taskIDs), in.Mask)
-		pooled = dropout(scope, pooled, cfg.HiddenDropout)
+		pooled = mtlcore.Dropout(scope, pooled, cfg.HiddenDropout)
 		return TaskHeads(scope.In(BERTHeads), pooled, taskIDs, tasks, classes)
 	}
 }
@@ -220,7 +220,7 @@ func BERTSharedHeadModel(cfg BERTConfig, inj *mtlcore.Injector, pooling Pooling,
 		}
 		in, taskIDs := BERTInputs{Tokens: inputs[0], TypeIDs: inputs[1], Mask: inputs[2]}, inputs[3]
 		pooled := Pool(pooling, encoder(scope, in, taskIDs), in.Mask)
-		pooled = dropout(scope, pooled, cfg.HiddenDropout)
+		pooled = mtlcore.Dropout(scope, pooled, cfg.HiddenDropout)
 		return TaskHeads(scope.In(BERTHeads), pooled, ZerosLike(taskIDs), 1, classes)
 	}
 }
@@ -272,19 +272,8 @@ func selfAttention(q, k, v, mask *Node, heads int, scope *model.Scope, dropoutRa
 	hm := func(x *Node) *Node { return TransposeAllAxes(split(x), 0, 2, 1, 3) }
 	bias := Reshape(MulScalar(ConvertDType(Equal(mask, ZerosLike(mask)), q.DType()), -1e30), batch, 1, 1, seq)
 	scores := Add(MulScalar(Einsum("bhqd,bhkd->bhqk", hm(q), hm(k)), 1/math.Sqrt(float64(dh))), bias)
-	probs := dropout(scope, Softmax(scores, -1), dropoutRate)
+	probs := mtlcore.Dropout(scope, Softmax(scores, -1), dropoutRate)
 	ctx := Einsum("bhqk,bhkd->bhqd", probs, hm(v))
 	return Reshape(TransposeAllAxes(ctx, 0, 2, 1, 3), batch, seq, hidden)
 }
 
-// dropout zeroes each element of x with probability rate while training, scaling the others by
-// 1/(1−rate) — GoMLX's layers.Dropout, from the same random stream, computed as one multiplication by a
-// scaled keep-mask instead of a Where against zeros and a division, which both backends run faster.
-func dropout(scope *model.Scope, x *Node, rate float64) *Node {
-	g := x.Graph()
-	if rate <= 0 || !layers.IsDropoutActive(scope, g) {
-		return x
-	}
-	keep := GreaterThan(scope.RandomUniform(g, x.Shape()), Scalar(g, x.DType(), rate))
-	return Mul(x, MulScalar(ConvertDType(keep, x.DType()), 1/(1-rate)))
-}
