@@ -138,7 +138,7 @@ func BERT(cfg BERTConfig, inj *mtlcore.Injector) func(scope *model.Scope, in BER
 			ff := inj.Dense(blk.In("ffn_in"), mtlcore.TargetFFNIn, h, taskIDs, cfg.Intermediate, true)
 			switch cfg.Activation {
 			case "gelu":
-				ff = activation.Gelu(ff)
+				ff = gelu(ff)
 			case "gelu_approx":
 				ff = activation.GeluApproximate(ff)
 			case "relu":
@@ -272,8 +272,7 @@ func selfAttention(q, k, v, mask *Node, heads int, scope *model.Scope, dropoutRa
 	hm := func(x *Node) *Node { return TransposeAllAxes(split(x), 0, 2, 1, 3) }
 	bias := Reshape(MulScalar(ConvertDType(Equal(mask, ZerosLike(mask)), q.DType()), -1e30), batch, 1, 1, seq)
 	scores := Add(MulScalar(Einsum("bhqd,bhkd->bhqk", hm(q), hm(k)), 1/math.Sqrt(float64(dh))), bias)
-	probs := mtlcore.Dropout(scope, Softmax(scores, -1), dropoutRate)
+	probs := mtlcore.Dropout(scope, softmax(scores), dropoutRate)
 	ctx := Einsum("bhqk,bhkd->bhqd", probs, hm(v))
 	return Reshape(TransposeAllAxes(ctx, 0, 2, 1, 3), batch, seq, hidden)
 }
-
