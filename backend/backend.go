@@ -49,6 +49,9 @@ func Name() string {
 // checks holds, per backend name, a check of its configuration run before creating it (onnx.go adds one).
 var checks = map[string]func(cfg string) error{}
 
+// wraps holds, per backend name, a wrapper applied to every backend of that name that create makes.
+var wraps = map[string]func(compute.Backend) compute.Backend{}
+
 var (
 	shared    compute.Backend
 	sharedErr error
@@ -104,6 +107,9 @@ func create(cfg string) (compute.Backend, error) {
 	b, err := compute.NewWithConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("backend: creating %q: %w", cfg, err)
+	}
+	if wrap := wraps[name]; wrap != nil {
+		b = wrap(b)
 	}
 	return b, nil
 }

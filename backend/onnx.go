@@ -33,6 +33,7 @@ func init() {
 		return libraryExists(p, EnvONNXLibrary)
 	}
 	checks["onnx"], checks["onnxruntime"] = check, check
+	wraps["onnx"], wraps["onnxruntime"] = withoutIdentityTransposes, withoutIdentityTransposes
 }
 
 func libraryExists(path, from string) error {

@@ -23,3 +23,13 @@ func TestONNXNeedsANamedLibrary(t *testing.T) {
 		t.Errorf("missing library in the configuration: err = %v", err)
 	}
 }
+
+// An ONNX Runtime backend comes wrapped, so identity transposes do not run as copies.
+func TestONNXBackendDropsIdentityTransposes(t *testing.T) {
+	if name := strings.Split(Name(), ":")[0]; name != "onnx" && name != "onnxruntime" {
+		t.Skipf("backend %q: run with GOMLX_BACKEND=onnx:cpu", Name())
+	}
+	if _, ok := MustNew().(*identityBackend); !ok {
+		t.Errorf("the ONNX Runtime backend is %T, want it wrapped by withoutIdentityTransposes", MustNew())
+	}
+}
