@@ -41,11 +41,7 @@ func (inj *Injector) Dense(scope *model.Scope, role Targets, x, taskIDs *Node, d
 	default:
 		dIn := x.Shape().Dimensions[x.Rank()-1]
 		wVar, _, bias := frozenBase(scope, x.Graph(), x.DType(), dIn, dOut, useBias)
-		y := MatMul(x, wVar.NodeValue(x.Graph()))
-		if bias != nil {
-			y = Add(y, ExpandLeftToRank(bias, y.Rank()))
-		}
-		return y
+		return baseProduct(x, wVar.NodeValue(x.Graph()), bias)
 	}
 }
 
