@@ -12,6 +12,7 @@ import (
 	"github.com/gomlx/gomlx/ml/layers/attention"
 	"github.com/gomlx/gomlx/ml/layers/norm"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/initializer"
 
 	"github.com/mtlora/mtlora/mtlcore"
 )
@@ -235,17 +236,22 @@ func embedding(scope *model.Scope, ids *Node, vocab, dim int, frozen bool) *Node
 	return out
 }
 
-// layerNorm is GoMLX's layer normalisation over the last axis with the checkpoint's epsilon; its gain and
-// offset are frozen when asked (norm.LayerNorm marks them trainable every time it is built).
+// layerNorm is layer normalisation over the last axis with the checkpoint's epsilon, its gain and offset
+// kept where GoMLX's norm.LayerNorm keeps them. Trainable, it is norm.LayerNorm; frozen (the usual case
+// under adapters), its gain and offset are constants of the step and its gradient with respect to x is
+// written out (see gradients.go): dx = (g − mean(g) − x̂·mean(g·x̂)) / σ with g = v·γ.
 func layerNorm(scope *model.Scope, x *Node, eps float64, frozen bool) *Node {
-	out := norm.LayerNorm(scope, x, -1).Epsilon(eps).Done()
-	if frozen {
-		// Through the store: entering the layer_normalization sub-scope a second time in one graph panics.
-		for _, name := range []string{"gain", "offset"} {
-			scope.Store().GetVariable(model.JoinPath(scope.Scope(), "layer_normalization", name)).SetTrainable(false)
-		}
+	if !frozen {
+		return norm.LayerNorm(scope, x, -1).Epsilon(eps).Done()
 	}
-	return out
+	g, d := x.Graph(), x.Shape().Dimensions[x.Rank()-1]
+	ln := scope.In("layer_normalization")
+	gainVar := ln.WithInitializer(initializer.One).VariableWithShape("gain", shapes.Make(x.DType(), d))
+	offsetVar := ln.WithInitializer(initializer.Zero).VariableWithShape("offset", shapes.Make(x.DType(), d))
+	gainVar.SetTrainable(false)
+	offsetVar.SetTrainable(false)
+	gamma, beta := ExpandLeftToRank(gainVar.NodeValue(g), x.Rank()), ExpandLeftToRank(offsetVar.NodeValue(g), x.Rank())
+	return layerNormFrozen(x, gamma, beta, eps)
 }
 
 // selfAttention is multi-head scaled dot-product attention of q, k, v [batch, seq, hidden] with padding
@@ -270,8 +276,11 @@ func selfAttention(q, k, v, mask *Node, heads int, scope *model.Scope, dropoutRa
 		return Reshape(ctx, batch, seq, hidden)
 	}
 	hm := func(x *Node) *Node { return TransposeAllAxes(split(x), 0, 2, 1, 3) }
-	bias := Reshape(MulScalar(ConvertDType(Equal(mask, ZerosLike(mask)), q.DType()), -1e30), batch, 1, 1, seq)
-	scores := Add(MulScalar(Einsum("bhqd,bhkd->bhqk", hm(q), hm(k)), 1/math.Sqrt(float64(dh))), bias)
+	// The key mask is broadcast over queries here, once per layer ([batch, 1, seq, seq]), so the Add below
+	// broadcasts over heads only (ONNX Runtime's Add against [batch, 1, 1, seq] took 10 ms a layer), and
+	// 1/√dh scales q rather than the 4× larger scores.
+	bias := BroadcastToDims(Reshape(MulScalar(ConvertDType(Equal(mask, ZerosLike(mask)), q.DType()), -1e30), batch, 1, 1, seq), batch, 1, seq, seq)
+	scores := Add(Einsum("bhqd,bhkd->bhqk", hm(MulScalar(q, 1/math.Sqrt(float64(dh)))), hm(k)), bias)
 	probs := mtlcore.Dropout(scope, softmax(scores), dropoutRate)
 	ctx := Einsum("bhqk,bhkd->bhqd", probs, hm(v))
 	return Reshape(TransposeAllAxes(ctx, 0, 2, 1, 3), batch, seq, hidden)

@@ -6,6 +6,7 @@ import (
 	"github.com/gomlx/compute"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/layers/activation"
+	"github.com/gomlx/gomlx/ml/nn"
 )
 
 // A backend's fused softmax and GELU run the forward pass as one kernel, but GoMLX differentiates them
@@ -54,6 +55,25 @@ func gelu(x *Node) *Node {
 	})
 	if !ok {
 		return activation.Gelu(x)
+	}
+	return y
+}
+
+// layerNormFrozen normalises x over its last axis with constant gamma and beta (shaped to broadcast),
+// differentiated with respect to x only.
+func layerNormFrozen(x, gamma, beta *Node, eps float64) *Node {
+	axes := []int{x.Rank() - 1}
+	y, ok := fusedWithGradient(x, func() *Node { return BackendFusedLayerNorm(x, axes, eps, gamma, beta) }, func(_, v *Node) *Node {
+		xc := Sub(x, ReduceAndKeep(x, ReduceMean, -1))
+		rstd := Reciprocal(Sqrt(AddScalar(ReduceAndKeep(Square(xc), ReduceMean, -1), eps))) // ONNX Runtime has no Rsqrt
+		xhat := Mul(xc, rstd)
+		g := Mul(v, gamma)
+		m1 := ReduceAndKeep(g, ReduceMean, -1)
+		m2 := ReduceAndKeep(Mul(g, xhat), ReduceMean, -1)
+		return Mul(Sub(Sub(g, m1), Mul(xhat, m2)), rstd)
+	})
+	if !ok {
+		return nn.LayerNorm(x, axes, eps, gamma, beta, nil)
 	}
 	return y
 }

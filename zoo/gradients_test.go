@@ -12,7 +12,7 @@ import (
 	"github.com/mtlora/mtlora/backend"
 )
 
-// softmax and gelu give the values and the gradients of their textbook formulas (written out here, with no
+// softmax, gelu and the frozen layer normalisation give the values and the gradients of their textbook formulas (written out here, with no
 // fused op involved), on whichever backend the tests run; the hand-written gradient is really in use where
 // the backend has the fused forward op.
 func TestHandWrittenGradients(t *testing.T) {
@@ -33,7 +33,19 @@ func TestHandWrittenGradients(t *testing.T) {
 			return Mul(x, MulScalar(AddScalar(Erf(MulScalar(x, 1/math.Sqrt2)), 1), 0.5))
 		},
 	}
-	ours := map[string]func(x *Node) *Node{"softmax": softmax, "gelu": gelu}
+	// a gain and an offset over the last axis (7), shaped to broadcast
+	affine := func(g *Graph) (gamma, beta *Node) {
+		return Const(g, [][][][]float32{{{{0.5, 1, 1.5, 2, -1, 0.25, 3}}}}), Const(g, [][][][]float32{{{{0.1, -0.2, 0.3, 0, 1, -1, 0.5}}}})
+	}
+	reference["layernorm"] = func(x *Node) *Node {
+		gamma, beta := affine(x.Graph())
+		xc := Sub(x, ReduceAndKeep(x, ReduceMean, -1))
+		return Add(Mul(Div(xc, Sqrt(AddScalar(ReduceAndKeep(Square(xc), ReduceMean, -1), 1e-5))), gamma), beta)
+	}
+	ours := map[string]func(x *Node) *Node{"softmax": softmax, "gelu": gelu, "layernorm": func(x *Node) *Node {
+		gamma, beta := affine(x.Graph())
+		return layerNormFrozen(x, gamma, beta, 1e-5)
+	}}
 	for name, fn := range ours {
 		eval := func(f func(*Node) *Node) (value, grad []float32) {
 			outs := MustExecOnceN(be, func(x, w *Node) []*Node {
