@@ -23,6 +23,8 @@ func runBench(args []string) error {
 	modelDir := fs.String("model", "", "all-MiniLM-L6-v2 checkpoint `DIR` (default: the cached one from `mtlora fetch-model`)")
 	dataDir := fs.String("data", "", "prepared mtbench `DIR` (default: the cached one from `mtlora prepare-benchmark`)")
 	torch := fs.String("torch", "", "PyTorch reference `FILE` written by scripts/reference/torch_bench.py --json, for the toolkit/PyTorch ratios")
+	torchPython := fs.String("torch-python", "", "a `PYTHON` with torch, transformers and peft: runs "+perf.TorchScript+" --serve beside this process and\ninterleaves its cases with the toolkit's in the same rounds (the fairer ratio on a loaded machine; run from the repository root)")
+	torchThreads := fs.Int("torch-threads", runtime.GOMAXPROCS(0), "PyTorch's thread count with -torch-python")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: mtlora bench [flags]
 
@@ -74,6 +76,9 @@ Flags:
 		}
 		opts.DataDir = dir
 	}
+	if *torch != "" && *torchPython != "" {
+		return fmt.Errorf("-torch and -torch-python: give one PyTorch reference")
+	}
 	var ref *perf.Reference
 	if *torch != "" {
 		var err error
@@ -88,6 +93,20 @@ Flags:
 	cases, err := perf.Cases(be, opts)
 	if err != nil {
 		return err
+	}
+	var live *perf.Torch
+	if *torchPython != "" {
+		if _, err := os.Stat(perf.TorchScript); err != nil {
+			return fmt.Errorf("-torch-python: %s not found: run mtlora bench from the repository root", perf.TorchScript)
+		}
+		if opts.ModelDir == "" {
+			return fmt.Errorf("-torch-python: PyTorch runs the MiniLM cases: keep the minilm group")
+		}
+		if live, err = perf.StartTorch(*torchPython, perf.TorchScript, opts.ModelDir, *torchThreads); err != nil {
+			return err
+		}
+		defer live.Close()
+		cases = append(cases, live.Cases(cases)...)
 	}
 	var results []perf.Result
 	measure := func(group []perf.Case, what string, reps int) error {
@@ -118,10 +137,15 @@ Flags:
 			return err
 		}
 	}
+	source := *torch
+	if live != nil {
+		results, ref = perf.LiveReference(results, live)
+		source = "run by " + *torchPython + " " + perf.TorchScript + " --serve, its cases interleaved with these in the same rounds"
+	}
 	header := fmt.Sprintf("mtlora bench — backend %s (SIMD build %v), %s, GOMAXPROCS %d, %s; %d reps per case",
 		backend.Name(), backend.SIMD(), runtime.Version(), runtime.GOMAXPROCS(0), cpuModel(), *reps)
 	if ref != nil {
-		header += fmt.Sprintf("\nPyTorch reference: torch %s, %d threads (%s)", ref.Torch, ref.Threads, *torch)
+		header += fmt.Sprintf("\nPyTorch reference: torch %s, %d threads (%s)", ref.Torch, ref.Threads, source)
 	}
 	return perf.WriteTable(os.Stdout, header, results, ref)
 }

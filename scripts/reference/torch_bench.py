@@ -8,6 +8,10 @@ It prints the case names of `mtlora bench` (package perf) and, with --json FILE,
 is installed, e.g. a venv with `pip install torch==2.15.0 transformers==5.23.0 peft==0.21.2`:
 
     python scripts/reference/torch_bench.py "$(go run ./cmd/mtlora fetch-model)" 2 --json /tmp/torch.json
+
+With --serve it answers case names on stdin instead, one run each: `mtlora bench -torch-python PYTHON` starts
+it that way and interleaves its cases with the toolkit's in the same rounds, the fairer comparison on a
+machine whose load changes between runs.
 """
 import argparse
 import json
@@ -95,12 +99,64 @@ def median_time(fn, repeats):
     return statistics.median(times)
 
 
+def build_cases(args, ids, mask, tasks, labels):
+    """The cases as (name, fn, flops); each fn runs one call in the mode it needs (eval + no_grad for
+    forward passes, train for steps), so the cases can be called in any order."""
+    cases = []
+    for m, k, n in ((2048, 2048, 2048), (BATCH * SEQ, 384, 1536)):
+        a, b = torch.randn(m, k), torch.randn(k, n)
+        cases.append((f"matmul {m}×{k}×{n}", lambda a=a, b=b: a @ b, 2.0 * m * k * n))
+    base = transformers.AutoModel.from_pretrained(args.model_dir).eval()
+    fwd = bert_flops(base.config)
+
+    def base_forward():
+        with torch.no_grad():
+            return base(input_ids=ids, attention_mask=mask)
+    cases.append(("minilm base forward", base_forward, fwd))
+    models = {}
+    for method in ("lora", "mtl-lora"):
+        model, heads = make(args.model_dir, method)
+        params = [p for p in model.parameters() if p.requires_grad] + [heads]
+        opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.01)
+        models[method] = (model, heads)
+
+        def forward(model=model, heads=heads):
+            model.eval()
+            with torch.no_grad():
+                return step_fn(model, heads, ids, mask, tasks, labels)
+
+        def train_step(model=model, heads=heads, opt=opt):
+            model.train()
+            return step_fn(model, heads, ids, mask, tasks, labels, opt)
+        cases.append((f"minilm {method} forward", forward, fwd))
+        cases.append((f"minilm {method} train step", train_step, 2 * fwd))
+    return cases, models, fwd
+
+
+def serve(cases, threads):
+    """--serve: `mtlora bench -torch-python` interleaves these cases with its own. It reads one case name per
+    line on stdin, runs that case once and answers with its seconds; the first line out is
+    "ready TORCH_VERSION THREADS"."""
+    by_name = {name: fn for name, fn, _ in cases}
+    print(f"ready {torch.__version__} {threads}", flush=True)
+    for line in sys.stdin:
+        name = line.strip()
+        fn = by_name.get(name)
+        if fn is None:
+            print(f"error: unknown case {name!r} (known: {', '.join(by_name)})", flush=True)
+            continue
+        t0 = time.perf_counter()
+        fn()
+        print(f"{time.perf_counter() - t0:.6f}", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model_dir")
     ap.add_argument("threads", nargs="?", type=int, default=2)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--json", help="write the medians here for `mtlora bench -torch FILE`")
+    ap.add_argument("--serve", action="store_true", help="answer case names on stdin (for mtlora bench -torch-python)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -108,36 +164,27 @@ def main():
     mask = torch.ones(BATCH, SEQ, dtype=torch.long)
     tasks = torch.arange(BATCH) % TASKS
     labels = torch.randint(0, CLASSES, (BATCH,))
+    cases, models, fwd = build_cases(args, ids, mask, tasks, labels)
+    if args.serve:
+        serve(cases, args.threads)
+        return
     print(f"torch {torch.__version__} (peft {peft.__version__}, transformers {transformers.__version__}), "
           f"{args.threads} threads, batch {BATCH} × {SEQ}, {args.reps} reps per case")
     seconds = {}
-
-    def record(name, fn, flops=0.0):
+    for name, fn, flops in cases:
         s = median_time(fn, args.reps)
         seconds[name] = s
         gf = f"{flops / s / 1e9:8.1f}" if flops else "       –"
         print(f"{name:36s} {s:9.4f} s  {gf} GFLOP/s", flush=True)
+    model, _ = models["lora"]
+    merged = model.merge_and_unload().eval()
 
-    for m, k, n in ((2048, 2048, 2048), (BATCH * SEQ, 384, 1536)):
-        a, b = torch.randn(m, k), torch.randn(k, n)
-        record(f"matmul {m}×{k}×{n}", lambda: a @ b, 2.0 * m * k * n)
-    base = transformers.AutoModel.from_pretrained(args.model_dir).eval()
-    fwd = bert_flops(base.config)
-    with torch.no_grad():
-        record("minilm base forward", lambda: base(input_ids=ids, attention_mask=mask), fwd)
-    for method in ("lora", "mtl-lora"):
-        model, heads = make(args.model_dir, method)
-        params = [p for p in model.parameters() if p.requires_grad] + [heads]
-        opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.01)
-        model.eval()
+    def merged_forward():
         with torch.no_grad():
-            record(f"minilm {method} forward", lambda: step_fn(model, heads, ids, mask, tasks, labels), fwd)
-        model.train()
-        record(f"minilm {method} train step", lambda: step_fn(model, heads, ids, mask, tasks, labels, opt), 2 * fwd)
-        if method == "lora":
-            merged = model.merge_and_unload().eval()
-            with torch.no_grad():
-                record("minilm lora merged forward", lambda: merged(input_ids=ids, attention_mask=mask), fwd)
+            return merged(input_ids=ids, attention_mask=mask)
+    s = median_time(merged_forward, args.reps)
+    seconds["minilm lora merged forward"] = s
+    print(f"{'minilm lora merged forward':36s} {s:9.4f} s  {fwd / s / 1e9:8.1f} GFLOP/s", flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"torch": torch.__version__, "threads": args.threads, "seconds": seconds}, f, indent=1)
