@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 
@@ -70,6 +72,29 @@ func TestHandWrittenGradients(t *testing.T) {
 		}, xt)
 		if !used {
 			t.Errorf("the backend has a fused softmax, but the hand-written gradient was not taken")
+		}
+	}
+}
+
+// CLS pooling's gradient reaches the first token only (a Slice, whose gradient is a Pad: an ONNX Runtime
+// probe with an older GoMLX lacked it).
+func TestCLSPoolingGradient(t *testing.T) {
+	be := backend.MustNew()
+	hidden := tensors.FromShape(shapes.Make(dtypes.Float32, 2, 3, 4))
+	mask := tensors.FromFlatDataAndDimensions([]int32{1, 1, 0, 1, 0, 0}, 2, 3)
+	grad := MustExecOnce(be, func(h, m *Node) *Node {
+		w := OnePlus(IotaFull(h.Graph(), shapes.Make(dtypes.Float32, 2, 4)))
+		return Gradient(ReduceAllSum(Mul(Pool(PoolCLS, h, m), w)), h)[0]
+	}, hidden, mask)
+	got := tensors.MustCopyFlatData[float32](grad)
+	for i, v := range got {
+		b, tok, j := i/12, i/4%3, i%4
+		want := float32(0)
+		if tok == 0 {
+			want = float32(b*4 + j + 1)
+		}
+		if v != want {
+			t.Fatalf("gradient at [%d,%d,%d] = %g, want %g", b, tok, j, v, want)
 		}
 	}
 }
