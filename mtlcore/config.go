@@ -185,7 +185,8 @@ type Config struct {
 	Alpha float64 `json:"alpha"`
 	// RSLoRA selects rank-stabilised scaling s = α/√r (Kalajdzievski 2023).
 	RSLoRA bool `json:"rslora,omitempty"`
-	// Dropout on the adapter's input x during training (not on the base path).
+	// Dropout on the adapter's input x during training (not on the base path), by Dropout: a rate within 1%
+	// of a multiple of 1/4096 is applied as that multiple (0.05 as 0.050049).
 	Dropout float64 `json:"dropout"`
 	// NumTasks T: task ids run over [0, T). Methods that ignore task ids still validate them.
 	NumTasks int `json:"num_tasks"`

@@ -33,8 +33,8 @@ type BERTConfig struct {
 	// "gelu_approx" (tanh approximation: faster, differs by up to ~1e-3 from the checkpoint's outputs) or "relu".
 	Activation string
 
-	// Dropout rates applied only while training: after embeddings, attention output and feed-forward
-	// (hidden) and on the attention probabilities. Loaded from config.json; set to 0 to disable.
+	// Dropout rates applied only while training (by mtlcore.Dropout): after embeddings, attention output and
+	// feed-forward (hidden) and on the attention probabilities. Loaded from config.json; set to 0 to disable.
 	HiddenDropout, AttentionDropout float64
 }
 
