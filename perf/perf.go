@@ -10,6 +10,7 @@ package perf
 import (
 	"bufio"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -62,8 +63,9 @@ func (r Result) GFLOPs() float64 {
 }
 
 // Measure measures cases interleaved: each is set up and called once (First), then reps rounds call every
-// case once in turn (after an untimed garbage collection; each round starting one case later, so that
-// no case always runs first), and ratios between them come from the same stretch of machine load. PeakRSSMiB is
+// case once (after an untimed garbage collection; each round in a new seeded random order, so that no case
+// always runs first or after the same case), and ratios between them come from the same stretch of
+// machine load. PeakRSSMiB is
 // the peak resident memory a case added during its setup and first call, over what the process held before
 // it (cases set up earlier stay resident, so the high-water mark alone would mix them).
 func Measure(cases []Case, reps int) ([]Result, error) {
@@ -87,9 +89,11 @@ func Measure(cases []Case, reps int) ([]Result, error) {
 		results[i] = Result{Case: c, First: time.Since(start).Seconds(), PeakRSSMiB: residentMiB("VmHWM:") - before}
 		steps[i] = step
 	}
-	for round := range reps {
-		for j := range steps {
-			i := (round + j) % len(steps) // each round starts one case later: no case is always first
+	order := rand.New(rand.NewPCG(1, uint64(len(steps)))) // seeded: a rerun calls in the same orders
+	for range reps {
+		// Each round in its own order: no case is always first, and none always follows the same case
+		// (a fixed rotation kept each case's neighbour, and a slow-to-wake neighbour can tax the next call).
+		for _, i := range order.Perm(len(steps)) {
 			step := steps[i]
 			runtime.GC() // untimed: garbage of the case before is not charged to this one
 			t0 := time.Now()

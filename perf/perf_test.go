@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -44,8 +45,8 @@ func TestMeasureRunsFirstThenReps(t *testing.T) {
 	}
 }
 
-// Every case gets its first call before any timed call, then each round calls every case, starting one
-// case later than the round before.
+// Every case gets its first call before any timed call, then each round calls every case once, in orders
+// that vary: each case leads some round and follows more than one other case.
 func TestMeasureInterleaves(t *testing.T) {
 	var log []string
 	mk := func(name string) Case {
@@ -53,14 +54,29 @@ func TestMeasureInterleaves(t *testing.T) {
 			return func() error { log = append(log, name); return nil }, func() {}, nil
 		}}
 	}
-	rs, err := Measure([]Case{mk("a"), mk("b")}, 2)
+	const rounds = 30
+	rs, err := Measure([]Case{mk("a"), mk("b"), mk("c")}, rounds)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(log, ""); got != "ababba" {
-		t.Fatalf("call order %q, want first calls, then rounds each starting one case later: \"ababba\"", got)
+	if got := strings.Join(log[:3], ""); got != "abc" {
+		t.Fatalf("first calls %q, want \"abc\" before any timed call", got)
 	}
-	if len(rs) != 2 || len(rs[0].Seconds) != 2 || rs[1].Name != "b" {
+	leads, follows := map[string]bool{}, map[string]bool{}
+	for r := range rounds {
+		round := log[3+3*r : 6+3*r]
+		if got := strings.Join(slices.Sorted(slices.Values(round)), ""); got != "abc" {
+			t.Fatalf("round %d called %v, want each case once", r, round)
+		}
+		leads[round[0]] = true
+		for k := 1; k < 3; k++ {
+			follows[round[k-1]+round[k]] = true
+		}
+	}
+	if len(leads) != 3 || !follows["ab"] || !follows["cb"] {
+		t.Errorf("orders too regular: leaders %v, neighbour pairs %v", leads, follows)
+	}
+	if len(rs) != 3 || len(rs[0].Seconds) != rounds || rs[1].Name != "b" {
 		t.Fatalf("results %+v", rs)
 	}
 }
