@@ -65,6 +65,9 @@ func ParseSweep(data []byte) (Sweep, error) {
 	if err := dec.Decode(&s); err != nil {
 		return s, fmt.Errorf("experiment: sweep spec: %w", err)
 	}
+	if len(s.TaskWeights) == 0 {
+		s.TaskWeights = nil // "task_weights": {} is no weights, as when it is left out
+	}
 	return s, s.Validate()
 }
 
@@ -90,6 +93,18 @@ func (s Sweep) Validate() error {
 		return bad("field batch_size: must be ≥ 1, got %d", s.BatchSize)
 	case !(s.LearningRate > 0):
 		return bad("field learning_rate: must be > 0, got %v", s.LearningRate)
+	}
+	// An optional axis given as [] is an empty axis, not a missing one.
+	for _, axis := range []struct {
+		name  string
+		empty bool
+	}{
+		{"n", s.N != nil && len(s.N) == 0}, {"temperatures", s.Temperatures != nil && len(s.Temperatures) == 0},
+		{"targets", s.Targets != nil && len(s.Targets) == 0}, {"task_subsets", s.TaskSubsets != nil && len(s.TaskSubsets) == 0},
+	} {
+		if axis.empty {
+			return bad("axis %s is empty: list at least one value, or leave the field out for the default", axis.name)
+		}
 	}
 	for _, m := range s.Methods {
 		if _, err := mtlcore.ParseMethod(m); err != nil {
