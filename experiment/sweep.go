@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -60,6 +61,9 @@ type Sweep struct {
 // ParseSweep reads a JSON sweep specification, rejecting unknown keys and empty axes.
 func ParseSweep(data []byte) (Sweep, error) {
 	var s Sweep
+	if err := exactKeys(data); err != nil {
+		return s, err
+	}
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&s); err != nil {
@@ -69,6 +73,25 @@ func ParseSweep(data []byte) (Sweep, error) {
 		s.TaskWeights = nil // "task_weights": {} is no weights, as when it is left out
 	}
 	return s, s.Validate()
+}
+
+// exactKeys rejects a top-level key that matches a field only when case is ignored ("Ranks", "nAme"):
+// encoding/json would take it silently, DisallowUnknownFields notwithstanding.
+func exactKeys(data []byte) error {
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(data, &keys) != nil {
+		return nil // not an object: the decoder reports it
+	}
+	fields := reflect.TypeFor[Sweep]()
+	for key := range keys {
+		for i := range fields.NumField() {
+			tag, _, _ := strings.Cut(fields.Field(i).Tag.Get("json"), ",")
+			if tag != key && strings.EqualFold(tag, key) {
+				return fmt.Errorf("experiment: sweep spec: unknown key %q (keys are lower case: %q)", key, tag)
+			}
+		}
+	}
+	return nil
 }
 
 // Validate names the first bad field.

@@ -335,6 +335,7 @@ func catalogue() []badInput {
 		{"sweep spec with an unknown key", sweep(`{` + sweepOK + `,"methods":["lora"],"learning_rat":1}`), nil, []string{"learning_rat"}},
 		{"sweep spec with an empty axis", sweep(`{` + sweepOK + `,"methods":[]}`), nil, []string{"axis methods is empty"}},
 		{"sweep spec with an optional axis given as []", sweep(`{` + sweepOK + `,"methods":["lora"],"n":[]}`), nil, []string{"axis n is empty"}},
+		{"sweep spec with a key in the wrong case", sweep(`{` + sweepOK + `,"methods":["lora"],"Seeds":[2]}`), nil, []string{`unknown key "Seeds"`}},
 		{"sweep spec naming an unknown method", sweep(`{` + sweepOK + `,"methods":["lora","lora++"]}`), nil, []string{"lora++"}},
 		{"sweep spec file that does not exist", func(t *testing.T, d string) error {
 			return runSweep([]string{"-spec", filepath.Join(d, "nope.json")})
