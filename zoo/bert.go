@@ -260,9 +260,10 @@ func layerNorm(scope *model.Scope, x *Node, eps float64, frozen bool) *Node {
 // Inference (no attention dropout) runs GoMLX's fused attention in the [batch, seq, heads, dh] layout with
 // the boolean mask. While training with attention dropout it is written out here, heads-major
 // [batch, heads, seq, dh] with an additive mask (−1e30 on padding keys: exp underflows to exactly 0, as with
-// the boolean mask) and this package's dropout: the score and context products are plain batched matrix
-// products, and an Add and a Mul broadcast faster than the Where of a boolean mask or of GoMLX's dropout,
-// on the Go and the ONNX Runtime backends (issue 8). headsMajor forces that form (tests compare both).
+// the boolean mask), softmax with its hand-written gradient and mtlcore.Dropout: the score and context
+// products are plain batched matrix products, and an Add and a Mul broadcast faster than the Where of a
+// boolean mask or of GoMLX's dropout, on the Go and the ONNX Runtime backends (issue 8). headsMajor forces
+// that form (tests compare both).
 func selfAttention(q, k, v, mask *Node, heads int, scope *model.Scope, dropoutRate float64, headsMajor bool) *Node {
 	dims := q.Shape().Dimensions
 	batch, seq, hidden := dims[0], dims[1], dims[2]
