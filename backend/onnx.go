@@ -33,7 +33,7 @@ func init() {
 		return libraryExists(p, EnvONNXLibrary)
 	}
 	checks["onnx"], checks["onnxruntime"] = check, check
-	wraps["onnx"], wraps["onnxruntime"] = withoutIdentityTransposes, withoutIdentityTransposes
+	wraps["onnx"], wraps["onnxruntime"] = forONNXRuntime, forONNXRuntime
 }
 
 func libraryExists(path, from string) error {

@@ -29,7 +29,7 @@ func TestONNXBackendDropsIdentityTransposes(t *testing.T) {
 	if name := strings.Split(Name(), ":")[0]; name != "onnx" && name != "onnxruntime" {
 		t.Skipf("backend %q: run with GOMLX_BACKEND=onnx:cpu", Name())
 	}
-	if _, ok := MustNew().(*identityBackend); !ok {
-		t.Errorf("the ONNX Runtime backend is %T, want it wrapped by withoutIdentityTransposes", MustNew())
+	if _, ok := MustNew().(*ortBackend); !ok {
+		t.Errorf("the ONNX Runtime backend is %T, want it wrapped by forONNXRuntime", MustNew())
 	}
 }
