@@ -67,8 +67,9 @@ func Ratios(results []Result, ref *Reference) []Ratio {
 	}
 	out := []Ratio{
 		{Name: "MTL-LoRA step / LoRA step", Num: "minilm mtl-lora train step", Den: "minilm lora train step", Target: 1.10},
-		{Name: "merged inference / base inference", Num: "minilm mtl-lora merged forward", Den: "minilm base forward", Target: 1.02},
-		{Name: "unmerged MTL-LoRA inference / base inference", Num: "minilm mtl-lora forward", Den: "minilm base forward"},
+		{Name: "merged inference / base inference", Num: CaseMergedForward, Den: CaseBaseForward, Target: 1.02},
+		{Name: "base inference, repeated / base inference (A/A control)", Num: CaseBaseRepeat, Den: CaseBaseForward},
+		{Name: "unmerged MTL-LoRA inference / base inference", Num: "minilm mtl-lora forward", Den: CaseBaseForward},
 	}
 	for i := range out {
 		out[i].Value = quot(med[out[i].Num], med[out[i].Den])
