@@ -37,7 +37,7 @@ const (
 const (
 	CaseBaseForward   = "minilm base forward"
 	CaseMergedForward = "minilm mtl-lora merged forward"
-	CaseBaseRepeat    = "minilm base forward, repeated"
+	CaseBaseRepeat    = "minilm repeated base forward"
 )
 
 // MatMulCase is the case of one [m, k]·[k, n] float32 product: 2·m·k·n FLOPs. Its GFLOP/s is the measured peak

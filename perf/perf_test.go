@@ -201,3 +201,13 @@ func TestLayerCasesRun(t *testing.T) {
 		}
 	}
 }
+
+// The paired MiniLM forward cases share one executable only while they are measured in the same rounds:
+// `mtlora bench` gives the cases whose names end in " forward" their own rounds.
+func TestPairedForwardCasesAreForwardCases(t *testing.T) {
+	for _, name := range []string{CaseBaseForward, CaseMergedForward, CaseBaseRepeat} {
+		if !strings.HasSuffix(name, " forward") {
+			t.Errorf("case %q does not end in \" forward\": it would be measured apart from the base forward", name)
+		}
+	}
+}
