@@ -170,10 +170,11 @@ func MiniLMCases(be compute.Backend, dir string) ([]Case, error) {
 	// the pair compares the weights alone. Run as separate sessions, two copies of the base itself differed
 	// by 10–20% in either direction on the README's machine (where each session's memory lands varies from
 	// run to run), which hid whatever merging costs.
-	// A third case repeats the base forward in that session: base repeat / base is an A/A control, the
-	// resolution of the merged / base ratio in the same run.
+	// A third case repeats the base forward in that session with a copy of the base weights (the same values
+	// in other memory, as the merged weights are): repeated base / base is an A/A control, the resolution of
+	// merged / base in the same run.
 	var pair *pairedForward
-	paired := func(name string, merged bool) Case {
+	paired := func(name string, weights int) Case {
 		return Case{Name: name, Group: "minilm", FLOPs: fwd, Rows: Batch,
 			Setup: func() (func() error, func(), error) {
 				if pair == nil {
@@ -185,7 +186,7 @@ func MiniLMCases(be compute.Backend, dir string) ([]Case, error) {
 				}
 				pair.users++
 				return func() error {
-						if err := pair.use(merged); err != nil {
+						if err := pair.use(weights); err != nil {
 							return err
 						}
 						return finalize(pair.exec.Call(inputs.Inputs[0], inputs.Inputs[1], inputs.Inputs[2], inputs.Inputs[3]))
@@ -199,7 +200,7 @@ func MiniLMCases(be compute.Backend, dir string) ([]Case, error) {
 	}
 	// Pairs whose ratio the README quotes sit next to each other in the interleaved rounds.
 	cases := []Case{
-		paired(CaseBaseForward, false), paired(CaseMergedForward, true), paired(CaseBaseRepeat, false),
+		paired(CaseBaseForward, baseWeights), paired(CaseMergedForward, mergedWeights), paired(CaseBaseRepeat, baseCopyWeights),
 	}
 	for _, m := range []mtlcore.Method{mtlcore.LoRA, mtlcore.MTLLoRA} {
 		cases = append(cases, forward(fmt.Sprintf("minilm %s forward", m), injectors[m], load))
@@ -228,13 +229,20 @@ func MiniLMCases(be compute.Backend, dir string) ([]Case, error) {
 	return cases, nil
 }
 
+// The weight sets of pairedForward.
+const (
+	baseWeights = iota
+	mergedWeights
+	baseCopyWeights
+)
+
 // pairedForward is one executable of the base forward over a store whose weights are switched between the
-// base values and those of mtlcore.Merge.
+// base values, those of mtlcore.Merge and a copy of the base values.
 type pairedForward struct {
-	exec         *model.Exec
-	vars         []*model.Variable
-	base, merged []*tensors.Tensor
-	users        int // cases set up and not yet released
+	exec  *model.Exec
+	vars  []*model.Variable
+	sets  [3][]*tensors.Tensor // by baseWeights, mergedWeights, baseCopyWeights
+	users int                  // cases set up and not yet released
 }
 
 func newPairedForward(be compute.Backend, ck *pretrained.Checkpoint, mtl *mtlcore.Injector, load func() (*model.Store, error)) (*pairedForward, error) {
@@ -253,38 +261,39 @@ func newPairedForward(be compute.Backend, ck *pretrained.Checkpoint, mtl *mtlcor
 	if err != nil {
 		return nil, err
 	}
+	copyStore, err := store.Clone()
+	if err != nil {
+		return nil, err
+	}
 	p := &pairedForward{}
 	for v := range store.IterVariables() {
-		m := mergedStore.GetVariable(v.Path())
-		if m == nil {
+		m, c := mergedStore.GetVariable(v.Path()), copyStore.GetVariable(v.Path())
+		if m == nil || c == nil {
 			continue
 		}
-		bt, err := v.Value()
-		if err != nil {
-			return nil, err
+		var values [3]*tensors.Tensor
+		for i, w := range []*model.Variable{v, m, c} {
+			if values[i], err = w.Value(); err != nil {
+				return nil, err
+			}
 		}
-		mt, err := m.Value()
-		if err != nil {
-			return nil, err
+		if !values[mergedWeights].Shape().Equal(values[baseWeights].Shape()) {
+			return nil, fmt.Errorf("perf: merged variable %s is %s, the base's is %s", v.Path(), values[mergedWeights].Shape(), values[baseWeights].Shape())
 		}
-		if !bt.Shape().Equal(mt.Shape()) {
-			return nil, fmt.Errorf("perf: merged variable %s is %s, the base's is %s", v.Path(), mt.Shape(), bt.Shape())
+		p.vars = append(p.vars, v)
+		for i := range values {
+			p.sets[i] = append(p.sets[i], values[i])
 		}
-		p.vars, p.base, p.merged = append(p.vars, v), append(p.base, bt), append(p.merged, mt)
 	}
 	fn := zoo.BERTTaskModel(ck.Config, nil, ck.Pooling, Tasks, Classes)
 	p.exec, err = model.NewExec(be, store, func(scope *model.Scope, in []*Node) *Node { return fn(scope, in) })
 	return p, err
 }
 
-// use puts the merged weights (or the base ones) into the executable's store.
-func (p *pairedForward) use(merged bool) error {
-	values := p.base
-	if merged {
-		values = p.merged
-	}
+// use puts one weight set into the executable's store.
+func (p *pairedForward) use(set int) error {
 	for i, v := range p.vars {
-		if err := v.SetValuePreservingOld(values[i]); err != nil {
+		if err := v.SetValuePreservingOld(p.sets[set][i]); err != nil {
 			return err
 		}
 	}
