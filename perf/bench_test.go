@@ -39,11 +39,22 @@ func BenchmarkCases(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer release()
+			prepare := func() {
+				if c.Prepare != nil {
+					b.StopTimer()
+					if err := c.Prepare(); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+				}
+			}
+			prepare()
 			if err := step(); err != nil { // compile outside the timing
 				b.Fatal(err)
 			}
 			b.ResetTimer()
 			for range b.N {
+				prepare()
 				if err := step(); err != nil {
 					b.Fatal(err)
 				}

@@ -31,6 +31,8 @@ type Case struct {
 	// a run); Measure copies it into Rows.
 	RowCount func() int
 	Setup    func() (step func() error, release func(), err error)
+	// Prepare, when set, runs untimed before every call of the step (the first included).
+	Prepare func() error
 }
 
 // Result is what Measure found for one case.
@@ -83,6 +85,9 @@ func Measure(cases []Case, reps int) ([]Result, error) {
 			return nil, fmt.Errorf("perf: %s: %w", c.Name, err)
 		}
 		defer release()
+		if err := prepare(c); err != nil {
+			return nil, err
+		}
 		if err := step(); err != nil {
 			return nil, fmt.Errorf("perf: %s: first call: %w", c.Name, err)
 		}
@@ -95,6 +100,9 @@ func Measure(cases []Case, reps int) ([]Result, error) {
 		// (a fixed rotation kept each case's neighbour, and a slow-to-wake neighbour can tax the next call).
 		for _, i := range order.Perm(len(steps)) {
 			step := steps[i]
+			if err := prepare(cases[i]); err != nil {
+				return nil, err
+			}
 			runtime.GC() // untimed: garbage of the case before is not charged to this one
 			t0 := time.Now()
 			if err := step(); err != nil {
@@ -109,6 +117,17 @@ func Measure(cases []Case, reps int) ([]Result, error) {
 		}
 	}
 	return results, nil
+}
+
+// prepare runs c.Prepare, if set.
+func prepare(c Case) error {
+	if c.Prepare == nil {
+		return nil
+	}
+	if err := c.Prepare(); err != nil {
+		return fmt.Errorf("perf: %s: preparing a call: %w", c.Name, err)
+	}
+	return nil
 }
 
 // ResetPeakRSS collects garbage, returns it to the OS and resets the kernel's high-water mark of this

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mtlora/mtlora/backend"
 	"github.com/mtlora/mtlora/mtlcore"
@@ -42,6 +43,34 @@ func TestMeasureRunsFirstThenReps(t *testing.T) {
 	}
 	if r.First <= 0 || r.Median() <= 0 {
 		t.Fatalf("first %g, median %g: expected positive times", r.First, r.Median())
+	}
+}
+
+// Prepare runs before every call of its case, the first included, and outside the timing: a Prepare that
+// sleeps 30 ms leaves timed calls of an instant step far below that.
+func TestMeasurePreparesUntimed(t *testing.T) {
+	var log []string
+	c := Case{Name: "prepared",
+		Prepare: func() error { log = append(log, "prepare"); time.Sleep(30 * time.Millisecond); return nil },
+		Setup: func() (func() error, func(), error) {
+			return func() error { log = append(log, "step"); return nil }, func() {}, nil
+		}}
+	rs, err := Measure([]Case{c}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.Repeat("prepare step ", 4); strings.Join(log, " ")+" " != want {
+		t.Fatalf("calls %v, want %q", log, want)
+	}
+	for _, s := range rs[0].Seconds {
+		if s > 0.015 {
+			t.Fatalf("a timed call took %g s: the 30 ms Prepare was timed", s)
+		}
+	}
+	failing := Case{Name: "bad", Prepare: func() error { return errors.New("boom") },
+		Setup: func() (func() error, func(), error) { return func() error { return nil }, func() {}, nil }}
+	if _, err := Measure([]Case{failing}, 1); err == nil || !strings.Contains(err.Error(), "bad") || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("a failing Prepare gave %v, want an error naming the case and the cause", err)
 	}
 }
 
