@@ -31,7 +31,9 @@ func runBench(args []string) error {
 Measures the toolkit on this machine and prints one table: a float32 matrix product (the measured peak
 GFLOP/s), one adapted 384×384 layer (forward + backward) per method and rank, all-MiniLM-L6-v2 at batch
 32 × 128 (base forward; LoRA and MTL-LoRA r=8 on q, k, v, o: forward and AdamW training step; the MTL-LoRA
-model merged for task 0), and the Parquet → batches data pipeline. Then the ratios the README quotes.
+model merged for task 0, and the base forward again as an A/A control, these three through one compiled
+graph with fresh weight copies before each call), and the Parquet → batches data pipeline. Then the
+ratios the README quotes.
 The backend is the one every command uses ($GOMLX_BACKEND; see environment.md). Seconds are medians of
 -reps calls (3× as many for the MiniLM forward passes) after one untimed first call ("first s": build,
 compile, run); the cases of a group are called in turn, so their ratios come from one stretch of machine
