@@ -12,15 +12,17 @@ import (
 //   - A Transpose whose permutation is the identity becomes an Identity. GoMLX's gradient of a matrix
 //     product always transposes its result back to the operand's axis order, most often with the identity
 //     permutation, and ONNX Runtime (1.30) executes those as full copies: 140 ms of a 2.4 s step.
-//   - Random 32-bit values (what a float32 uniform draw, hence dropout, asks for) are cut from half as many
-//     64-bit words. compute-onnx runs its SplitMix64 generator as ten 64-bit integer passes per word and
-//     then keeps the low 32 bits; taking both halves of each word halves that work (a 3.1 M-value uniform
-//     draw: 26 → 16 ms; the generator was 9.5% of the step). The stream stays a function of the seed.
+//   - Random 32-bit values (what GoMLX's float32 uniform draws ask for) are cut from half as many 64-bit
+//     words. compute-onnx runs its SplitMix64 generator as ten 64-bit integer passes per word and then keeps
+//     the low 32 bits; taking both halves of each word halves that work (a 3.1 M-value uniform draw: 26 →
+//     16 ms; the generator was 9.5% of the step before mtlcore.Dropout made its own bits). The stream stays
+//     a function of the seed.
 //
 // Everything else passes through: the wrapped builder, functions and executables hand each call to the
 // backend's own, unwrapping the sub-functions given to Call, Sort, While and If and the buffers given to
 // Execute; buffers come back wrapped so that they name the wrapped backend (GoMLX's tensors refuse a buffer
-// of another backend instance). The Go backend does both itself and is not wrapped.
+// of another backend instance). The Go backend needs neither (it skips identity transposes itself and
+// generates random bits natively) and is not wrapped.
 func forONNXRuntime(b compute.Backend) compute.Backend {
 	return &ortBackend{Backend: b}
 }

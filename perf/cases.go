@@ -165,16 +165,12 @@ func MiniLMCases(be compute.Backend, dir string) ([]Case, error) {
 		injectors[m] = inj
 	}
 	mtl := injectors[mtlcore.MTLLoRA]
-	// The base and the merged forward run one compiled graph in one backend session, the merged one with task
-	// 0's merged weights swapped into the store for its calls: the merged model is the base architecture, so
-	// the pair compares the weights alone. Run as separate sessions, two copies of the base itself differed
-	// by 10–20% in either direction on the README's machine (where each session's memory lands varies from
-	// run to run), which hid whatever merging costs.
-	// A third case repeats the base forward with the base weights again: repeated base / base is an A/A
-	// control, the resolution of merged / base in the same run. Before each call (untimed) the case's weights
-	// are copied afresh into backend memory: where a weight set lay stayed with it for a whole run and moved
-	// a forward by up to 6% (an A/A control with a second copy of the base weights measured 1.06 in a run
-	// where merged / base was 1.03); fresh copies spread that over every case alike.
+	// The base, the merged and the repeated base forward (an A/A control: repeated base / base is the
+	// resolution of merged / base in the same run) run one compiled graph — the merged model is the base
+	// architecture — with the case's weights copied afresh into backend memory before each call, untimed. As
+	// separate sessions two copies of the base differed by 10–20% either way on the README's machine, and even
+	// in one session a weight set's placement stayed with it for the run (a second copy of the base weights
+	// measured 1.06 against the first, where merged / base was 1.03): either hid whatever merging costs.
 	var pair *pairedForward
 	paired := func(name string, weights int) Case {
 		return Case{Name: name, Group: "minilm", FLOPs: fwd, Rows: Batch,
@@ -198,7 +194,6 @@ func MiniLMCases(be compute.Backend, dir string) ([]Case, error) {
 					}, nil
 			}}
 	}
-	// Pairs whose ratio the README quotes sit next to each other in the interleaved rounds.
 	cases := []Case{
 		paired(CaseBaseForward, baseWeights), paired(CaseMergedForward, mergedWeights), paired(CaseBaseRepeat, baseWeights),
 	}
