@@ -167,10 +167,10 @@ func MiniLMCases(be compute.Backend, dir string) ([]Case, error) {
 	mtl := injectors[mtlcore.MTLLoRA]
 	// The base, the merged and the repeated base forward (an A/A control: repeated base / base is the
 	// resolution of merged / base in the same run) run one compiled graph — the merged model is the base
-	// architecture — with the case's weights copied afresh into backend memory before each call, untimed. As
-	// separate sessions two copies of the base differed by 10–20% either way on the README's machine, and even
-	// in one session a weight set's placement stayed with it for the run (a second copy of the base weights
-	// measured 1.06 against the first, where merged / base was 1.03): either hid whatever merging costs.
+	// architecture — with the case's weights copied afresh into backend memory before each call, untimed, so
+	// that no case keeps one placement for the whole run: as separate sessions two copies of the base
+	// differed by 10–20% either way on the README's machine, and in one session a second copy of the base
+	// weights measured 1.06 against the first (one run, where merged / base was 1.03).
 	var pair *pairedForward
 	paired := func(name string, weights int) Case {
 		return Case{Name: name, Group: "minilm", FLOPs: fwd, Rows: Batch,
