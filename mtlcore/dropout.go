@@ -38,10 +38,11 @@ const (
 // SplitMix64 in the graph: word i is SplitMix64's i-th output for that key (key + (i+1)·γ through its mixing
 // function: nine parallel passes over the words), and each word decides five elements by its five low
 // 12-bit fields, compared where they lie in the word (one And and one comparison each). For the 6.3 M
-// attention probabilities of that step, mask and product took 52–60 ms on the Go backend and 23–29 ms on
-// ONNX Runtime, where two 12-bit fields of one uniform float32 took 70–76 and 26–34 ms (`go test -bench
-// Dropout ./mtlcore`, three alternating runs each). Rates that are not close to a multiple of 1/4096 (below
-// 1/4096, for one) take one uniform draw per element and are applied as given.
+// attention probabilities of that step, mask and product (with the input's transfer and a sum) took 52–60
+// ms on the Go backend and 23–29 ms on ONNX Runtime, where two 12-bit fields of one uniform float32 took
+// 70–76 and 26–34 ms (`go test -bench Dropout ./mtlcore`, three alternating runs each). Rates that are not
+// close to a multiple of 1/4096 (below 1/4096, for one) take one uniform draw per element and are applied
+// as given.
 func Dropout(scope *model.Scope, x *Node, rate float64) *Node {
 	g := x.Graph()
 	if rate <= 0 || !layers.IsDropoutActive(scope, g) {
