@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -78,8 +79,10 @@ type ReadOptions struct {
 	Mem       memory.Allocator // default memory.DefaultAllocator
 }
 
-// Files lists the data files of path: the file itself, or the files of a directory (shards, sorted by name;
-// hidden files and files of other formats skipped).
+// Files lists the data files of path: the file itself, or the files of a directory (shards, sorted by path;
+// hidden files, files starting with "_" and files of other formats skipped), including those in hive-style
+// partition folders (KEY=VALUE/, at any depth; see Scan). With a format given, files without an extension
+// count as that format's shards.
 func Files(path string, format Format) ([]string, error) {
 	info, err := os.Stat(path)
 	if err != nil {
@@ -88,20 +91,39 @@ func Files(path string, format Format) ([]string, error) {
 	if !info.IsDir() {
 		return []string{path}, nil
 	}
-	entries, err := os.ReadDir(path)
-	if err != nil {
-		return nil, err
-	}
 	var files []string
-	for _, e := range entries {
-		if e.IsDir() || strings.HasPrefix(e.Name(), ".") || strings.HasPrefix(e.Name(), "_") {
-			continue
+	var walk func(dir string) error
+	walk = func(dir string) error {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return err
 		}
-		f, err := FormatOf(e.Name())
-		if err != nil || (format != FormatAuto && f != format) {
-			continue
+		for _, e := range entries {
+			name := e.Name()
+			if strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") {
+				continue
+			}
+			if e.IsDir() {
+				if k, _, ok := strings.Cut(name, "="); ok && k != "" {
+					if err := walk(filepath.Join(dir, name)); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			f, err := FormatOf(name)
+			switch {
+			case err == nil && (format == FormatAuto || f == format):
+			case err != nil && format != FormatAuto && filepath.Ext(name) == "":
+			default:
+				continue
+			}
+			files = append(files, filepath.Join(dir, name))
 		}
-		files = append(files, filepath.Join(path, e.Name()))
+		return nil
+	}
+	if err := walk(path); err != nil {
+		return nil, err
 	}
 	sort.Strings(files)
 	if len(files) == 0 {
@@ -110,10 +132,63 @@ func Files(path string, format Format) ([]string, error) {
 	return files, nil
 }
 
-// Scan streams the record batches of path — one file, or a directory of shards read in name order — to fn,
+// partitions returns the hive-style KEY=VALUE folders between root and file, values URL-unescaped (as
+// pyarrow and DuckDB write them).
+func partitions(root, file string) ([][2]string, error) {
+	rel, err := filepath.Rel(root, filepath.Dir(file))
+	if err != nil || rel == "." {
+		return nil, nil
+	}
+	var out [][2]string
+	for _, seg := range strings.Split(rel, string(filepath.Separator)) {
+		k, v, _ := strings.Cut(seg, "=")
+		u, err := url.PathUnescape(v)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: partition folder %q: %w", ErrData, file, seg, err)
+		}
+		for _, p := range out {
+			if p[0] == k {
+				return nil, fmt.Errorf("%w: %s: partition key %q appears twice in its path", ErrData, file, k)
+			}
+		}
+		out = append(out, [2]string{k, u})
+	}
+	return out, nil
+}
+
+// withPartitions returns rec with one string column per partition key, every row holding its value. A key
+// that is also a column of the file is an error: the two could disagree.
+func withPartitions(file string, rec arrow.RecordBatch, parts [][2]string, mem memory.Allocator) (arrow.RecordBatch, error) {
+	fields := slices.Clone(rec.Schema().Fields())
+	cols := slices.Clone(rec.Columns())
+	var built []arrow.Array
+	defer func() {
+		for _, a := range built {
+			a.Release()
+		}
+	}()
+	for _, p := range parts {
+		if len(rec.Schema().FieldIndices(p[0])) > 0 {
+			return nil, fmt.Errorf("%w: %s: column %q is also the partition folder %s=%s", ErrData, file, p[0], p[0], p[1])
+		}
+		b := array.NewStringBuilder(mem)
+		for range rec.NumRows() {
+			b.Append(p[1])
+		}
+		a := b.NewArray()
+		b.Release()
+		built = append(built, a)
+		fields = append(fields, arrow.Field{Name: p[0], Type: arrow.BinaryTypes.String})
+		cols = append(cols, a)
+	}
+	return array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, rec.NumRows()), nil
+}
+
+// Scan streams the record batches of path — one file, or a directory of shards read in path order — to fn,
 // one batch at a time: a Parquet file is read row group by row group, so files larger than memory work.
 // first is the 0-based index of the batch's first row within its file. A batch is released when fn returns
-// (Retain it to keep it). Every shard must have the columns of the first with the same types.
+// (Retain it to keep it). Every shard must have the columns of the first with the same types. Shards in
+// hive-style partition folders (task=spam/part-0.parquet) get each KEY as a string column holding VALUE.
 func Scan(path string, opts ReadOptions, fn func(file string, first int64, rec arrow.RecordBatch) error) error {
 	if opts.BatchRows <= 0 {
 		opts.BatchRows = 4096
@@ -134,9 +209,27 @@ func Scan(path string, opts ReadOptions, fn func(file string, first int64, rec a
 				return err
 			}
 		}
+		parts, err := partitions(path, f)
+		if err != nil {
+			return err
+		}
+		fileOpts := opts
+		if len(parts) > 0 && opts.Columns != nil { // the file itself lacks the partition columns
+			fileOpts.Columns = slices.DeleteFunc(slices.Clone(opts.Columns), func(c string) bool {
+				return slices.ContainsFunc(parts, func(p [2]string) bool { return p[0] == c })
+			})
+		}
 		var first int64
 		checked := false
-		err := scanFile(f, format, opts, func(rec arrow.RecordBatch) error {
+		err = scanFile(f, format, fileOpts, func(rec arrow.RecordBatch) error {
+			if len(parts) > 0 {
+				withParts, err := withPartitions(f, rec, parts, opts.Mem)
+				if err != nil {
+					return err
+				}
+				defer withParts.Release()
+				rec = withParts
+			}
 			if !checked {
 				if err := checkColumns(f, rec.Schema(), opts.Columns); err != nil {
 					return err

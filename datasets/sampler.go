@@ -37,6 +37,24 @@ func ParseStrategy(s string) (Strategy, error) {
 	return 0, fmt.Errorf("datasets: unknown sampling strategy %q (expected %s)", s, strings.Join(strategyNames, ", "))
 }
 
+// MarshalText writes the strategy's name.
+func (s Strategy) MarshalText() ([]byte, error) {
+	if s < 0 || int(s) >= len(strategyNames) {
+		return nil, fmt.Errorf("datasets: unknown sampling strategy %d", int(s))
+	}
+	return []byte(s.String()), nil
+}
+
+// UnmarshalText reads a strategy name, rejecting unknown ones.
+func (s *Strategy) UnmarshalText(b []byte) error {
+	v, err := ParseStrategy(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
 // SamplerConfig configures a Sampler.
 type SamplerConfig struct {
 	Strategy    Strategy `json:"strategy"`

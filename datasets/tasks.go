@@ -99,6 +99,21 @@ type Example struct {
 type Set struct {
 	Spec     Spec
 	Examples []Example
+	labels   []map[string]int32 // per task: LabelKey → class index, built while loading
+}
+
+// labelIndex maps task's labels by LabelKey to their class index.
+func (set *Set) labelIndex(task int) map[string]int32 {
+	if set.labels == nil {
+		set.labels = make([]map[string]int32, len(set.Spec.Tasks))
+	}
+	if set.labels[task] == nil {
+		set.labels[task] = map[string]int32{}
+		for i, l := range set.Spec.Tasks[task].Labels {
+			set.labels[task][LabelKey(l)] = int32(i)
+		}
+	}
+	return set.labels[task]
 }
 
 // ReadSpec reads a JSON Spec, rejecting unknown fields.
@@ -149,10 +164,13 @@ func (s Spec) Validate() error {
 		case t.Path == "" && s.Path == "":
 			return fmt.Errorf("datasets: spec %q: task %q has no path, and the spec has none", s.Name, t.Name)
 		}
-		for j, l := range t.Labels {
-			if slices.Index(t.Labels, l) != j {
-				return fmt.Errorf("datasets: spec %q: task %q lists label %q twice", s.Name, t.Name, l)
+		keys := map[string]string{}
+		for _, l := range t.Labels {
+			if prev, dup := keys[LabelKey(l)]; dup {
+				return fmt.Errorf("datasets: spec %q: task %q lists label %q twice (as %q and %q: labels match by value, see LabelKey)",
+					s.Name, t.Name, l, prev, l)
 			}
+			keys[LabelKey(l)] = l
 		}
 	}
 	if s.Format != "" {
@@ -378,12 +396,12 @@ func (set *Set) addRows(file string, first int64, rec arrow.RecordBatch, fixedTa
 			}
 			e.Value = float32(v)
 		} else {
-			k := slices.Index(ts.Labels, label)
-			if k < 0 {
+			k, ok := set.labelIndex(task)[LabelKey(label)]
+			if !ok {
 				return fmt.Errorf("%w: %s: row %d: column %q: label %q is not in task %q's vocabulary %q",
 					ErrData, file, row, spec.LabelColumn, label, ts.Name, ts.Labels)
 			}
-			e.Label = int32(k)
+			e.Label = k
 		}
 		if spec.SplitColumn != "" {
 			s, err := splitCol.value(file, row, i)

@@ -32,19 +32,16 @@ func AnalyzeSynthetic(env Env, dir string) (*SyntheticAnalysis, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !ok || res.Run.Benchmark != Synthetic {
+	if !ok || res.Run.Config.Data != Synthetic {
 		return nil, fmt.Errorf("experiment: %s is not a finished synthetic run", dir)
 	}
 	sc := synthetic.DefaultConfig()
-	sc.Conflict = 1
-	if res.Run.Spec.Conflict > 0 {
-		sc.Conflict = res.Run.Spec.Conflict
-	}
+	sc.Conflict = res.Run.Config.Conflict
 	ts, err := synthetic.New(sc)
 	if err != nil {
 		return nil, err
 	}
-	inj, err := mtlcore.NewInjector(res.Run.Adapter)
+	inj, err := mtlcore.NewInjector(res.Run.Config.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +68,7 @@ func AnalyzeSynthetic(env Env, dir string) (*SyntheticAnalysis, error) {
 	if err != nil {
 		return nil, err
 	}
-	reps, err := analysis.AnalyzeLayers(store, res.Run.Adapter, inputs)
+	reps, err := analysis.AnalyzeLayers(store, res.Run.Config.Config, inputs)
 	if err != nil {
 		return nil, err
 	}

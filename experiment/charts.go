@@ -44,7 +44,7 @@ func SweepPage(title, intro string, results []*Result) plots.Page {
 		if r == nil {
 			continue
 		}
-		key := fmt.Sprintf("%s r=%d", r.Run.Adapter.Method, r.Run.Adapter.Rank)
+		key := fmt.Sprintf("%s r=%d", r.Run.Config.Method, r.Run.Config.Rank)
 		if curves[key] == nil {
 			curves[key] = map[int][]float64{}
 		}
@@ -80,7 +80,7 @@ func SweepPage(title, intro string, results []*Result) plots.Page {
 	runs := plots.Table{Title: "Runs", Header: []string{"run", "method", "rank", "seed", "steps", "seconds", "final score"}}
 	for _, r := range results {
 		if r != nil {
-			runs.Rows = append(runs.Rows, []string{r.ID, r.Run.Adapter.Method.String(), fmt.Sprint(r.Run.Adapter.Rank), fmt.Sprint(r.Run.Seed),
+			runs.Rows = append(runs.Rows, []string{r.ID, r.Run.Config.Method.String(), fmt.Sprint(r.Run.Config.Rank), fmt.Sprint(r.Run.Config.Seed),
 				fmt.Sprint(r.Fit.Step), fmt.Sprintf("%.0f", r.Seconds), fmt.Sprintf("%.4f", r.Final().Score)})
 		}
 	}
@@ -128,5 +128,5 @@ func RunPage(r *Result) plots.Page {
 		t.Rows = append(t.Rows, []string{m.Task, fmt.Sprintf("%.4f", m.Score), desc})
 	}
 	return plots.Page{Title: "Run " + r.ID, Intro: fmt.Sprintf("%s rank %d on %s, seed %d, %d trainable parameters, %d steps (%.0f s).",
-		r.Run.Adapter.Method, r.Run.Adapter.Rank, r.Run.Benchmark, r.Run.Seed, r.Run.TrainParams, r.Fit.Step, r.Seconds), Charts: charts, Tables: []plots.Table{t}}
+		r.Run.Config.Method, r.Run.Config.Rank, r.Run.Config.Data, r.Run.Config.Seed, r.Run.TrainableParams, r.Fit.Step, r.Seconds), Charts: charts, Tables: []plots.Table{t}}
 }

@@ -27,10 +27,10 @@ func Summarize(results []*Result) (rows []Summary, tasks []string) {
 		if r == nil {
 			continue
 		}
-		key := fmt.Sprintf("%s r=%d", r.Run.Adapter.Method, r.Run.Adapter.Rank)
+		key := fmt.Sprintf("%s r=%d", r.Run.Config.Method, r.Run.Config.Rank)
 		if _, ok := index[key]; !ok {
 			index[key] = len(rows)
-			rows = append(rows, Summary{Config: key, Method: r.Run.Adapter.Method.String(), Params: r.Run.TrainParams, TaskScores: map[string][2]float64{}})
+			rows = append(rows, Summary{Config: key, Method: r.Run.Config.Method.String(), Params: r.Run.TrainableParams, TaskScores: map[string][2]float64{}})
 			taskScores[key] = map[string][]float64{}
 		}
 		f := r.Final()
@@ -84,7 +84,7 @@ code{background:#f4f4f4;padding:.1em .3em}</style></head><body>
 final evaluation on the validation split; mean ± standard deviation over seeds.</p>
 <h2>Runs</h2>
 <table><tr><th>run</th><th>method</th><th>rank</th><th>seed</th><th>steps</th><th>seconds</th><th>final score</th></tr>
-{{range .Results}}<tr><td><code>{{.ID}}</code></td><td>{{.Run.Adapter.Method}}</td><td>{{.Run.Adapter.Rank}}</td><td>{{.Run.Seed}}</td><td>{{.Fit.Step}}</td><td>{{printf "%.0f" .Seconds}}</td><td>{{printf "%.4f" .Final.Score}}</td></tr>
+{{range .Results}}<tr><td><code>{{.ID}}</code></td><td>{{.Run.Config.Method}}</td><td>{{.Run.Config.Rank}}</td><td>{{.Run.Config.Seed}}</td><td>{{.Fit.Step}}</td><td>{{printf "%.0f" .Seconds}}</td><td>{{printf "%.4f" .Final.Score}}</td></tr>
 {{end}}</table>
 <p>Reproduce: <code>{{.Command}}</code></p>
 </body></html>

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gomlx/compute"
@@ -25,7 +26,6 @@ import (
 
 	"github.com/mtlora/mtlora/analysis"
 	"github.com/mtlora/mtlora/datasets"
-	"github.com/mtlora/mtlora/datasets/benchmark"
 	"github.com/mtlora/mtlora/datasets/synthetic"
 	"github.com/mtlora/mtlora/mtlcore"
 	"github.com/mtlora/mtlora/pretrained"
@@ -52,36 +52,20 @@ func (r Result) Final() trainer.Eval {
 
 // Env is what runs need from the machine.
 type Env struct {
-	Backend  compute.Backend
-	ModelDir string // all-MiniLM-L6-v2 checkpoint (mtbench)
-	DataDir  string // prepared mtbench (mtbench)
-	Log      io.Writer
+	Backend compute.Backend
+	Log     io.Writer // fetching and data messages (nil: none)
 	// OnStep, if set, is called after every training step of every run (progress bars).
 	OnStep func(run Run, step int, loss float64)
 	// Recorder, if set, receives the cosine matrix of the tasks' gradients on the shared adapter parameters
-	// every Sweep.AnalyzeEvery steps of a synthetic run (gradient conflict over training).
+	// every Config.AnalyzeEvery steps of a synthetic run (gradient conflict over training).
 	Recorder func(run Run, step int, gradientCosine [][]float64)
 }
 
-// Layers returns the adapted layers of the benchmark's model for the given targets ([dIn, dOut] each).
-func Layers(benchmarkName string, modelCfg zoo.BERTConfig) func(mtlcore.Targets) [][2]int {
-	return func(t mtlcore.Targets) [][2]int {
-		if benchmarkName == Synthetic {
-			ts, _ := synthetic.New(synthetic.DefaultConfig())
-			return [][2]int{{ts.DIn, ts.DOut}}
-		}
-		var out [][2]int
-		roles := map[string]mtlcore.Targets{"query": mtlcore.TargetQuery, "key": mtlcore.TargetKey, "value": mtlcore.TargetValue,
-			"output": mtlcore.TargetAttnOutput, "ffn_in": mtlcore.TargetFFNIn, "ffn_out": mtlcore.TargetFFNOut}
-		for name, d := range modelCfg.LinearLayers() {
-			if t.Has(roles[name]) {
-				for range modelCfg.Layers {
-					out = append(out, d)
-				}
-			}
-		}
-		return out
+func (env Env) log() io.Writer {
+	if env.Log == nil {
+		return io.Discard
 	}
+	return env.Log
 }
 
 // Execute trains and evaluates one run, checkpointing into dir (so an interrupted run resumes), and writes
@@ -93,13 +77,10 @@ func Execute(env Env, run Run, dir string) (*Result, error) {
 	start := time.Now()
 	var fit *trainer.FitResult
 	var err error
-	switch run.Benchmark {
-	case Synthetic:
+	if run.Config.Data == Synthetic {
 		fit, err = runSynthetic(env, run, dir)
-	case MTBench:
-		fit, err = runMTBench(env, run, dir)
-	default:
-		err = fmt.Errorf("experiment: unknown benchmark %q", run.Benchmark)
+	} else {
+		fit, err = runText(env, run, dir)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", run.ID(), err)
@@ -131,35 +112,28 @@ func ReadResult(dir string) (*Result, bool, error) {
 	return &r, true, nil
 }
 
-func (run Run) fitConfig(taskNames []string, taskInput int) trainer.FitConfig {
-	s := run.Spec
-	return trainer.FitConfig{Steps: s.Steps, LearningRate: s.LearningRate, WeightDecay: s.WeightDecay, Warmup: s.Warmup,
-		Schedule: s.Schedule, ClipNorm: s.ClipNorm, EvalEvery: s.EvalEvery, CheckpointEvery: max(1, s.Steps/20),
-		Seed: run.Seed, NumTasks: len(taskNames), TaskInput: taskInput, TaskNames: taskNames}
+func (run Run) fitConfig(taskInput int) trainer.FitConfig {
+	c := run.Config
+	return trainer.FitConfig{Steps: c.Steps, LearningRate: c.LearningRate, WeightDecay: c.WeightDecay, Warmup: c.Warmup,
+		Schedule: c.Schedule, ClipNorm: c.ClipNorm, EvalEvery: c.EvalEvery, Patience: c.Patience,
+		CheckpointEvery: max(1, c.Steps/20), Seed: c.Seed, NumTasks: len(c.Tasks), TaskInput: taskInput, TaskNames: c.Tasks}
 }
 
 func (run Run) sampler() datasets.SamplerConfig {
-	st := datasets.Proportional
-	if run.Spec.Sampling != "" {
-		st, _ = datasets.ParseStrategy(run.Spec.Sampling)
-	}
-	return datasets.SamplerConfig{Strategy: st, Temperature: run.Spec.SamplingT, Seed: uint64(run.Seed)}
+	return datasets.SamplerConfig{Strategy: run.Config.Sampling, Temperature: run.Config.SamplingTemperature, Seed: uint64(run.Config.Seed)}
 }
 
 func runSynthetic(env Env, run Run, dir string) (*trainer.FitResult, error) {
 	sc := synthetic.DefaultConfig()
-	sc.Conflict = 1
-	if run.Spec.Conflict > 0 {
-		sc.Conflict = run.Spec.Conflict
-	}
+	sc.Conflict = run.Config.Conflict
 	ts, err := synthetic.New(sc)
 	if err != nil {
 		return nil, err
 	}
-	if run.Adapter.NumTasks != ts.Tasks {
-		return nil, fmt.Errorf("experiment: synthetic runs use all %d tasks, the run has %d", ts.Tasks, run.Adapter.NumTasks)
+	if run.Config.NumTasks != ts.Tasks {
+		return nil, fmt.Errorf("%w: field tasks: synthetic runs use all %d tasks, the run has %d", ErrConfig, ts.Tasks, run.Config.NumTasks)
 	}
-	inj, err := mtlcore.NewInjector(run.Adapter)
+	inj, err := mtlcore.NewInjector(run.Config.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +142,7 @@ func runSynthetic(env Env, run Run, dir string) (*trainer.FitResult, error) {
 		return nil, err
 	}
 	linear := zoo.Linear(inj, ts.DOut)
-	stream, err := ts.Draw(256, 1).Stream(run.Spec.BatchSize, run.sampler())
+	stream, err := ts.Draw(256, 1).Stream(run.Config.BatchSize, run.sampler())
 	if err != nil {
 		return nil, err
 	}
@@ -180,15 +154,15 @@ func runSynthetic(env Env, run Run, dir string) (*trainer.FitResult, error) {
 		}
 		var out []trainer.TaskMetrics
 		for task, m := range mse {
-			out = append(out, trainer.TaskMetrics{Task: fmt.Sprintf("task%d", task), Metrics: map[string]float64{"mse": m}, Score: -m})
+			out = append(out, trainer.TaskMetrics{Task: run.Config.Tasks[task], Metrics: map[string]float64{"mse": m}, Score: -m})
 		}
 		return out, nil
 	}
 	fn := func(scope *model.Scope, in []*Node) *Node { return linear(scope, in[0], in[1]) }
 	var hooks []trainer.Hook
-	if env.Recorder != nil && run.Spec.AnalyzeEvery > 0 {
+	if env.Recorder != nil && run.Config.AnalyzeEvery > 0 {
 		batches := held.TaskBatches()
-		hooks = append(hooks, trainer.Hook{Every: run.Spec.AnalyzeEvery, Fn: func(step int) error {
+		hooks = append(hooks, trainer.Hook{Every: run.Config.AnalyzeEvery, Fn: func(step int) error {
 			grads, err := analysis.TaskGradients(env.Backend, store, fn, loss.MeanSquaredError, batches, analysis.SharedVariables(store))
 			if err != nil {
 				return err
@@ -197,7 +171,7 @@ func runSynthetic(env Env, run Run, dir string) (*trainer.FitResult, error) {
 			return nil
 		}})
 	}
-	return trainer.Fit(env.Backend, store, fn, loss.MeanSquaredError, stream, eval, run.fitConfig(syntheticTaskNames(ts.Tasks), 1), dir, env.onStep(run), hooks...)
+	return trainer.Fit(env.Backend, store, fn, loss.MeanSquaredError, stream, eval, run.fitConfig(1), dir, env.onStep(run), hooks...)
 }
 
 func (env Env) onStep(run Run) func(int, float64) {
@@ -234,88 +208,102 @@ func (d *textData) Skip(n int) error {
 	return nil
 }
 
-func runMTBench(env Env, run Run, dir string) (*trainer.FitResult, error) {
-	if env.ModelDir == "" || env.DataDir == "" {
-		return nil, fmt.Errorf("experiment: mtbench runs need the MiniLM checkpoint and the prepared benchmark (mtlora fetch-model; mtlora prepare-benchmark)")
-	}
-	m, err := pretrained.Load(env.ModelDir)
+// runText fine-tunes the run's pretrained encoder on its text data, one head per task (or one shared head).
+func runText(env Env, run Run, dir string) (*trainer.FitResult, error) {
+	c := run.Config
+	m, err := openModel(env, c.Model)
 	if err != nil {
 		return nil, err
 	}
-	set, err := benchmark.Load(env.DataDir, datasets.ReadOptions{})
+	src, err := OpenData(c.Data)
 	if err != nil {
 		return nil, err
 	}
-	var names []string
-	for _, t := range set.Spec.Tasks {
-		names = append(names, t.Name)
+	if err := writeSpec(filepath.Join(dir, SpecFile), src.Spec); err != nil {
+		return nil, err
 	}
-	idx, err := subsetIndex(names, run.Tasks)
+	all, err := src.Load()
 	if err != nil {
 		return nil, err
 	}
-	set = restrict(set, idx)
-	tasks := set.Spec.Tasks
-	classes := 1
-	for _, t := range tasks {
-		classes = max(classes, len(t.Labels))
+	idx, err := subsetIndex(src.TaskNames(), c.Tasks)
+	if err != nil {
+		return nil, err
 	}
-	seqLen := run.Spec.SeqLen
-	if seqLen == 0 {
-		seqLen = 64
+	set := restrict(all, idx)
+	classes := numClasses(set.Spec.Tasks)
+	if c.SeqLen > m.Config.MaxPositions {
+		return nil, bad("seq_len", "%d tokens exceed the model's max_position_embeddings %d (%s)", c.SeqLen, m.Config.MaxPositions, m.Dir)
 	}
-	if seqLen > m.Config.MaxPositions {
-		return nil, fmt.Errorf("experiment: field seq_len: %d tokens exceed the model's max_position_embeddings %d (%s)",
-			seqLen, m.Config.MaxPositions, env.ModelDir)
-	}
-	inj, err := mtlcore.NewInjector(run.Adapter)
+	inj, err := mtlcore.NewInjector(c.Config)
 	if err != nil {
 		return nil, err
 	}
 	if err := inj.CheckLayers(m.Config.LinearLayers()); err != nil {
 		return nil, err
 	}
-	cfg := m.Config
-	fn := textModel(run, cfg, inj, m.Pooling, len(tasks), classes)
+	fn := textModel(c, m.Config, inj, m.Pooling, len(set.Spec.Tasks), classes)
 	var weights []float64
-	if len(run.Spec.TaskWeights) > 0 {
-		for _, t := range tasks {
-			w, ok := run.Spec.TaskWeights[t.Name]
+	if len(c.TaskWeights) > 0 {
+		for _, t := range c.Tasks {
+			w, ok := c.TaskWeights[t]
 			if !ok {
 				w = 1
 			}
 			weights = append(weights, w)
 		}
-		for name := range run.Spec.TaskWeights {
-			if slices.IndexFunc(tasks, func(t datasets.TaskSpec) bool { return t.Name == name }) < 0 {
-				return nil, fmt.Errorf("experiment: task_weights names %q, which is not a task of this run", name)
-			}
-		}
 	}
-	data := &textData{b: &datasets.Batches{Set: set, Tokenizer: m.Tokenizer, Split: datasets.Train, BatchSize: run.Spec.BatchSize,
-		SeqLen: seqLen, Steps: run.Spec.Steps, Sampler: run.sampler(), TaskWeights: weights}}
+	data := &textData{b: &datasets.Batches{Set: set, Tokenizer: m.Tokenizer, Split: datasets.Train, BatchSize: c.BatchSize,
+		SeqLen: c.SeqLen, Steps: c.Steps, Sampler: run.sampler(), TaskWeights: weights}}
 	eval := func(int) ([]trainer.TaskMetrics, error) {
-		return evaluateText(env.Backend, m.Store, fn, m, set, classes, seqLen, run.Spec.EvalMax)
+		return evaluateText(env.Backend, m.Store, fn, m, set, datasets.Validation, classes, c.SeqLen, c.EvalMax)
 	}
-	taskNames := make([]string, len(tasks))
-	for i, t := range tasks {
-		taskNames[i] = t.Name
-	}
-	return trainer.Fit(env.Backend, m.Store, fn, multiTaskLoss, data, eval, run.fitConfig(taskNames, 3), dir, env.onStep(run))
+	return trainer.Fit(env.Backend, m.Store, fn, multiTaskLoss, data, eval, run.fitConfig(3), dir, env.onStep(run))
 }
 
-// syntheticTaskNames are the names the synthetic runs report their tasks by (task0, task1, …).
-func syntheticTaskNames(n int) []string {
-	names := make([]string, n)
-	for i := range names {
-		names[i] = fmt.Sprintf("task%d", i)
+// openModel resolves and loads a pretrained encoder by name (pretrained.Resolve).
+func openModel(env Env, name string) (*pretrained.Model, error) {
+	dir, err := pretrained.Resolve(name, pretrained.HubOptions{}, env.log())
+	if err != nil {
+		return nil, err
 	}
-	return names
+	return pretrained.Load(dir)
 }
 
-// textModel is the run's model: MiniLM with per-task heads, or one shared head.
-func textModel(run Run, cfg zoo.BERTConfig, inj *mtlcore.Injector, pooling zoo.Pooling, tasks, classes int) func(*model.Scope, []*Node) *Node {
-	if run.Spec.SharedHead {
+// numClasses is the width of the classification heads: the most classes of any task (at least 1).
+func numClasses(tasks []datasets.TaskSpec) int {
+	classes := 1
+	for _, t := range tasks {
+		classes = max(classes, len(t.Labels))
+	}
+	return classes
+}
+
+// writeSpec writes a dataset spec as indented JSON, atomically.
+func writeSpec(path string, spec datasets.Spec) error {
+	data, err := json.MarshalIndent(spec, "", "  ")
+	if err != nil {
+		return err
+	}
+	return mtlcore.WriteFileAtomic(path, append(data, '\n'))
+}
+
+// subsetIndex maps task names to their indices in all.
+func subsetIndex(all []string, names []string) ([]int, error) {
+	var idx []int
+	for _, n := range names {
+		i := slices.Index(all, n)
+		if i < 0 {
+			return nil, bad("tasks", "unknown task %q (tasks: %s)", n, strings.Join(all, ", "))
+		}
+		idx = append(idx, i)
+	}
+	return idx, nil
+}
+
+// textModel is the run's model: the encoder with per-task heads, or one shared head.
+func textModel(c Config, cfg zoo.BERTConfig, inj *mtlcore.Injector, pooling zoo.Pooling, tasks, classes int) func(*model.Scope, []*Node) *Node {
+	if c.SharedHead {
 		return zoo.BERTSharedHeadModel(cfg, inj, pooling, classes)
 	}
 	return zoo.BERTTaskModel(cfg, inj, pooling, tasks, classes)
@@ -323,7 +311,7 @@ func textModel(run Run, cfg zoo.BERTConfig, inj *mtlcore.Injector, pooling zoo.P
 
 // restrict keeps the tasks idx of a set, renumbered.
 func restrict(set *datasets.Set, idx []int) *datasets.Set {
-	if len(idx) == len(set.Spec.Tasks) {
+	if len(idx) == len(set.Spec.Tasks) && slices.IsSorted(idx) {
 		return set
 	}
 	out := &datasets.Set{Spec: set.Spec}
@@ -379,11 +367,11 @@ func Versions() map[string]string {
 	return v
 }
 
-// evaluateText runs the model over the validation split (at most evalMax examples per task) and computes
+// evaluateText runs the model over a split (at most evalMax examples per task) and computes
 // per-task metrics: accuracy, macro-F1 and MCC for classification (score: macro-F1), Pearson and Spearman
 // for regression (score: Pearson).
 func evaluateText(b compute.Backend, store *model.Store, fn func(*model.Scope, []*Node) *Node, m *pretrained.Model,
-	set *datasets.Set, classes, seqLen, evalMax int) ([]trainer.TaskMetrics, error) {
+	set *datasets.Set, split datasets.Split, classes, seqLen, evalMax int) ([]trainer.TaskMetrics, error) {
 	e, err := model.NewExec(b, store, func(scope *model.Scope, in []*Node) *Node { return fn(scope, in) })
 	if err != nil {
 		return nil, err
@@ -391,7 +379,7 @@ func evaluateText(b compute.Backend, store *model.Store, fn func(*model.Scope, [
 	// At most evalMax validation examples per task, spread evenly over the split (its examples come grouped by
 	// document, so the first ones would all be from a few documents).
 	sub := &datasets.Set{Spec: set.Spec}
-	for _, pool := range set.Select(datasets.Validation) {
+	for _, pool := range set.Select(split) {
 		k := len(pool)
 		if evalMax > 0 {
 			k = min(k, evalMax)
@@ -400,7 +388,7 @@ func evaluateText(b compute.Backend, store *model.Store, fn func(*model.Scope, [
 			sub.Examples = append(sub.Examples, set.Examples[pool[j*len(pool)/k]])
 		}
 	}
-	batches := &datasets.Batches{Set: sub, Tokenizer: m.Tokenizer, Split: datasets.Validation, BatchSize: 32, SeqLen: seqLen}
+	batches := &datasets.Batches{Set: sub, Tokenizer: m.Tokenizer, Split: split, BatchSize: 32, SeqLen: seqLen}
 	type acc struct {
 		truth, pred []int32
 		y, yhat     []float64

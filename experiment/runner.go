@@ -2,10 +2,12 @@ package experiment
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"sync"
 
@@ -158,50 +160,51 @@ func CollectResults(dir string) ([]*Result, error) {
 }
 
 // WriteResults writes the results table: one row per run, evaluation, task and metric (task "mean" with
-// metric "score" holds the evaluation's mean score), with the run's configuration, trainable parameters,
-// run time and versions — atomically.
+// metric "score" holds the evaluation's mean score), atomically. Its columns are plan and run_id; one column
+// per hyperparameter, named as the hyperparameter (Hyperparameters: numbers as numbers, lists and typed
+// values as text); num_tasks and trainable_params; step, final, task, metric, value; seconds, the whole
+// resolved configuration as JSON (config) and the versions.
 func WriteResults(path string, results []*Result) error {
 	mem := memory.NewGoAllocator()
-	schema := arrow.NewSchema([]arrow.Field{
-		{Name: "sweep", Type: arrow.BinaryTypes.String}, {Name: "run_id", Type: arrow.BinaryTypes.String},
-		{Name: "benchmark", Type: arrow.BinaryTypes.String}, {Name: "method", Type: arrow.BinaryTypes.String},
-		{Name: "rank", Type: arrow.PrimitiveTypes.Int32}, {Name: "n", Type: arrow.PrimitiveTypes.Int32},
-		{Name: "temperature", Type: arrow.PrimitiveTypes.Float64}, {Name: "targets", Type: arrow.BinaryTypes.String},
-		{Name: "seed", Type: arrow.PrimitiveTypes.Int64}, {Name: "budget_rank", Type: arrow.PrimitiveTypes.Int32},
-		{Name: "trainable_params", Type: arrow.PrimitiveTypes.Int64}, {Name: "step", Type: arrow.PrimitiveTypes.Int32},
-		{Name: "final", Type: arrow.FixedWidthTypes.Boolean}, {Name: "task", Type: arrow.BinaryTypes.String},
-		{Name: "metric", Type: arrow.BinaryTypes.String}, {Name: "value", Type: arrow.PrimitiveTypes.Float64},
-		{Name: "seconds", Type: arrow.PrimitiveTypes.Float64}, {Name: "config", Type: arrow.BinaryTypes.String},
-		{Name: "versions", Type: arrow.BinaryTypes.String},
-	}, nil)
+	hps := Hyperparameters()
+	fields := []arrow.Field{{Name: "plan", Type: arrow.BinaryTypes.String}, {Name: "run_id", Type: arrow.BinaryTypes.String}}
+	for _, h := range hps {
+		fields = append(fields, arrow.Field{Name: h.Name, Type: columnType(h)})
+	}
+	fields = append(fields,
+		arrow.Field{Name: "num_tasks", Type: arrow.PrimitiveTypes.Int64}, arrow.Field{Name: "trainable_params", Type: arrow.PrimitiveTypes.Int64},
+		arrow.Field{Name: "step", Type: arrow.PrimitiveTypes.Int64}, arrow.Field{Name: "final", Type: arrow.FixedWidthTypes.Boolean},
+		arrow.Field{Name: "task", Type: arrow.BinaryTypes.String}, arrow.Field{Name: "metric", Type: arrow.BinaryTypes.String},
+		arrow.Field{Name: "value", Type: arrow.PrimitiveTypes.Float64}, arrow.Field{Name: "seconds", Type: arrow.PrimitiveTypes.Float64},
+		arrow.Field{Name: "config", Type: arrow.BinaryTypes.String}, arrow.Field{Name: "versions", Type: arrow.BinaryTypes.String})
+	schema := arrow.NewSchema(fields, nil)
 	b := array.NewRecordBuilder(mem, schema)
 	defer b.Release()
 	for _, r := range results {
 		if r == nil {
 			continue
 		}
-		cfg, _ := json.Marshal(r.Run)
+		cfg, _ := json.Marshal(r.Run.Config)
 		ver, _ := json.Marshal(r.Versions)
+		c := r.Run.Config
 		add := func(step int, final bool, task, metric string, value float64) {
-			b.Field(0).(*array.StringBuilder).Append(r.Run.Sweep)
+			b.Field(0).(*array.StringBuilder).Append(r.Run.Plan)
 			b.Field(1).(*array.StringBuilder).Append(r.ID)
-			b.Field(2).(*array.StringBuilder).Append(r.Run.Benchmark)
-			b.Field(3).(*array.StringBuilder).Append(r.Run.Adapter.Method.String())
-			b.Field(4).(*array.Int32Builder).Append(int32(r.Run.Adapter.Rank))
-			b.Field(5).(*array.Int32Builder).Append(int32(r.Run.Adapter.N))
-			b.Field(6).(*array.Float64Builder).Append(r.Run.Adapter.Temperature)
-			b.Field(7).(*array.StringBuilder).Append(r.Run.Adapter.Targets.String())
-			b.Field(8).(*array.Int64Builder).Append(r.Run.Seed)
-			b.Field(9).(*array.Int32Builder).Append(int32(r.Run.BudgetRank))
-			b.Field(10).(*array.Int64Builder).Append(int64(r.Run.TrainParams))
-			b.Field(11).(*array.Int32Builder).Append(int32(step))
-			b.Field(12).(*array.BooleanBuilder).Append(final)
-			b.Field(13).(*array.StringBuilder).Append(task)
-			b.Field(14).(*array.StringBuilder).Append(metric)
-			b.Field(15).(*array.Float64Builder).Append(value)
-			b.Field(16).(*array.Float64Builder).Append(r.Seconds)
-			b.Field(17).(*array.StringBuilder).Append(string(cfg))
-			b.Field(18).(*array.StringBuilder).Append(string(ver))
+			col := 2
+			for _, h := range hps {
+				appendValue(b.Field(col), h, &c)
+				col++
+			}
+			b.Field(col).(*array.Int64Builder).Append(int64(c.NumTasks))
+			b.Field(col + 1).(*array.Int64Builder).Append(int64(r.Run.TrainableParams))
+			b.Field(col + 2).(*array.Int64Builder).Append(int64(step))
+			b.Field(col + 3).(*array.BooleanBuilder).Append(final)
+			b.Field(col + 4).(*array.StringBuilder).Append(task)
+			b.Field(col + 5).(*array.StringBuilder).Append(metric)
+			b.Field(col + 6).(*array.Float64Builder).Append(value)
+			b.Field(col + 7).(*array.Float64Builder).Append(r.Seconds)
+			b.Field(col + 8).(*array.StringBuilder).Append(string(cfg))
+			b.Field(col + 9).(*array.StringBuilder).Append(string(ver))
 		}
 		for k, e := range r.Fit.Evals {
 			final := k == len(r.Fit.Evals)-1
@@ -221,8 +224,14 @@ func WriteResults(path string, results []*Result) error {
 	}
 	rec := b.NewRecordBatch()
 	defer rec.Release()
+	return writeParquet(path, schema, rec)
+}
+
+// writeParquet writes one record batch as a Zstd-compressed Parquet file, atomically.
+func writeParquet(path string, schema *arrow.Schema, rec arrow.RecordBatch) error {
 	var buf bytes.Buffer
-	w, err := pqarrow.NewFileWriter(schema, &buf, parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd)), pqarrow.DefaultWriterProps())
+	w, err := pqarrow.NewFileWriter(schema, &buf, parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd)),
+		pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 	if err != nil {
 		return err
 	}
@@ -230,7 +239,39 @@ func WriteResults(path string, results []*Result) error {
 		return err
 	}
 	if err := w.Close(); err != nil {
-		return fmt.Errorf("experiment: results table: %w", err)
+		return fmt.Errorf("experiment: %s: %w", path, err)
 	}
 	return mtlcore.WriteFileAtomic(path, buf.Bytes())
+}
+
+// columnType is the results-table type of a hyperparameter: integers and floats as numbers, booleans as
+// booleans, everything else (names, lists) as text.
+func columnType(h Hyperparameter) arrow.DataType {
+	if h.Field.Type.Implements(textMarshaler) {
+		return arrow.BinaryTypes.String
+	}
+	switch h.Field.Type.Kind() {
+	case reflect.Int, reflect.Int64:
+		return arrow.PrimitiveTypes.Int64
+	case reflect.Float64:
+		return arrow.PrimitiveTypes.Float64
+	case reflect.Bool:
+		return arrow.FixedWidthTypes.Boolean
+	}
+	return arrow.BinaryTypes.String
+}
+
+var textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
+
+func appendValue(b array.Builder, h Hyperparameter, c *Config) {
+	switch b := b.(type) {
+	case *array.Int64Builder:
+		b.Append(h.Get(c).Int())
+	case *array.Float64Builder:
+		b.Append(h.Get(c).Float())
+	case *array.BooleanBuilder:
+		b.Append(h.Get(c).Bool())
+	case *array.StringBuilder:
+		b.Append(h.String(c))
+	}
 }

@@ -178,32 +178,32 @@ func (m *MixInit) UnmarshalText(b []byte) error {
 // every adapter checkpoint. Fields that do not apply to Method are ignored (and left at zero by
 // DefaultConfig).
 type Config struct {
-	Method Method `json:"method"`
+	Method Method `json:"method" help:"adapter method: lora, mtl-lora, multilora, moelora, hydralora, dora, per-task-lora"`
 	// Rank r of the low-rank update (MoELoRA: the total over its experts, each of rank r/n).
-	Rank int `json:"rank"`
+	Rank int `json:"rank" help:"rank r of the low-rank update (MoELoRA: the total over its n experts)"`
 	// Alpha sets the scaling s = α/r (or α/√r with RSLoRA).
-	Alpha float64 `json:"alpha"`
+	Alpha float64 `json:"alpha" help:"LoRA scaling s = alpha/r (alpha/√r with rslora)"`
 	// RSLoRA selects rank-stabilised scaling s = α/√r (Kalajdzievski 2023).
-	RSLoRA bool `json:"rslora,omitempty"`
+	RSLoRA bool `json:"rslora,omitempty" help:"rank-stabilised scaling s = alpha/√r"`
 	// Dropout on the adapter's input x during training (not on the base path), by Dropout: a rate within 1%
 	// of a multiple of 1/4096 is applied as that multiple (0.05 as 0.050049).
-	Dropout float64 `json:"dropout"`
+	Dropout float64 `json:"dropout" help:"dropout on the adapter's input, in [0, 1)"`
 	// NumTasks T: task ids run over [0, T). Methods that ignore task ids still validate them.
-	NumTasks int `json:"num_tasks"`
+	NumTasks int `json:"num_tasks" help:"-"`
 	// Targets selects which linear layers of a model get the adapter.
-	Targets Targets `json:"targets"`
+	Targets Targets `json:"targets" help:"roles of the adapted linear layers: q, k, v, o, ffn_in, ffn_out, dense (or attention, ffn, all)"`
 
 	// N is the number of components: MTL-LoRA's pool of up-projections B_i, MultiLoRA's LoRA pairs,
 	// MoELoRA's experts, HydraLoRA's B-heads. Unused by LoRA, DoRA and per-task LoRA.
-	N int `json:"n,omitempty"`
+	N int `json:"n,omitempty" help:"components: MTL-LoRA's up-projections B_i, MultiLoRA's pairs, MoELoRA's experts, HydraLoRA's heads"`
 	// Temperature τ > 0 of MTL-LoRA's mixing softmax(w_t/τ).
-	Temperature float64 `json:"temperature,omitempty"`
+	Temperature float64 `json:"temperature,omitempty" help:"MTL-LoRA's temperature τ of softmax(w_t/τ), > 0"`
 	// Lambda is the form of MTL-LoRA's Λ_t.
-	Lambda LambdaForm `json:"lambda"`
+	Lambda LambdaForm `json:"lambda" help:"form of MTL-LoRA's Λ_t: diagonal or full"`
 	// MixInit is how MTL-LoRA's mixing logits start.
-	MixInit MixInit `json:"mix_init"`
+	MixInit MixInit `json:"mix_init" help:"MTL-LoRA's mixing logits at start: random (authors' code) or uniform (AdapterHub)"`
 	// TaskEmbeddingDim is the size of MoELoRA's learned task embedding E[t].
-	TaskEmbeddingDim int `json:"task_embedding_dim,omitempty"`
+	TaskEmbeddingDim int `json:"task_embedding_dim,omitempty" help:"size of MoELoRA's task embedding E[t]"`
 }
 
 // DefaultConfig returns the defaults for a method, from the authors' commonsense-reasoning scripts where
@@ -270,6 +270,12 @@ func (c Config) Validate() error {
 	case MTLLoRA:
 		if !(c.Temperature > 0) || math.IsInf(c.Temperature, 0) {
 			return invalid("temperature", "τ must be a finite number > 0 (τ = 0 divides by zero), got %v", c.Temperature)
+		}
+		// The graph computes w/τ in float32. At initialisation |w| ≤ 1 (the authors' draw is within 1/√n,
+		// the uniform start is 1), so below 1/MaxFloat32 w/τ overflows before the first step: NaN mixing.
+		if c.Temperature < 1/math.MaxFloat32 {
+			return invalid("temperature", "τ = %v makes w/τ overflow float32 (|w| starts up to 1): τ must be ≥ %.3g",
+				c.Temperature, 1/math.MaxFloat32)
 		}
 		if c.Lambda != LambdaDiagonal && c.Lambda != LambdaFull {
 			return invalid("lambda", "unknown form %d", int(c.Lambda))

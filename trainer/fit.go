@@ -50,7 +50,7 @@ type FitConfig struct {
 	LearningRate    float64  `json:"learning_rate"`
 	WeightDecay     float64  `json:"weight_decay"`               // decoupled (AdamW)
 	Warmup          int      `json:"warmup,omitempty"`           // steps of linear warm-up from 0
-	Schedule        string   `json:"schedule,omitempty"`         // after warm-up: "constant" (default), "linear" or "cosine" decay to 0
+	Schedule        Schedule `json:"schedule,omitempty"`         // after warm-up: constant (default, also ""), linear or cosine decay to 0
 	ClipNorm        float64  `json:"clip_norm,omitempty"`        // clip gradients to this global L2 norm (0: off)
 	EvalEvery       int      `json:"eval_every,omitempty"`       // evaluate every N steps and at the end (0: only at the end)
 	Patience        int      `json:"patience,omitempty"`         // stop after this many evaluations without a better score (0: never)
@@ -61,6 +61,37 @@ type FitConfig struct {
 	TaskNames       []string `json:"task_names,omitempty"` // for messages (a non-finite loss names its tasks)
 }
 
+// Schedule is the learning-rate decay after warm-up.
+type Schedule string
+
+const (
+	Constant Schedule = "constant" // no decay ("" means the same)
+	Linear   Schedule = "linear"   // linear decay to 0 at the last step
+	Cosine   Schedule = "cosine"   // half-cosine decay to 0 at the last step
+)
+
+// Validate rejects a name that is not a schedule.
+func (s Schedule) Validate() error {
+	switch s {
+	case "", Constant, Linear, Cosine:
+		return nil
+	}
+	return fmt.Errorf("trainer: field schedule: %q is not constant, linear or cosine", string(s))
+}
+
+// UnmarshalText reads a schedule name, rejecting unknown ones.
+func (s *Schedule) UnmarshalText(b []byte) error {
+	v := Schedule(b)
+	if err := v.Validate(); err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// decays reports whether the schedule decays after warm-up.
+func (s Schedule) decays() bool { return s == Linear || s == Cosine }
+
 // Validate names the first bad field.
 func (c FitConfig) Validate() error {
 	switch {
@@ -70,8 +101,8 @@ func (c FitConfig) Validate() error {
 		return fmt.Errorf("trainer: field learning_rate: must be > 0, got %v", c.LearningRate)
 	case c.WeightDecay < 0 || c.ClipNorm < 0 || c.Warmup < 0 || c.EvalEvery < 0 || c.Patience < 0 || c.CheckpointEvery < 0:
 		return fmt.Errorf("trainer: weight_decay, clip_norm, warmup, eval_every, patience and checkpoint_every must be ≥ 0")
-	case c.Schedule != "" && c.Schedule != "constant" && c.Schedule != "linear" && c.Schedule != "cosine":
-		return fmt.Errorf("trainer: field schedule: %q is not constant, linear or cosine", c.Schedule)
+	case c.Schedule.Validate() != nil:
+		return c.Schedule.Validate()
 	case c.NumTasks < 1:
 		return fmt.Errorf("trainer: field num_tasks: must be ≥ 1, got %d", c.NumTasks)
 	}
@@ -245,12 +276,12 @@ func (o *adamW) UpdateGraph(scope *model.Scope, g *Graph, loss *Node) {
 	if w := float64(o.cfg.Warmup); w > 0 {
 		lr = Mul(lr, Min(one, DivScalar(AddScalar(step, 1), w)))
 	}
-	if rest := float64(o.cfg.Steps - o.cfg.Warmup); rest > 0 && o.cfg.Schedule != "" && o.cfg.Schedule != "constant" {
+	if rest := float64(o.cfg.Steps - o.cfg.Warmup); rest > 0 && o.cfg.Schedule.decays() {
 		progress := ClipScalar(DivScalar(Sub(step, Scalar(g, dtypes.Float32, float64(o.cfg.Warmup))), rest), 0, 1)
 		switch o.cfg.Schedule {
-		case "linear":
+		case Linear:
 			lr = Mul(lr, OneMinus(progress))
-		case "cosine":
+		case Cosine:
 			lr = Mul(lr, MulScalar(AddScalar(Cos(MulScalar(progress, math.Pi)), 1), 0.5))
 		}
 	}
@@ -270,12 +301,12 @@ func (c FitConfig) LearningRateAt(step int) float64 {
 	if c.Warmup > 0 {
 		lr *= math.Min(1, float64(step+1)/float64(c.Warmup))
 	}
-	if rest := float64(c.Steps - c.Warmup); rest > 0 && c.Schedule != "" && c.Schedule != "constant" {
+	if rest := float64(c.Steps - c.Warmup); rest > 0 && c.Schedule.decays() {
 		p := math.Min(1, math.Max(0, float64(step-c.Warmup)/rest))
 		switch c.Schedule {
-		case "linear":
+		case Linear:
 			lr *= 1 - p
-		case "cosine":
+		case Cosine:
 			lr *= (math.Cos(p*math.Pi) + 1) / 2
 		}
 	}

@@ -90,7 +90,7 @@ func TestTrainConfigFileEqualsFlags(t *testing.T) {
 	if err := runTrain([]string{"-config", cfg, "-seed", "4", "-dir", filepath.Join(dir, "c")}); err != nil {
 		t.Fatal(err)
 	}
-	if c, _, _ := experiment.ReadResult(filepath.Join(dir, "c")); c == nil || c.Run.Seed != 4 {
+	if c, _, _ := experiment.ReadResult(filepath.Join(dir, "c")); c == nil || c.Run.Config.Seed != 4 {
 		t.Errorf("the -seed flag did not win over the file")
 	}
 	os.WriteFile(cfg, []byte(`{"benchmark": "synthetic", "colour": "red"}`), 0o644)

@@ -8,36 +8,58 @@ import (
 	"strings"
 
 	"github.com/mtlora/mtlora/backend"
-	"github.com/mtlora/mtlora/datasets/benchmark"
+	"github.com/mtlora/mtlora/datasets"
 	"github.com/mtlora/mtlora/experiment"
-	"github.com/mtlora/mtlora/pretrained"
 )
 
-// inferenceEnv is the environment of a finished mtbench run.
-func inferenceEnv() (experiment.Env, error) {
+// openTrained loads a finished text run for inference on the configured backend.
+func openTrained(dir string) (*experiment.Trained, error) {
 	b, err := backend.New()
 	if err != nil {
-		return experiment.Env{}, err
+		return nil, err
 	}
-	env := experiment.Env{Backend: b}
-	if env.ModelDir, err = pretrained.MiniLM.Path(); err != nil {
-		return env, err
+	return experiment.OpenRun(experiment.Env{Backend: b, Log: os.Stderr}, dir)
+}
+
+// evalOnData evaluates a run's best weights on a split of other data.
+func evalOnData(dir, data, split string, asJSON bool) error {
+	sp, err := datasets.ParseSplit(split)
+	if err != nil {
+		return fmt.Errorf("-split: %w", err)
 	}
-	if env.DataDir, err = benchmark.Path(); err != nil {
-		return env, err
+	tr, err := openTrained(dir)
+	if err != nil {
+		return err
 	}
-	return env, nil
+	metrics, err := tr.Evaluate(data, sp, 0)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(metrics)
+	}
+	fmt.Printf("%-12s %8s  metrics (%s split of %s)\n", "task", "score", sp, data)
+	for _, m := range metrics {
+		fmt.Printf("%-12s %8.4f  %s\n", m.Task, m.Score, formatMetrics(m.Metrics))
+	}
+	return nil
 }
 
 func runPredict(args []string) error {
 	fs := flag.NewFlagSet("predict", flag.ContinueOnError)
-	dir := fs.String("run", "", "a finished mtbench run `DIR` (mtlora train, or a sweep's runs/<id>)")
-	task := fs.String("task", "", "the task whose head answers (e.g. spam, sotu-party, afinn)")
+	dir := fs.String("run", "", "a finished text run `DIR` (mtlora train, or a plan's runs/<id>)")
+	task := fs.String("task", "", "the task whose head answers (rows of -data with a task column name their own)")
+	data := fs.String("data", "", "a data `FILE` (or folder) to predict: column text, optionally pair and task; writes -out")
+	out := fs.String("out", "predictions.parquet", "with -data: the Parquet `FILE` written, one row per input row")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: mtlora predict -run DIR -task TASK [TEXT ...]
+       mtlora predict -run DIR -data FILE [-task TASK] [-out FILE.parquet]
 
 Predicts with the best weights of a run: one line per text, from the arguments or, without any, from
-standard input (one text per line; a pair task takes "first<TAB>second").
+standard input (one text per line; a pair task takes "first<TAB>second"). With -data, every row of FILE
+(CSV, JSON Lines, Parquet, Arrow) is predicted by its task's head and -out gets one row per input row:
+row, task, text, pair, prediction (the label), score (its probability, or the regression value) and
+probabilities (per class, in the order of the task's labels, which the file's metadata lists).
 
 Flags:
 `)
@@ -46,8 +68,33 @@ Flags:
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *dir == "" || *task == "" {
-		return fmt.Errorf("-run and -task are required")
+	if *dir == "" {
+		return fmt.Errorf("-run is required")
+	}
+	if *data != "" {
+		if fs.NArg() > 0 {
+			return fmt.Errorf("-data and texts as arguments exclude each other")
+		}
+		inputs, err := datasets.ReadInputs(*data, datasets.ReadOptions{}, *task)
+		if err != nil {
+			return err
+		}
+		tr, err := openTrained(*dir)
+		if err != nil {
+			return err
+		}
+		preds, err := tr.PredictInputs(inputs)
+		if err != nil {
+			return err
+		}
+		if err := tr.WritePredictions(*out, inputs, preds); err != nil {
+			return err
+		}
+		fmt.Printf("wrote %d predictions to %s\n", len(preds), *out)
+		return nil
+	}
+	if *task == "" {
+		return fmt.Errorf("-task is required (or -data with a task column)")
 	}
 	texts := fs.Args()
 	if len(texts) == 0 {
@@ -63,11 +110,7 @@ Flags:
 	if len(texts) == 0 {
 		return fmt.Errorf("no texts to predict")
 	}
-	env, err := inferenceEnv()
-	if err != nil {
-		return err
-	}
-	tr, err := experiment.OpenRun(env, *dir)
+	tr, err := openTrained(*dir)
 	if err != nil {
 		return err
 	}
@@ -100,12 +143,12 @@ Flags:
 
 func runExport(args []string) error {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
-	dir := fs.String("run", "", "a finished mtbench run `DIR`")
+	dir := fs.String("run", "", "a finished text run `DIR`")
 	out := fs.String("out", "", "output `DIR` (peft/<task>/ and merged/<task>/)")
 	peft := fs.Bool("peft", true, "write a PEFT LoRA adapter per task (adapter_config.json, adapter_model.safetensors)")
 	merged := fs.Bool("merged", false, "write each task's merged encoder as a complete Hugging Face checkpoint (about 90 MB per task)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: mtlora export -run DIR -out DIR [-peft] [-merged]\n\nExports a run's best adapter per task: as a PEFT LoRA adapter for the original Hugging Face model\n(module names encoder.layer.N.attention.self.query, …), and/or merged into the encoder weights.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: mtlora export -run DIR -out DIR [-peft] [-merged]\n\nExports a run's best adapter per task: as a PEFT LoRA adapter for the original Hugging Face model\n(its module names, e.g. encoder.layer.N.attention.self.query), and/or merged into the encoder weights.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -114,11 +157,7 @@ func runExport(args []string) error {
 	if *dir == "" || *out == "" {
 		return fmt.Errorf("-run and -out are required")
 	}
-	env, err := inferenceEnv()
-	if err != nil {
-		return err
-	}
-	tr, err := experiment.OpenRun(env, *dir)
+	tr, err := openTrained(*dir)
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ Flags:
 		return err
 	} else if ok {
 		page = experiment.RunPage(res)
-		if res.Run.Benchmark == experiment.Synthetic {
+		if res.Run.Config.Data == experiment.Synthetic {
 			b, err := backend.New()
 			if err != nil {
 				return err

@@ -10,15 +10,12 @@ import (
 	"sync"
 
 	"github.com/mtlora/mtlora/backend"
-	"github.com/mtlora/mtlora/datasets/benchmark"
 	"github.com/mtlora/mtlora/experiment"
-	"github.com/mtlora/mtlora/pretrained"
-	"github.com/mtlora/mtlora/zoo"
 )
 
 func runSweep(args []string) error {
 	fs := flag.NewFlagSet("sweep", flag.ContinueOnError)
-	specPath := fs.String("spec", "", "the sweep specification `FILE` (JSON; see experiment.Sweep for every key)")
+	specPath := fs.String("spec", "", "the plan `FILE` (JSON: {\"name\": …, \"run\": {hyperparameters}, \"vary\": {hyperparameter: [values]}}; see experiment.Plan)")
 	dir := fs.String("dir", "", "sweep `DIR`: runs/<id>/ (checkpoints, result.json) and results.parquet (default sweeps/<name>)")
 	parallel := fs.Int("parallel", 1, "runs executed at a time")
 	jobs := fs.Bool("jobs", false, "print the expanded runs as a job list (one `mtlora sweep -only ID` command per line) and exit")
@@ -27,8 +24,10 @@ func runSweep(args []string) error {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: mtlora sweep -spec FILE [-dir DIR] [-parallel N] [-jobs | -only ID | -merge]
 
-Expands a sweep specification (methods × ranks × n × τ × targets × seeds × task subsets, optionally at
-matched parameter budgets) into runs and executes them one after another (or -parallel at a time). A run
+Expands a plan — one run's hyperparameters ("run", over the defaults) and lists of values to vary
+("vary": method, rank, budget_rank, n, temperature, targets, tasks, model, seed, …, each named as the
+hyperparameter) — into every combination of runs and executes them one after another (or -parallel at a
+time). A run
 that finished is never repeated; a run that was interrupted resumes from its last checkpoint, so a killed
 sweep continues where it stopped. The results table DIR/results.parquet has one row per run, evaluation,
 task and metric, with each run's configuration and versions.
@@ -51,12 +50,12 @@ Flags:
 	if err != nil {
 		return err
 	}
-	spec, err := experiment.ParseSweep(data)
+	plan, err := experiment.ParsePlan(data)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", *specPath, err)
 	}
 	if *dir == "" {
-		*dir = filepath.Join("sweeps", spec.Name)
+		*dir = filepath.Join("sweeps", plan.Name)
 	}
 	if *merge {
 		results, err := experiment.CollectResults(*dir)
@@ -66,14 +65,15 @@ Flags:
 		fmt.Fprintf(os.Stderr, "merged %d finished runs\n", len(results))
 		return experiment.WriteResults(filepath.Join(*dir, experiment.ResultsFile), results)
 	}
-	env, modelCfg, numTasks, err := sweepEnv(spec)
+	runs, err := plan.Runs()
 	if err != nil {
 		return err
 	}
-	runs, err := spec.Expand(numTasks, experiment.Layers(spec.Benchmark, modelCfg))
+	b, err := backend.New()
 	if err != nil {
 		return err
 	}
+	env := experiment.Env{Backend: b, Log: os.Stderr}
 	if *jobs {
 		abs, _ := filepath.Abs(*specPath)
 		absDir, _ := filepath.Abs(*dir)
@@ -89,10 +89,10 @@ Flags:
 				return err
 			}
 		}
-		return fmt.Errorf("no run %q in sweep %q (-jobs lists them)", *only, spec.Name)
+		return fmt.Errorf("no run %q in plan %q (-jobs lists them)", *only, plan.Name)
 	}
-	fmt.Fprintf(os.Stderr, "sweep %s: %d runs on %s (backend %s) → %s\n", spec.Name, len(runs), spec.Benchmark, backend.Name(), *dir)
-	rep, err := runWithProgress("sweep", env, runs, *dir, *parallel, spec.Steps)
+	fmt.Fprintf(os.Stderr, "plan %s: %d runs (backend %s) → %s\n", plan.Name, len(runs), backend.Name(), *dir)
+	rep, err := runWithProgress("sweep", env, runs, *dir, *parallel)
 	if err != nil {
 		return err
 	}
@@ -100,38 +100,6 @@ Flags:
 		filepath.Join(*dir, experiment.ResultsFile))
 	printSweepSummary(rep.Runs)
 	return nil
-}
-
-// sweepEnv prepares what the benchmark needs and returns its model configuration and task count.
-func sweepEnv(spec experiment.Sweep) (experiment.Env, zoo.BERTConfig, int, error) {
-	b, err := backend.New()
-	if err != nil {
-		return experiment.Env{}, zoo.BERTConfig{}, 0, err
-	}
-	env := experiment.Env{Backend: b, Log: os.Stderr}
-	if spec.Benchmark == experiment.Synthetic {
-		return env, zoo.BERTConfig{}, 4, nil
-	}
-	if env.ModelDir, err = pretrained.MiniLM.Path(); err != nil {
-		return env, zoo.BERTConfig{}, 0, err
-	}
-	if env.DataDir, err = benchmark.Path(); err != nil {
-		return env, zoo.BERTConfig{}, 0, err
-	}
-	ck, err := pretrained.Open(env.ModelDir)
-	if err != nil {
-		return env, zoo.BERTConfig{}, 0, err
-	}
-	n := len(benchmark.Tasks)
-	if len(spec.TaskSubsets) > 0 {
-		n = len(spec.TaskSubsets[0])
-		for _, s := range spec.TaskSubsets {
-			if len(s) != n {
-				return env, zoo.BERTConfig{}, 0, fmt.Errorf("task subsets of different sizes are not supported in one sweep")
-			}
-		}
-	}
-	return env, ck.Config, n, nil
 }
 
 // printSweepSummary prints the final mean score of each configuration, mean ± std over seeds, best first.
@@ -156,13 +124,17 @@ func printSweepSummary(results []*experiment.Result) {
 	if len(rows) > 0 {
 		seeds = rows[0].Seeds
 	}
-	fmt.Printf("(score: macro-F1 for classification, Pearson for regression, −MSE on the synthetic set; mean ± std over %d seed(s))\n", seeds)
+	fmt.Printf("(score: macro-F1 for classification, Pearson for regression, −MSE on synthetic data; mean ± std over %d seed(s))\n", seeds)
 }
 
 // runWithProgress runs a sweep with one progress bar (ETA) over every run's steps; runs that finished before
 // count as done.
-func runWithProgress(name string, env experiment.Env, runs []experiment.Run, dir string, parallel, steps int) (*experiment.SweepReport, error) {
-	bar := newProgress(name, len(runs)*steps)
+func runWithProgress(name string, env experiment.Env, runs []experiment.Run, dir string, parallel int) (*experiment.SweepReport, error) {
+	total := 0
+	for _, r := range runs {
+		total += r.Config.Steps
+	}
+	bar := newProgress(name, total)
 	var mu sync.Mutex
 	done := map[string]int{}
 	update := func(id string, step int, loss float64) {
@@ -181,7 +153,7 @@ func runWithProgress(name string, env experiment.Env, runs []experiment.Run, dir
 		if n := len(r.Fit.Losses); n > 0 {
 			last = r.Fit.Losses[n-1]
 		}
-		update(r.ID, steps, last)
+		update(r.ID, r.Run.Config.Steps, last)
 	})
 	bar.done()
 	return rep, err

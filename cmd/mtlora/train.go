@@ -6,137 +6,102 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
+	"reflect"
+	"maps"
+	"slices"
 	"strings"
 
+	"github.com/mtlora/mtlora/backend"
 	"github.com/mtlora/mtlora/experiment"
 )
 
-// applyConfigFile sets flags from a JSON object whose keys are flag names (the file is equivalent to the
-// flags); flags given on the command line win. Unknown keys are errors naming them.
-func applyConfigFile(fs *flag.FlagSet, path string, explicit map[string]bool) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	var kv map[string]any
-	if err := json.Unmarshal(data, &kv); err != nil {
-		return fmt.Errorf("config %s: %w", path, err)
-	}
-	keys := make([]string, 0, len(kv))
-	for k := range kv {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if k == "config" || fs.Lookup(k) == nil {
-			return fmt.Errorf("config %s: unknown key %q (keys are the flags of %s)", path, k, fs.Name())
-		}
-		if explicit[k] {
-			continue
-		}
-		v := kv[k]
-		s := fmt.Sprint(v)
-		if list, ok := v.([]any); ok {
-			parts := make([]string, len(list))
-			for i, x := range list {
-				parts[i] = fmt.Sprint(x)
-			}
-			s = strings.Join(parts, ",")
-		}
-		if err := fs.Set(k, s); err != nil {
-			return fmt.Errorf("config %s: key %q: %w", path, k, err)
-		}
-	}
-	return nil
+// hyperparameterFlag is the flag of one hyperparameter: named as the hyperparameter, reading and writing
+// its Config field.
+type hyperparameterFlag struct {
+	h   experiment.Hyperparameter
+	cfg *experiment.Config
 }
 
-// parseWithConfig parses flags, then a -config file for the flags not given.
-func parseWithConfig(fs *flag.FlagSet, config *string, args []string) error {
+func (f hyperparameterFlag) String() string {
+	if f.cfg == nil {
+		return ""
+	}
+	return f.h.String(f.cfg)
+}
+
+func (f hyperparameterFlag) Set(s string) error { return f.h.Set(f.cfg, s) }
+
+func (f hyperparameterFlag) IsBoolFlag() bool { return f.h.Field.Type.Kind() == reflect.Bool }
+
+// configFlags registers one flag per hyperparameter (experiment.Hyperparameters) over cfg, and -config, a
+// JSON file of the same names. Call parseConfig after fs.Parse.
+func configFlags(fs *flag.FlagSet, cfg *experiment.Config) *string {
+	config := fs.String("config", "", "a JSON `FILE` of hyperparameters ({\"method\": \"mtl-lora\", \"rank\": 8, …}, the flags' names); flags given here win")
+	for _, h := range experiment.Hyperparameters() {
+		fs.Var(hyperparameterFlag{h, cfg}, h.Name, h.Help)
+	}
+	return config
+}
+
+// parseConfig parses args into cfg: flags over the -config file over cfg's values; the result is validated.
+func parseConfig(fs *flag.FlagSet, cfg *experiment.Config, config *string, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q (flags only; see -h)", fs.Args())
 	}
-	if *config == "" {
-		return nil
+	if *config != "" {
+		data, err := os.ReadFile(*config)
+		if err != nil {
+			return err
+		}
+		fromFile, err := experiment.ParseConfig(data)
+		if err != nil {
+			return fmt.Errorf("config %s: %w", *config, err)
+		}
+		var setErr error
+		fs.Visit(func(f *flag.Flag) { // the command line wins
+			if hf, ok := f.Value.(hyperparameterFlag); ok && setErr == nil {
+				setErr = hf.h.Set(&fromFile, hf.String())
+			}
+		})
+		if setErr != nil {
+			return setErr
+		}
+		*cfg = fromFile
 	}
-	explicit := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
-	return applyConfigFile(fs, *config, explicit)
+	return cfg.Validate()
 }
 
 func runTrain(args []string) error {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
-	config := fs.String("config", "", "a JSON `FILE` of flag values ({\"method\": \"mtl-lora\", \"rank\": 8, …}); flags given here win")
-	bench := fs.String("benchmark", "mtbench", "mtbench (MiniLM on the real benchmark) or synthetic")
-	method := fs.String("method", "mtl-lora", "adapter method: lora, mtl-lora, multilora, moelora, hydralora, dora, per-task-lora")
-	rank := fs.Int("rank", 8, "adapter rank r (with -matched, the LoRA rank whose parameter count to match)")
-	matched := fs.Bool("matched", false, "choose the rank so the method has as many trainable parameters as LoRA at -rank")
-	n := fs.Int("n", 0, "up-projections (MTL-LoRA, MultiLoRA, HydraLoRA) or experts (MoELoRA); 0: the method's default")
-	tau := fs.Float64("tau", 0, "MTL-LoRA temperature τ; 0: default")
-	targets := fs.String("targets", "q,k,v,o", "layers with adapters (mtbench): q, k, v, o, ffn_in, ffn_out")
-	tasks := fs.String("tasks", "", "comma-separated tasks to train on (default: all)")
-	seed := fs.Int64("seed", 1, "seed of initialisation, dropout and sampling")
-	steps := fs.Int("steps", 300, "training steps")
-	batch := fs.Int("batch", 16, "examples per batch")
-	seqLen := fs.Int("seq-len", 64, "tokens per example (mtbench)")
-	lr := fs.Float64("lr", 2e-3, "peak learning rate (AdamW)")
-	wd := fs.Float64("weight-decay", 0, "decoupled weight decay")
-	warmup := fs.Int("warmup", 30, "warm-up steps")
-	schedule := fs.String("schedule", "linear", "decay after warm-up: constant, linear, cosine")
-	clip := fs.Float64("clip-norm", 1, "clip gradients to this global norm (0: off)")
-	evalEvery := fs.Int("eval-every", 100, "evaluate every N steps (and at the end)")
-	evalMax := fs.Int("eval-max", 200, "validation examples per task (0: all)")
-	sampling := fs.String("sampling", "proportional", "task sampling: proportional, temperature, uniform, round-robin")
-	samplingT := fs.Float64("sampling-temperature", 2, "T of temperature sampling")
-	sharedHead := fs.Bool("shared-head", false, "one classification head for every task instead of one per task")
-	taskWeights := fs.String("task-weights", "", "per-task loss weights, e.g. spam=2,afinn=0.5 (others 1)")
+	cfg := experiment.Defaults()
+	config := configFlags(fs, &cfg)
 	dir := fs.String("dir", "", "run `DIR` (checkpoints, best weights, result.json); an interrupted run resumes (default runs/<id>)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: mtlora train [flags]\n\nTrains one multi-task adapter run and prints its per-task validation metrics. Checkpoints are written\natomically into the run directory; running the same command again resumes an interrupted run and repeats\nnothing of a finished one.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), `Usage: mtlora train [-data DATA] [-model MODEL] [flags]
+
+Trains one multi-task adapter run and prints its per-task validation metrics. DATA is mtbench, synthetic,
+a dataset spec (.json) or your own data file or folder (CSV, JSON Lines, Parquet, Arrow; columns text,
+label and optionally task, pair, split), whose spec is inferred, printed and saved for you to edit.
+MODEL is minilm, a Hugging Face BERT-family checkpoint directory or hub:ORG/NAME. Checkpoints are
+written atomically into the run directory; running the same command again resumes an interrupted run
+and repeats nothing of a finished one.
+
+Every hyperparameter has one name, here as a flag, in -config files, in plan files and in results tables.
+
+Flags:
+`)
 		fs.PrintDefaults()
 	}
-	if err := parseWithConfig(fs, config, args); err != nil {
+	if err := parseConfig(fs, &cfg, config, args); err != nil {
 		return err
 	}
-	spec := experiment.Sweep{Name: "train", Benchmark: *bench, Methods: []string{*method}, Ranks: []int{*rank}, MatchedBudget: *matched,
-		Seeds: []int64{*seed}, Steps: *steps, BatchSize: *batch, SeqLen: *seqLen, LearningRate: *lr, WeightDecay: *wd, Warmup: *warmup,
-		Schedule: *schedule, ClipNorm: *clip, EvalEvery: *evalEvery, EvalMax: *evalMax, Sampling: *sampling, SamplingT: *samplingT,
-		SharedHead: *sharedHead}
-	if *n > 0 {
-		spec.N = []int{*n}
-	}
-	if *tau > 0 {
-		spec.Temperatures = []float64{*tau}
-	}
-	if *bench == experiment.MTBench {
-		spec.Targets = []string{*targets}
-	}
-	if *taskWeights != "" {
-		spec.TaskWeights = map[string]float64{}
-		for _, kv := range strings.Split(*taskWeights, ",") {
-			name, val, ok := strings.Cut(kv, "=")
-			w, err := strconv.ParseFloat(val, 64)
-			if !ok || err != nil {
-				return fmt.Errorf("-task-weights: %q is not task=weight", kv)
-			}
-			spec.TaskWeights[name] = w
-		}
-	}
-	if *tasks != "" {
-		spec.TaskSubsets = [][]string{strings.Split(*tasks, ",")}
-	}
-	if err := spec.Validate(); err != nil {
+	if err := describeData(cfg.Data); err != nil {
 		return err
 	}
-	env, modelCfg, numTasks, err := sweepEnv(spec)
-	if err != nil {
-		return err
-	}
-	runs, err := spec.Expand(numTasks, experiment.Layers(spec.Benchmark, modelCfg))
+	runs, err := experiment.NewPlan("train", cfg).Runs()
 	if err != nil {
 		return err
 	}
@@ -151,15 +116,48 @@ func runTrain(args []string) error {
 		printEval(res)
 		return nil
 	}
-	fmt.Fprintf(os.Stderr, "run %s: %s rank %d (%d trainable parameters) on %s → %s\n", run.ID(), run.Adapter.Method, run.Adapter.Rank, run.TrainParams, run.Benchmark, *dir)
-	bar := newProgress("train", spec.Steps)
-	env.OnStep = func(_ experiment.Run, step int, loss float64) { bar.update(step, loss) }
-	res, err := experiment.Execute(env, run, *dir)
+	b, err := backend.New()
+	if err != nil {
+		return err
+	}
+	c := run.Config
+	fmt.Fprintf(os.Stderr, "run %s: %s rank %d (%d trainable parameters) on %s (%d tasks) with %s → %s\n",
+		run.ID(), c.Method, c.Rank, run.TrainableParams, c.Data, c.NumTasks, c.Model, *dir)
+	bar := newProgress("train", c.Steps)
+	env := experiment.Env{Backend: b, Log: os.Stderr, OnStep: func(_ experiment.Run, step int, loss float64) { bar.update(step, loss) }}
+	res, _, _, err := experiment.ExecuteOnce(env, run, *dir, true)
 	bar.done()
 	if err != nil {
 		return err
 	}
 	printEval(res)
+	if c.Data != experiment.Synthetic {
+		fmt.Printf("the dataset spec of this run: %s\n", filepath.Join(*dir, experiment.SpecFile))
+	}
+	return nil
+}
+
+// describeData prints the tasks of data whose spec is inferred from a bare file, so the user sees what was
+// guessed before training on it.
+func describeData(data string) error {
+	if data == experiment.Synthetic || data == experiment.MTBench || strings.HasSuffix(strings.ToLower(data), ".json") {
+		return nil
+	}
+	src, err := experiment.OpenData(data)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "%s: inferred %d task(s) (the spec is saved with the run; edit it and pass it as -data to change them):\n", data, len(src.Spec.Tasks))
+	for _, t := range src.Spec.Tasks {
+		kind := fmt.Sprintf("classification, %d labels %q", len(t.Labels), t.Labels)
+		if t.Regression {
+			kind = "regression"
+		}
+		if t.Pair {
+			kind = "text pair " + kind
+		}
+		fmt.Fprintf(os.Stderr, "  %-16s %s\n", t.Name, kind)
+	}
 	return nil
 }
 
@@ -168,16 +166,7 @@ func printEval(res *experiment.Result) {
 	f := res.Final()
 	fmt.Printf("%-12s %8s  %s\n", "task", "score", "metrics (final evaluation, step "+fmt.Sprint(f.Step)+")")
 	for _, t := range f.Tasks {
-		names := make([]string, 0, len(t.Metrics))
-		for k := range t.Metrics {
-			names = append(names, k)
-		}
-		sort.Strings(names)
-		var parts []string
-		for _, k := range names {
-			parts = append(parts, fmt.Sprintf("%s %.4f", k, t.Metrics[k]))
-		}
-		fmt.Printf("%-12s %8.4f  %s\n", t.Task, t.Score, strings.Join(parts, ", "))
+		fmt.Printf("%-12s %8.4f  %s\n", t.Task, t.Score, formatMetrics(t.Metrics))
 	}
 	fmt.Printf("%-12s %8.4f\n", "mean", f.Score)
 	if b := res.Fit.Best; b != nil {
@@ -185,12 +174,32 @@ func printEval(res *experiment.Result) {
 	}
 }
 
+// formatMetrics lists metrics by name: "accuracy 0.9100, macro_f1 0.9000".
+func formatMetrics(m map[string]float64) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s %.4f", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func printJSON(v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	fmt.Println(string(data))
+	return nil
+}
+
 func runEval(args []string) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
-	dir := fs.String("run", "", "the run `DIR` of mtlora train (or a sweep's runs/<id>)")
+	dir := fs.String("run", "", "the run `DIR` of mtlora train (or a plan's runs/<id>)")
+	data := fs.String("data", "", "evaluate the run's best weights on this data's -split instead of printing its recorded metrics: a dataset spec or data file whose tasks are the run's (by name)")
+	split := fs.String("split", "test", "the split of -data to evaluate: train, validation or test")
 	asJSON := fs.Bool("json", false, "print the whole result (configuration, every evaluation, versions) as JSON")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: mtlora eval -run DIR [-json]\n\nPrints the per-task validation metrics of a finished run.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: mtlora eval -run DIR [-data DATA [-split S]] [-json]\n\nPrints the per-task validation metrics of a finished run, or with -data evaluates its best weights on\nother data.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -209,10 +218,11 @@ func runEval(args []string) error {
 		}
 		return fmt.Errorf("%s has no result.json: the run has not finished (run mtlora train again to resume it)", *dir)
 	}
+	if *data != "" {
+		return evalOnData(*dir, *data, *split, *asJSON)
+	}
 	if *asJSON {
-		data, _ := json.MarshalIndent(res, "", "  ")
-		fmt.Println(string(data))
-		return nil
+		return printJSON(res)
 	}
 	printEval(res)
 	return nil
