@@ -69,10 +69,18 @@ const (
 func Defaults() Config {
 	return Config{
 		Data: MTBench, Model: MiniLM,
-		Config: mtlcore.DefaultConfig(mtlcore.MTLLoRA, 1),
+		Config: adapterDefaults(),
 		Seed:   1, Steps: 300, BatchSize: 16, SeqLen: 64, LearningRate: 2e-3, Warmup: 30, Schedule: trainer.Linear,
 		ClipNorm: 1, EvalEvery: 100, EvalMax: 200, Sampling: datasets.Proportional, SamplingTemperature: 2, Conflict: 1,
 	}
+}
+
+// adapterDefaults are the adapter's defaults for every method at once: MTL-LoRA's (the paper's) and
+// MoELoRA's task-embedding size, which is the one field no other method has a default for.
+func adapterDefaults() mtlcore.Config {
+	c := mtlcore.DefaultConfig(mtlcore.MTLLoRA, 1)
+	c.TaskEmbeddingDim = mtlcore.DefaultConfig(mtlcore.MoELoRA, 1).TaskEmbeddingDim
+	return c
 }
 
 // ErrConfig is wrapped by every error about a Config or a Plan: the message names the field.
@@ -147,11 +155,16 @@ func (c Config) Validate() error {
 	}
 	adapter := c.Config
 	adapter.NumTasks = max(1, adapter.NumTasks)
-	if c.BudgetRank > 0 {
-		adapter.Rank = max(1, adapter.Rank)
+	err := adapter.Validate()
+	if err != nil && c.BudgetRank > 0 { // the budget chooses the rank: any valid one will do here
+		for r := 1; r <= maxRank; r++ {
+			if adapter.Rank = r; adapter.Validate() == nil {
+				err = nil
+				break
+			}
+		}
 	}
-	if err := adapter.Validate(); err != nil {
-		// A rank the budget will choose is not checked here; the rest is.
+	if err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	return nil
@@ -177,6 +190,9 @@ func decodeStrict(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		if key, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return fmt.Errorf("%w: unknown key %s (keys are the hyperparameters' names: mtlora train -h lists them)", ErrConfig, key)
+		}
 		return fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	if dec.More() {

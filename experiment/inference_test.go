@@ -14,29 +14,17 @@ import (
 // The real path end to end at a tiny size: a few MTL-LoRA steps of MiniLM on two mtbench tasks, then the
 // finished run predicts and exports a PEFT adapter per task that reads back with the trained rank.
 func TestMTBenchRunPredictExport(t *testing.T) {
-	modelDir, err1 := pretrained.MiniLM.Path()
-	dataDir, err2 := benchmark.Path()
-	if err1 != nil || err2 != nil {
-		if os.Getenv("MTLORA_REQUIRE_MODELS") == "1" && os.Getenv("MTLORA_REQUIRE_DATA") == "1" {
-			t.Fatal(err1, err2)
-		}
-		t.Skip("needs all-MiniLM-L6-v2 and mtbench (mtlora fetch-model; mtlora prepare-benchmark)")
-	}
-	spec, err := ParseSweep([]byte(`{"name": "tiny", "benchmark": "mtbench", "methods": ["mtl-lora"], "ranks": [4],
-		"targets": ["q,v"], "seeds": [1], "task_subsets": [["spam", "afinn"]], "steps": 4, "batch_size": 8, "seq_len": 32,
-		"learning_rate": 0.002, "eval_max": 16}`))
+	requireMTBench(t)
+	plan, err := ParsePlan([]byte(`{"name": "tiny", "run": {"data": "mtbench", "method": "mtl-lora", "rank": 4,
+		"targets": "q,v", "tasks": ["spam", "afinn"], "steps": 4, "batch_size": 8, "seq_len": 32, "learning_rate": 0.002, "eval_max": 16}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ck, err := pretrained.Open(modelDir)
+	runs, err := plan.Runs()
 	if err != nil {
 		t.Fatal(err)
 	}
-	runs, err := spec.Expand(2, Layers(MTBench, ck.Config))
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := Env{Backend: backend.MustNew(), ModelDir: modelDir, DataDir: dataDir}
+	env := Env{Backend: backend.MustNew()}
 	dir := t.TempDir()
 	res, err := Execute(env, runs[0], dir)
 	if err != nil {
@@ -72,6 +60,20 @@ func TestMTBenchRunPredictExport(t *testing.T) {
 	}
 }
 
+// requireMTBench skips (or with MTLORA_REQUIRE_MODELS=1 and MTLORA_REQUIRE_DATA=1 fails) a test that needs
+// all-MiniLM-L6-v2 and mtbench.
+func requireMTBench(t *testing.T) {
+	t.Helper()
+	_, err1 := pretrained.MiniLM.Path()
+	_, err2 := benchmark.Path()
+	if err1 != nil || err2 != nil {
+		if os.Getenv("MTLORA_REQUIRE_MODELS") == "1" && os.Getenv("MTLORA_REQUIRE_DATA") == "1" {
+			t.Fatal(err1, err2)
+		}
+		t.Skip("needs all-MiniLM-L6-v2 and mtbench (mtlora fetch-model; mtlora prepare-benchmark)")
+	}
+}
+
 func keys[V any](m map[string]V) []string {
 	var out []string
 	for k := range m {
@@ -82,26 +84,17 @@ func keys[V any](m map[string]V) []string {
 
 // With shared_head, one head serves every task: its weights are [1, H, classes].
 func TestMTBenchSharedHead(t *testing.T) {
-	modelDir, err1 := pretrained.MiniLM.Path()
-	dataDir, err2 := benchmark.Path()
-	if err1 != nil || err2 != nil {
-		if os.Getenv("MTLORA_REQUIRE_MODELS") == "1" && os.Getenv("MTLORA_REQUIRE_DATA") == "1" {
-			t.Fatal(err1, err2)
-		}
-		t.Skip("needs all-MiniLM-L6-v2 and mtbench")
-	}
-	spec, err := ParseSweep([]byte(`{"name": "shared", "benchmark": "mtbench", "methods": ["lora"], "ranks": [2], "targets": ["q"],
-		"seeds": [1], "task_subsets": [["spam", "opinion"]], "shared_head": true, "steps": 2, "batch_size": 4, "seq_len": 16,
-		"learning_rate": 0.002, "eval_max": 8}`))
+	requireMTBench(t)
+	plan, err := ParsePlan([]byte(`{"name": "shared", "run": {"data": "mtbench", "method": "lora", "rank": 2, "targets": "q",
+		"tasks": ["spam", "opinion"], "shared_head": true, "steps": 2, "batch_size": 4, "seq_len": 16, "learning_rate": 0.002, "eval_max": 8}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ck, _ := pretrained.Open(modelDir)
-	runs, err := spec.Expand(2, Layers(MTBench, ck.Config))
+	runs, err := plan.Runs()
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := Env{Backend: backend.MustNew(), ModelDir: modelDir, DataDir: dataDir}
+	env := Env{Backend: backend.MustNew()}
 	dir := t.TempDir()
 	if _, err := Execute(env, runs[0], dir); err != nil {
 		t.Fatal(err)

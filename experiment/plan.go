@@ -219,10 +219,13 @@ func count(cfg mtlcore.Config, layers [][2]int) int {
 	return n
 }
 
+// maxRank is the largest rank a matched budget considers.
+const maxRank = 512
+
 // matchRank returns the valid rank whose parameter count under cfg is closest to budget (the smaller on a tie).
 func matchRank(cfg mtlcore.Config, budget int, layers [][2]int) int {
 	best, bestDiff := 1, -1
-	for r := 1; r <= 512; r++ {
+	for r := 1; r <= maxRank; r++ {
 		cfg.Rank = r
 		if cfg.Validate() != nil {
 			continue

@@ -18,76 +18,158 @@ import (
 	"github.com/mtlora/mtlora/datasets"
 	"github.com/mtlora/mtlora/mtlcore"
 	"github.com/mtlora/mtlora/trainer"
-	"github.com/mtlora/mtlora/zoo"
 )
 
-const smallSweep = `{"name": "small", "benchmark": "synthetic", "methods": ["lora", "mtl-lora", "multilora"],
-	"ranks": [4], "seeds": [1, 2], "steps": 30, "batch_size": 32, "learning_rate": 0.01, "eval_every": 10}`
+// smallPlan: three methods × two seeds on the synthetic task set.
+const smallPlan = `{"name": "small", "run": {"data": "synthetic", "targets": "dense", "rank": 4, "steps": 30, "batch_size": 32,
+	"learning_rate": 0.01, "warmup": 0, "eval_every": 10}, "vary": {"method": ["lora", "mtl-lora", "multilora"], "seed": [1, 2]}}`
 
-func TestSweepSpecErrors(t *testing.T) {
-	for _, c := range []struct{ spec, want string }{
-		{`{"name": "x", "benchmark": "synthetic", "methods": ["lora"], "ranks": [4], "seeds": [1], "steps": 1, "batch_size": 1, "learning_rate": 0.1, "colour": 3}`, `unknown field "colour"`},
-		{`{"name": "x", "benchmark": "synthetic", "methods": [], "ranks": [4], "seeds": [1], "steps": 1, "batch_size": 1, "learning_rate": 0.1}`, "axis methods is empty"},
-		{`{"name": "x", "benchmark": "synthetic", "methods": ["lora"], "ranks": [4], "seeds": [], "steps": 1, "batch_size": 1, "learning_rate": 0.1}`, "axis seeds is empty"},
-		{`{"name": "x", "benchmark": "imagenet", "methods": ["lora"], "ranks": [4], "seeds": [1], "steps": 1, "batch_size": 1, "learning_rate": 0.1}`, "field benchmark"},
-		{`{"name": "x", "benchmark": "synthetic", "methods": ["lorax"], "ranks": [4], "seeds": [1], "steps": 1, "batch_size": 1, "learning_rate": 0.1}`, "axis methods"},
-		{`{"name": "x", "benchmark": "mtbench", "methods": ["lora"], "ranks": [4], "seeds": [1], "targets": ["q,zz"], "steps": 1, "batch_size": 1, "learning_rate": 0.1}`, "axis targets"},
+func TestPlanErrors(t *testing.T) {
+	for _, c := range []struct{ plan, want string }{
+		{`{"name": "x", "run": {"data": "synthetic", "colour": 3}}`, `unknown key "colour"`},
+		{`{"name": "x", "run": {"data": "synthetic"}, "vary": {"method": []}}`, "vary.method is empty"},
+		{`{"name": "x", "run": {"data": "synthetic"}, "vary": {"seed": []}}`, "vary.seed is empty"},
+		{`{"name": "x", "run": {"data": "synthetic"}, "vary": {"method": ["lorax"]}}`, `unknown method "lorax"`},
+		{`{"name": "x", "run": {"data": "synthetic"}, "vary": {"targets": ["q,zz"]}}`, `"zz" is not a target`},
+		{`{"name": "x", "run": {"data": "synthetic"}, "vary": {"temperature": [0.1, 0]}}`, "field temperature"},
+		{`{"name": "x", "run": {"Steps": 3}}`, `unknown key "Steps"`},
+		{`{"name": "x", "Run": {}}`, `unknown key "Run"`},
+		{`{"name": "a b", "run": {}}`, "plan name"},
+		{`{"name": "x", "run": {"n": 0}}`, "field n"},
+		{`{"name": "x", "run": {"steps": 0}}`, "field steps"},
+		{`{"name": "x", "run": {"schedule": "exponential"}}`, "field schedule"},
+		{`{"name": "x", "run": {"sampling": "random"}}`, "unknown sampling strategy"},
 	} {
-		if _, err := ParseSweep([]byte(c.spec)); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("error %v, want it to mention %q", err, c.want)
+		if _, err := ParsePlan([]byte(c.plan)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want it to mention %q", c.plan, err, c.want)
+		}
+	}
+	// Against the data and the model: targets that select no layer, a task the data lacks.
+	for _, c := range []struct{ plan, want string }{
+		{`{"name": "x", "run": {"data": "synthetic"}}`, "selects no linear layer"},
+		{`{"name": "x", "run": {"data": "synthetic", "targets": "dense", "tasks": ["task9"]}}`, `"task9" is not a task of synthetic`},
+		{`{"name": "x", "run": {"data": "synthetic", "targets": "dense", "rank": 40}}`, "rank 40 is larger than the layer"},
+		{`{"name": "x", "run": {"data": "no-such-file.csv"}}`, "no-such-file.csv"},
+	} {
+		p, err := ParsePlan([]byte(c.plan))
+		if err != nil {
+			t.Fatalf("%s: %v", c.plan, err)
+		}
+		if _, err := p.Runs(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want it to mention %q", c.plan, err, c.want)
 		}
 	}
 }
 
-// Matched budgets: every method's rank is chosen so its trainable parameters are as close as its rank
-// granularity allows to LoRA's at the budget rank, on MiniLM's q, k, v, o layers.
-func TestMatchedBudget(t *testing.T) {
-	s, err := ParseSweep([]byte(`{"name": "m", "benchmark": "mtbench", "methods": ["lora", "mtl-lora", "multilora", "moelora", "hydralora", "dora", "per-task-lora"],
-		"ranks": [8], "seeds": [1], "targets": ["q,k,v,o"], "matched_budget": true, "steps": 1, "batch_size": 1, "learning_rate": 0.1}`))
+// A plan expands Vary in declaration order, seed innermost, and writes each value into the Config field of
+// the same name.
+func TestPlanExpansion(t *testing.T) {
+	p, err := ParsePlan([]byte(`{"name": "x", "run": {"data": "synthetic", "targets": "dense"},
+		"vary": {"method": ["lora", "mtl-lora"], "temperature": [0.1, 1], "seed": [1, 2]}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	minilm := zoo.BERTConfig{Vocab: 30522, Hidden: 384, Layers: 6, Heads: 12, Intermediate: 1536, MaxPositions: 512, TypeVocab: 2, LayerNormEps: 1e-12, Activation: "gelu"}
-	runs, err := s.Expand(6, Layers(MTBench, minilm))
+	runs, err := p.Runs()
 	if err != nil {
 		t.Fatal(err)
 	}
-	budget := runs[0].TrainParams // LoRA r = 8
-	layers := Layers(MTBench, minilm)
+	var got []string
 	for _, r := range runs {
-		// No achievable rank of the method comes closer to the budget (ranks move in steps of 1, or of n for
-		// MoELoRA's experts; per-task LoRA's smallest step, T·2·d·layers, is coarse).
-		step := 1
-		if r.Adapter.Method == mtlcore.MoELoRA {
-			step = r.Adapter.N
+		got = append(got, fmt.Sprintf("%s/%v/%d", r.Config.Method, r.Config.Temperature, r.Config.Seed))
+	}
+	want := "lora/0.1/1 lora/0.1/2 lora/1/1 lora/1/2 mtl-lora/0.1/1 mtl-lora/0.1/2 mtl-lora/1/1 mtl-lora/1/2"
+	if strings.Join(got, " ") != want {
+		t.Errorf("runs %v, want %s", got, want)
+	}
+	if r := runs[0].Config; r.NumTasks != 4 || strings.Join(r.Tasks, ",") != "task0,task1,task2,task3" {
+		t.Errorf("resolved tasks: %d %v", r.NumTasks, r.Tasks)
+	}
+	seen := map[string]bool{}
+	for _, r := range runs {
+		if seen[r.ID()] {
+			t.Errorf("two runs share id %s", r.ID())
 		}
+		seen[r.ID()] = true
+	}
+}
+
+// miniLMShapes writes a checkpoint directory holding only all-MiniLM-L6-v2's config.json: enough for a plan
+// to resolve parameter counts (weights are read only when a run trains), and a two-rows-per-task CSV.
+func miniLMShapes(t *testing.T) (model, data string) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := `{"model_type": "bert", "architectures": ["BertModel"], "vocab_size": 30522, "hidden_size": 384, "num_hidden_layers": 6,
+		"num_attention_heads": 12, "intermediate_size": 1536, "max_position_embeddings": 512, "type_vocab_size": 2,
+		"layer_norm_eps": 1e-12, "hidden_act": "gelu"}`
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// An empty safetensors file (no tensors): pretrained.Open wants one to be there.
+	if err := os.WriteFile(filepath.Join(dir, "model.safetensors"), append([]byte{2, 0, 0, 0, 0, 0, 0, 0}, "{}"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data = filepath.Join(t.TempDir(), "d.csv")
+	var rows strings.Builder
+	rows.WriteString("task,text,label\n")
+	for task := range 6 {
+		fmt.Fprintf(&rows, "t%d,a,yes\nt%d,b,no\n", task, task)
+	}
+	if err := os.WriteFile(data, []byte(rows.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, data
+}
+
+// Matched budgets: every method's rank is chosen so its trainable parameters are as close as its rank
+// granularity allows to LoRA's at the budget rank, on MiniLM's q, k, v, o layers with six tasks.
+func TestMatchedBudget(t *testing.T) {
+	model, data := miniLMShapes(t)
+	p := NewPlan("m", Defaults())
+	p.Run.Data, p.Run.Model, p.Run.BudgetRank = data, model, 8
+	p.Vary.Method = mtlcore.Methods()
+	runs, err := p.Runs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	budget := runs[0].TrainableParams // LoRA r = 8
+	if runs[0].Config.Method != mtlcore.LoRA || runs[0].Config.Rank != 8 || budget != 147456 {
+		t.Fatalf("the reference LoRA run is %v r=%d with %d parameters", runs[0].Config.Method, runs[0].Config.Rank, budget)
+	}
+	layers := [][2]int{}
+	for range 24 { // q, k, v, o in 6 layers, 384 → 384
+		layers = append(layers, [2]int{384, 384})
+	}
+	for _, r := range runs {
+		// No valid rank of the method comes closer to the budget (per-task LoRA's smallest step is coarse).
 		diff := func(rank int) int {
-			c := r.Adapter
+			c := r.Config.Config
 			c.Rank = rank
 			if rank < 1 || c.Validate() != nil {
 				return math.MaxInt
 			}
-			d := count(c, layers(c.Targets)) - budget
+			d := count(c, layers) - budget
 			return max(d, -d)
 		}
-		if d := diff(r.Adapter.Rank); d > diff(r.Adapter.Rank-step) || d > diff(r.Adapter.Rank+step) {
-			t.Errorf("%s: rank %d (%d params) is not the closest to LoRA's %d", r.Adapter.Method, r.Adapter.Rank, r.TrainParams, budget)
+		for rank := 1; rank <= 64; rank++ {
+			if diff(rank) < diff(r.Config.Rank) {
+				t.Errorf("%s: rank %d (%d params) is not the closest to LoRA's %d: rank %d is", r.Config.Method, r.Config.Rank, r.TrainableParams, budget, rank)
+			}
 		}
-		t.Logf("%-14s r=%-3d params %d (%+.0f%%)", r.Adapter.Method, r.Adapter.Rank, r.TrainParams, 100*float64(r.TrainParams-budget)/float64(budget))
-	}
-	if runs[0].Adapter.Method != mtlcore.LoRA || runs[0].Adapter.Rank != 8 {
-		t.Errorf("the reference LoRA run is %v r=%d", runs[0].Adapter.Method, runs[0].Adapter.Rank)
+		if r.Config.BudgetRank != 8 || r.TrainableParams != count(r.Config.Config, layers) {
+			t.Errorf("%s: budget_rank %d, %d params", r.Config.Method, r.Config.BudgetRank, r.TrainableParams)
+		}
+		t.Logf("%-14s r=%-3d params %d (%+.0f%%)", r.Config.Method, r.Config.Rank, r.TrainableParams, 100*float64(r.TrainableParams-budget)/float64(budget))
 	}
 }
 
-// smallRuns are the runs of smallSweep on the synthetic task set (4 tasks).
+// smallRuns are the runs of smallPlan on the synthetic task set (4 tasks).
 func smallRuns(t *testing.T) []Run {
 	t.Helper()
-	spec, err := ParseSweep([]byte(smallSweep))
+	p, err := ParsePlan([]byte(smallPlan))
 	if err != nil {
 		t.Fatal(err)
 	}
-	runs, err := spec.Expand(4, Layers(Synthetic, zoo.BERTConfig{}))
+	runs, err := p.Runs()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +243,7 @@ func TestSweepKilledAndRestarted(t *testing.T) {
 
 // The sweep's report page holds every chart and table, with escaped labels.
 func TestSweepPage(t *testing.T) {
-	r := &Result{ID: "x", Run: Run{Adapter: mtlcore.DefaultConfig(mtlcore.LoRA, 2), Seed: 1}}
+	r := &Result{ID: "x", Run: Run{Config: Defaults()}}
 	r.Fit.Evals = append(r.Fit.Evals, trainerEval(10, "<b>task</b>", 0.5), trainerEval(20, "<b>task</b>", 0.7))
 	page := SweepPage("t", "i", []*Result{r})
 	if len(page.Charts) != 3 || len(page.Tables) != 2 || page.Tables[0].Header[4] != "<b>task</b>" {
@@ -175,9 +257,9 @@ func trainerEval(step int, task string, score float64) trainer.Eval {
 
 // A finished synthetic MTL-LoRA run can be analysed from its best weights: every chart of the analysis.
 func TestAnalyzeSyntheticRun(t *testing.T) {
-	spec, _ := ParseSweep([]byte(`{"name": "a", "benchmark": "synthetic", "methods": ["mtl-lora"], "ranks": [4], "seeds": [1],
-		"steps": 40, "batch_size": 32, "learning_rate": 0.01}`))
-	runs, err := spec.Expand(4, Layers(Synthetic, zoo.BERTConfig{}))
+	p, _ := ParsePlan([]byte(`{"name": "a", "run": {"data": "synthetic", "targets": "dense", "method": "mtl-lora", "rank": 4,
+		"steps": 40, "batch_size": 32, "learning_rate": 0.01}}`))
+	runs, err := p.Runs()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,9 +279,9 @@ func TestAnalyzeSyntheticRun(t *testing.T) {
 
 // Gradient conflict recorded during training at a chosen interval, without changing the training.
 func TestRecordGradientConflictDuringTraining(t *testing.T) {
-	spec, _ := ParseSweep([]byte(`{"name": "rec", "benchmark": "synthetic", "methods": ["lora"], "ranks": [4], "seeds": [1],
-		"steps": 30, "batch_size": 32, "learning_rate": 0.01, "analyze_every": 10}`))
-	runs, _ := spec.Expand(4, Layers(Synthetic, zoo.BERTConfig{}))
+	p, _ := ParsePlan([]byte(`{"name": "rec", "run": {"data": "synthetic", "targets": "dense", "method": "lora", "rank": 4,
+		"steps": 30, "batch_size": 32, "learning_rate": 0.01, "analyze_every": 10}}`))
+	runs, _ := p.Runs()
 	var steps []int
 	var last [][]float64
 	env := Env{Backend: backend.MustNew(), Recorder: func(_ Run, step int, c [][]float64) { steps, last = append(steps, step), c }}

@@ -21,8 +21,9 @@ func TestEveryHTMLOutputEscapesDataStrings(t *testing.T) {
 	cfg := mtlcore.DefaultConfig(mtlcore.MTLLoRA, 2)
 	eval := trainer.Eval{Step: 2, Score: 0.5, Tasks: []trainer.TaskMetrics{
 		{Task: hostile, Metrics: map[string]float64{hostile: 0.5}, Score: 0.5}, {Task: "b", Metrics: map[string]float64{"f1": 0.5}, Score: 0.5}}}
-	res := &experiment.Result{ID: "run-" + hostile, Run: experiment.Run{Sweep: hostile, Benchmark: experiment.Synthetic, Adapter: cfg,
-		Seed: 1, Tasks: []string{hostile, "b"}}, Fit: trainer.FitResult{Step: 2, Losses: []float64{1, 0.5}, Evals: []trainer.Eval{eval}, Best: &eval}}
+	run := experiment.Defaults()
+	run.Data, run.Config, run.Tasks = hostile, cfg, []string{hostile, "b"}
+	res := &experiment.Result{ID: "run-" + hostile, Run: experiment.Run{Plan: hostile, Config: run}, Fit: trainer.FitResult{Step: 2, Losses: []float64{1, 0.5}, Evals: []trainer.Eval{eval}, Best: &eval}}
 	outputs := map[string]func() (string, error){
 		"experiment.ReportHTML": func() (string, error) {
 			b, err := experiment.ReportHTML(hostile, hostile, hostile, []*experiment.Result{res})

@@ -180,10 +180,15 @@ func catalogue() []badInput {
 		edit(dir)
 		return mtlcore.LoadAdapters(store, cfg, dir)
 	}
-	sweep := func(spec string) func(*testing.T, string) error {
-		return func(*testing.T, string) error { _, err := experiment.ParseSweep([]byte(spec)); return err }
+	plan := func(spec string) func(*testing.T, string) error {
+		return func(*testing.T, string) error { _, err := experiment.ParsePlan([]byte(spec)); return err }
 	}
-	const sweepOK = `"name":"s","benchmark":"synthetic","ranks":[4],"seeds":[1],"steps":2,"batch_size":8,"learning_rate":0.01`
+	const planOK = `"name":"s","run":{"data":"synthetic","targets":"dense","rank":4,"steps":2,"batch_size":8,"learning_rate":0.01}`
+	train := func(args ...string) func(*testing.T, string) error {
+		return func(t *testing.T, d string) error {
+			return runTrain(append([]string{"-data", "synthetic", "-targets", "dense", "-steps", "1", "-dir", d}, args...))
+		}
+	}
 	return []badInput{
 		// Data files: datasets.Load (what `experiment` and every notebook read through).
 		{"empty CSV file", func(t *testing.T, d string) error { return loadText(write(t, d, "empty.csv", "")) },
@@ -240,7 +245,7 @@ func catalogue() []badInput {
 			if err != nil {
 				return err
 			}
-			return runTrain([]string{"-benchmark", "mtbench", "-seq-len", "1024", "-steps", "1", "-dir", d})
+			return runTrain([]string{"-data", "mtbench", "-seq_len", "1024", "-steps", "1", "-dir", d})
 		}, nil, []string{"seq_len", "1024", "max_position_embeddings 512"}},
 		{"model directory that does not exist", func(t *testing.T, d string) error {
 			_, err := pretrained.Open(filepath.Join(d, "no-model"))
@@ -263,9 +268,7 @@ func catalogue() []badInput {
 			c.Rank = 0
 			return c.Validate()
 		}, nil, []string{"rank"}},
-		{"unknown adapter method", func(t *testing.T, d string) error {
-			return runTrain([]string{"-benchmark", "synthetic", "-method", "super-lora", "-steps", "1", "-dir", d})
-		}, nil, []string{`"super-lora"`}},
+		{"unknown adapter method", train("-method", "super-lora"), nil, []string{`"super-lora"`}},
 		{"MTL-LoRA temperature 0 or below", func(t *testing.T, d string) error {
 			c := mtlcore.DefaultConfig(mtlcore.MTLLoRA, 2)
 			c.Temperature = -1
@@ -277,7 +280,7 @@ func catalogue() []badInput {
 			return c.Validate()
 		}, nil, []string{"7"}},
 		{"unknown target layer", func(t *testing.T, d string) error {
-			return runTrain([]string{"-benchmark", "mtbench", "-targets", "q,attention_out", "-steps", "1", "-dir", d})
+			return runTrain([]string{"-data", "mtbench", "-targets", "q,attention_out", "-steps", "1", "-dir", d})
 		}, nil, []string{"attention_out"}},
 		{"train config file with an unknown key", func(t *testing.T, d string) error {
 			return runTrain([]string{"-config", write(t, d, "run.json", `{"method":"lora","rnak":8}`), "-dir", d})
@@ -318,7 +321,7 @@ func catalogue() []badInput {
 			return mtlcore.LoadAdapters(store, lora, d)
 		}, mtlcore.ErrCheckpoint, []string{"mtl-lora", "lora"}},
 		{"training checkpoint with a corrupt state file", func(t *testing.T, d string) error {
-			args := []string{"-benchmark", "synthetic", "-steps", "4", "-dir", d}
+			args := []string{"-data", "synthetic", "-targets", "dense", "-steps", "4", "-dir", d}
 			if err := runTrain(args); err != nil {
 				t.Fatal(err)
 			}
@@ -331,13 +334,34 @@ func catalogue() []badInput {
 			return runTrain(args)
 		}, trainer.ErrCheckpoint, []string{"state.json"}},
 
-		// Sweep specifications: experiment.ParseSweep (mtlora sweep -spec).
-		{"sweep spec with an unknown key", sweep(`{` + sweepOK + `,"methods":["lora"],"learning_rat":1}`), nil, []string{"learning_rat"}},
-		{"sweep spec with an empty axis", sweep(`{` + sweepOK + `,"methods":[]}`), nil, []string{"axis methods is empty"}},
-		{"sweep spec with an optional axis given as []", sweep(`{` + sweepOK + `,"methods":["lora"],"n":[]}`), nil, []string{"axis n is empty"}},
-		{"sweep spec with a key in the wrong case", sweep(`{` + sweepOK + `,"methods":["lora"],"Seeds":[2]}`), nil, []string{`unknown key "Seeds"`}},
-		{"sweep spec naming an unknown method", sweep(`{` + sweepOK + `,"methods":["lora","lora++"]}`), nil, []string{"lora++"}},
-		{"sweep spec file that does not exist", func(t *testing.T, d string) error {
+		// Hyperparameter values that are not allowed: an error naming the field, never "the default".
+		{"hyperparameter n = 0", train("-n", "0"), nil, []string{"field n", "got 0"}},
+		{"negative rank", train("-rank", "-2"), nil, []string{"field rank", "-2"}},
+		{"temperature 0", train("-temperature", "0"), nil, []string{"field temperature", "divides by zero"}},
+		{"temperature so small that w/τ overflows float32", train("-temperature", "1e-40"), nil, []string{"field temperature", "overflow float32"}},
+		{"learning rate NaN", train("-learning_rate", "NaN"), nil, []string{"field learning_rate", "not a finite number"}},
+		{"negative warm-up", train("-warmup", "-1"), nil, []string{"field warmup", "-1"}},
+		{"negative budget rank", train("-budget_rank", "-8"), nil, []string{"field budget_rank", "-8"}},
+		{"unknown schedule", train("-schedule", "exponential"), nil, []string{"field schedule", "exponential"}},
+		{"dropout 1", train("-dropout", "1"), nil, []string{"field dropout", "[0, 1)"}},
+		{"targets that select no layer of the model", train("-targets", "q,v"), nil, []string{"field targets", "selects no linear layer", "dense"}},
+		{"a task the data does not have", train("-tasks", "task0,weather"), nil, []string{"field tasks", `"weather"`, "task0"}},
+		{"data that is neither a name nor a file", train("-data", "my-dat.csv"), nil, []string{"my-dat.csv", "no such file"}},
+		{"model that is neither a name nor a directory", func(t *testing.T, d string) error {
+			data := write(t, d, "two.csv", goodCSV+"sentiment,bad,neg\ntopic,vote,politics\n")
+			return runTrain([]string{"-data", data, "-model", filepath.Join(d, "my-bert"), "-steps", "1", "-dir", d})
+		}, pretrained.ErrCheckpoint, []string{"my-bert", "hub:ORG/NAME"}},
+		{"bare data file whose task has one label", func(t *testing.T, d string) error {
+			return runTrain([]string{"-data", write(t, d, "one.csv", "text,label\na,yes\nb,yes\n"), "-steps", "1", "-dir", d})
+		}, datasets.ErrData, []string{"one.csv", `task "one" has one label only`}},
+
+		// Plans: experiment.ParsePlan (mtlora sweep -spec).
+		{"plan with an unknown key", plan(`{` + planOK + `,"vary":{"method":["lora"],"learning_rat":[1]}}`), nil, []string{"learning_rat"}},
+		{"plan with an empty axis", plan(`{` + planOK + `,"vary":{"method":[]}}`), nil, []string{"vary.method is empty"}},
+		{"plan with a key in the wrong case", plan(`{` + planOK + `,"vary":{"Seed":[2]}}`), nil, []string{`unknown key "Seed"`}},
+		{"plan naming an unknown method", plan(`{` + planOK + `,"vary":{"method":["lora","lora++"]}}`), nil, []string{"lora++"}},
+		{"plan varying a value that is not allowed", plan(`{` + planOK + `,"vary":{"temperature":[0.1,-1]}}`), nil, []string{"field temperature", "-1"}},
+		{"plan file that does not exist", func(t *testing.T, d string) error {
 			return runSweep([]string{"-spec", filepath.Join(d, "nope.json")})
 		}, nil, []string{"nope.json"}},
 
@@ -350,7 +374,7 @@ func catalogue() []badInput {
 		}, nil, []string{"missing-run", "does not exist"}},
 		{"output directory that cannot be written", func(t *testing.T, d string) error {
 			blocker := write(t, d, "blocker", "a file where a directory should be")
-			return runTrain([]string{"-benchmark", "synthetic", "-steps", "1", "-dir", filepath.Join(blocker, "run")})
+			return runTrain([]string{"-data", "synthetic", "-targets", "dense", "-steps", "1", "-dir", filepath.Join(blocker, "run")})
 		}, nil, []string{"run directory", "blocker", "not a directory"}},
 		{"report of a path that holds no run", func(t *testing.T, d string) error {
 			return runReport([]string{filepath.Join(d, "not-a-run")})

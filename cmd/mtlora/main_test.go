@@ -1,8 +1,7 @@
 package main
 
 import (
-	"encoding/json"
-	"os"
+		"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,32 +11,31 @@ import (
 
 // The README's main job, at small size: MTL-LoRA fits conflicting synthetic tasks that LoRA cannot.
 func TestDemoSmall(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "demo.json")
-	if err := runDemo([]string{"-benchmark", "synthetic", "-steps", "80", "-methods", "lora,mtl-lora", "-json", out}); err != nil {
+	dir := t.TempDir()
+	if err := runDemo([]string{"-data", "synthetic", "-steps", "150", "-methods", "lora,mtl-lora", "-dir", dir}); err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(out)
+	results, err := experiment.CollectResults(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var res struct{ Rows []demoRow }
-	if err := json.Unmarshal(data, &res); err != nil {
-		t.Fatal(err)
+	score := map[string]float64{}
+	for _, r := range results {
+		score[r.Run.Config.Method.String()] = r.Final().Score // −MSE
 	}
-	if len(res.Rows) != 3 || res.Rows[1].Method != "lora" || res.Rows[2].Method != "mtl-lora" {
-		t.Fatalf("rows = %+v", res.Rows)
+	if len(results) != 2 || !(-score["mtl-lora"] < 0.5*-score["lora"]) {
+		t.Errorf("held-out MSE: LoRA %.4f, MTL-LoRA %.4f (%d runs): MTL-LoRA should be far below", -score["lora"], -score["mtl-lora"], len(results))
 	}
-	base, lora, mtl := res.Rows[0].MeanMSE, res.Rows[1].MeanMSE, res.Rows[2].MeanMSE
-	if !(mtl < 0.5*lora && mtl < 0.5*base) {
-		t.Errorf("held-out MSE: base %.4f, LoRA %.4f, MTL-LoRA %.4f: MTL-LoRA should be far below both", base, lora, mtl)
+	if _, err := os.Stat(filepath.Join(dir, "report.html")); err != nil {
+		t.Error(err)
 	}
 }
 
 func TestDemoRejectsBadFlags(t *testing.T) {
-	for _, args := range [][]string{{"-benchmark", "synthetic", "-methods", "lora,nope"}, {"-benchmark", "synthetic", "-tasks", "1"},
-		{"-benchmark", "synthetic", "-tau", "0", "-methods", "mtl-lora"}, {"-benchmark", "synthetic", "stray"},
-		{"-benchmark", "mtbench", "-methods", "lora,nope"}, {"-benchmark", "mtbench", "-steps", "0"}, {"-benchmark", "mtbench", "-tau", "1"},
-		{"-benchmark", "imagenet"}, {"-benchmark"}} {
+	for _, args := range [][]string{{"-data", "synthetic", "-methods", "lora,nope"}, {"-data", "synthetic", "-tasks", "1"},
+		{"-data", "synthetic", "-temperature", "0", "-methods", "mtl-lora"}, {"-data", "synthetic", "stray"},
+		{"-data", "mtbench", "-methods", "lora,nope"}, {"-data", "mtbench", "-steps", "0"}, {"-data", "mtbench", "-tau", "1"},
+		{"-data", "imagenet"}, {"-data"}, {"-data", "synthetic", "-seeds", "0"}} {
 		if err := runDemo(args); err == nil {
 			t.Errorf("demo %v: accepted", args)
 		}
@@ -68,12 +66,13 @@ func TestFetchModelFlags(t *testing.T) {
 func TestTrainConfigFileEqualsFlags(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "run.json")
-	os.WriteFile(cfg, []byte(`{"benchmark": "synthetic", "method": "mtl-lora", "rank": 4, "steps": 40, "batch": 32, "lr": 0.01, "seed": 3}`), 0o644)
+	os.WriteFile(cfg, []byte(`{"data": "synthetic", "targets": "dense", "method": "mtl-lora", "rank": 4, "steps": 40, "batch_size": 32,
+		"learning_rate": 0.01, "seed": 3}`), 0o644)
 	if err := runTrain([]string{"-config", cfg, "-dir", filepath.Join(dir, "a")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := runTrain([]string{"-benchmark", "synthetic", "-method", "mtl-lora", "-rank", "4", "-steps", "40", "-batch", "32", "-lr", "0.01",
-		"-seed", "3", "-dir", filepath.Join(dir, "b")}); err != nil {
+	if err := runTrain([]string{"-data", "synthetic", "-targets", "dense", "-method", "mtl-lora", "-rank", "4", "-steps", "40",
+		"-batch_size", "32", "-learning_rate", "0.01", "-seed", "3", "-dir", filepath.Join(dir, "b")}); err != nil {
 		t.Fatal(err)
 	}
 	a, _, err := experiment.ReadResult(filepath.Join(dir, "a"))
@@ -93,7 +92,7 @@ func TestTrainConfigFileEqualsFlags(t *testing.T) {
 	if c, _, _ := experiment.ReadResult(filepath.Join(dir, "c")); c == nil || c.Run.Config.Seed != 4 {
 		t.Errorf("the -seed flag did not win over the file")
 	}
-	os.WriteFile(cfg, []byte(`{"benchmark": "synthetic", "colour": "red"}`), 0o644)
+	os.WriteFile(cfg, []byte(`{"data": "synthetic", "colour": "red"}`), 0o644)
 	if err := runTrain([]string{"-config", cfg}); err == nil || !strings.Contains(err.Error(), `unknown key "colour"`) {
 		t.Errorf("unknown key: %v", err)
 	}

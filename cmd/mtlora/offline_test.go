@@ -15,11 +15,11 @@ import (
 func TestOfflineNeedsNoNetwork(t *testing.T) {
 	if os.Getenv("MTLORA_OFFLINE_CHILD") == "1" {
 		dir := t.TempDir()
-		if err := runDemo([]string{"-benchmark", "synthetic", "-steps", "3", "-methods", "lora,mtl-lora"}); err != nil {
+		if err := runDemo([]string{"-data", "synthetic", "-steps", "3", "-methods", "lora,mtl-lora", "-dir", filepath.Join(dir, "demo")}); err != nil {
 			t.Fatalf("demo offline: %v", err)
 		}
 		run := filepath.Join(dir, "run")
-		if err := runTrain([]string{"-benchmark", "mtbench", "-steps", "2", "-batch", "4", "-seq-len", "16", "-eval-max", "4",
+		if err := runTrain([]string{"-data", "mtbench", "-steps", "2", "-batch_size", "4", "-seq_len", "16", "-eval_max", "4",
 			"-warmup", "0", "-dir", run}); err != nil {
 			t.Fatalf("mtbench training offline: %v", err)
 		}

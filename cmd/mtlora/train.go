@@ -121,8 +121,12 @@ Flags:
 		return err
 	}
 	c := run.Config
-	fmt.Fprintf(os.Stderr, "run %s: %s rank %d (%d trainable parameters) on %s (%d tasks) with %s → %s\n",
-		run.ID(), c.Method, c.Rank, run.TrainableParams, c.Data, c.NumTasks, c.Model, *dir)
+	model := " with " + c.Model
+	if c.Data == experiment.Synthetic {
+		model = ""
+	}
+	fmt.Fprintf(os.Stderr, "run %s: %s rank %d (%d trainable parameters) on %s (%d tasks)%s → %s\n",
+		run.ID(), c.Method, c.Rank, run.TrainableParams, c.Data, c.NumTasks, model, *dir)
 	bar := newProgress("train", c.Steps)
 	env := experiment.Env{Backend: b, Log: os.Stderr, OnStep: func(_ experiment.Run, step int, loss float64) { bar.update(step, loss) }}
 	res, _, _, err := experiment.ExecuteOnce(env, run, *dir, true)
