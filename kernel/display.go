@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"html"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/janpfeifer/gonb/gonbui"
 
+	"github.com/mtlora/mtlora/backend"
 	"github.com/mtlora/mtlora/experiment"
 	"github.com/mtlora/mtlora/mtlcore"
 	"github.com/mtlora/mtlora/plots"
@@ -169,4 +172,51 @@ func (d *Dashboard) render() string {
 func DisplayHTML(s string) {
 	gonbui.DisplayHTML(s)
 	gonbui.Sync()
+}
+
+// ResultsDir is the folder, beside the notebook, where RunPlan keeps a plan's runs: results/<plan name>.
+func ResultsDir(plan experiment.Plan) string {
+	dir := os.Getenv("GONB_DIR") // the notebook's own folder, headless and live
+	if dir == "" {
+		dir = "."
+	}
+	return filepath.Join(dir, "results", plan.Name)
+}
+
+// RunPlan runs a plan in its ResultsDir with a live dashboard over all its steps: finished runs are reused
+// (re-running an unchanged cell trains nothing), unfinished ones resume. It returns exactly the plan's runs,
+// in plan order — never other runs that share the folder.
+func RunPlan(plan experiment.Plan) ([]*experiment.Result, error) {
+	runs, err := plan.Runs()
+	if err != nil {
+		return nil, err
+	}
+	b, err := backend.New()
+	if err != nil {
+		return nil, err
+	}
+	total := 0
+	for _, r := range runs {
+		total += r.Config.Steps
+	}
+	dash := NewDashboard(fmt.Sprintf("plan %s: %d run(s)", plan.Name, len(runs)), total)
+	var mu sync.Mutex
+	done := map[string]int{}
+	env := experiment.Env{Backend: b, OnStep: func(r experiment.Run, step int, loss float64) {
+		mu.Lock()
+		defer mu.Unlock()
+		done[r.ID()] = step
+		sum := 0
+		for _, s := range done {
+			sum += s
+		}
+		dash.OnStep(sum, loss)
+	}}
+	rep, err := experiment.RunSweep(env, runs, ResultsDir(plan), 1, nil)
+	if err != nil {
+		return nil, err
+	}
+	dash.SetStatus(fmt.Sprintf("%d run(s) trained, %d reused from %s", len(rep.Executed), len(rep.Skipped), ResultsDir(plan)))
+	dash.Done()
+	return rep.Runs, nil
 }
