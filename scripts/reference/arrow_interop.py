@@ -12,6 +12,10 @@ and expected.json: for each of those files and each top-level .parquet file of P
 Apache parquet-testing files shipped in the github.com/parquet-go/parquet-go module), the row count, the
 column names and types, and every value of the flat columns (strings, integers, floats, booleans) as pyarrow
 reads them. Files pyarrow cannot read are listed with its error.
+
+It also writes multi-task datasets the way users bring them, with what pyarrow.dataset reads back under
+expected.json's "datasets": a hive-partitioned folder (task=NAME/…, written by pyarrow.dataset with URL-encoded
+partition values), shards without a file extension, and labels stored as DOUBLE and BOOLEAN columns.
 """
 import json
 import math
@@ -75,6 +79,39 @@ def write_files(out):
     return files
 
 
+def write_datasets(out):
+    import pyarrow.dataset as ds
+    n = 300
+    tasks = ["sentiment", "topic & more", "rating"]
+    rows = {
+        "task": [tasks[i % 3] for i in range(n)],
+        "text": [f"text {i} — ü" for i in range(n)],
+        "label": [["pos", "neg"][i % 2] if i % 3 == 0 else (["sport", "politics"][i % 2] if i % 3 == 1 else str((i % 5) / 2)) for i in range(n)],
+    }
+    t = pa.table(rows)
+    hive = os.path.join(out, "hive")
+    ds.write_dataset(t, hive, format="parquet", partitioning=["task"], partitioning_flavor="hive",
+                     max_rows_per_file=40, max_rows_per_group=40, existing_data_behavior="overwrite_or_ignore")
+    back = ds.dataset(hive, format="parquet", partitioning="hive").to_table()
+    hive_expected = {}
+    for task, text, label in zip(back.column("task").to_pylist(), back.column("text").to_pylist(), back.column("label").to_pylist()):
+        hive_expected.setdefault(task, []).append([text, label])
+    shards = os.path.join(out, "shards")
+    os.makedirs(shards, exist_ok=True)
+    for k in range(3):
+        pq.write_table(t.slice(k * 100, 100), os.path.join(shards, f"part-{k:05d}"))
+    double = pa.table({"task": ["spam"] * 6, "text": [f"d{i}" for i in range(6)], "label": pa.array([1.0, 0.0, 1.0, 0.0, 1.0, 1.0], pa.float64())})
+    pq.write_table(double, os.path.join(out, "labels_double.parquet"))
+    boolean = pa.table({"task": ["flag"] * 6, "text": [f"b{i}" for i in range(6)], "label": pa.array([True, False, True, True, False, True])})
+    pq.write_table(boolean, os.path.join(out, "labels_bool.parquet"))
+    return {
+        "hive": {"path": hive, "rows": back.num_rows, "by_task": hive_expected},
+        "shards": {"path": shards, "rows": t.num_rows, "texts": t.column("text").to_pylist()},
+        "labels_double": {"path": os.path.join(out, "labels_double.parquet"), "labels": double.column("label").to_pylist()},
+        "labels_bool": {"path": os.path.join(out, "labels_bool.parquet"), "labels": boolean.column("label").to_pylist()},
+    }
+
+
 def jsonable(v):
     if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
         return repr(v)
@@ -121,7 +158,7 @@ def main():
         for name in sorted(os.listdir(d)):
             if name.endswith(".parquet"):
                 files[os.path.join(d, name)] = "parquet"
-    expected = {"writer": f"pyarrow {pa.__version__}", "files": {}}
+    expected = {"writer": f"pyarrow {pa.__version__}", "files": {}, "datasets": write_datasets(out)}
     for path, fmt in files.items():
         desc = describe(path, fmt)
         if desc is None:
