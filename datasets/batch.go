@@ -18,13 +18,17 @@ type Encoder interface {
 // Batches turns a split of a Set into fixed-shape tokenized batches for GoMLX's training loop (it is a
 // train.Dataset). Each batch has
 //
-//	Inputs: token ids, token type ids, attention mask [B, L] int32, task ids [B] int32
-//	Labels: class labels [B, 1] int32 (0 for regression rows), regression targets [B, 1] float32 (0 for
-//	        classification rows), row weights [B, 1] float32 (1; 0 marks padding rows of the last
-//	        evaluation batch), the row's task's number of classes [B, 1] int32 (0 for regression)
+//	Inputs: token ids, token type ids, attention mask [B·K, L] int32, task ids [B] int32
+//	Labels: class labels [B, 1] int32 (the right choice's index for multiple choice, 0 for regression rows),
+//	        regression targets [B, 1] float32 (0 for other rows), row weights [B, 1] float32 (1; 0 marks
+//	        padding rows of the last evaluation batch), the row's number of classes [B, 1] int32 (its number
+//	        of choices for multiple choice, 0 for regression)
 //
-// L is SeqLen, or with Buckets the smallest bucket that holds the batch's longest example, so a graph is
-// compiled once per bucket. Texts are tokenized once and cached.
+// K is Choices (1 when it is 0): with multiple-choice tasks every example has K encoded sequences, rows
+// e·K … e·K+K−1 — candidate k is (context, [question] candidate k) — and a sequence of only the special tokens
+// in slots past its own choices; other examples fill slot 0. L is SeqLen, or with Buckets the smallest bucket
+// that holds the batch's longest sequence, so a graph is compiled once per bucket. Texts are tokenized once
+// and cached.
 type Batches struct {
 	Set       *Set
 	Tokenizer Encoder
@@ -32,6 +36,7 @@ type Batches struct {
 	BatchSize int
 	SeqLen    int   // maximum length, special tokens included; longer examples are truncated
 	Buckets   []int // optional increasing lengths ≤ SeqLen to pad to instead of SeqLen
+	Choices   int   // K: sequences per example, ≥ Set.MaxChoices() (0: 1, no multiple-choice tasks)
 
 	// TaskWeights, if set (one per task), scale each training row's weight: per-task loss weights.
 	TaskWeights []float64
@@ -44,8 +49,11 @@ type Batches struct {
 
 	sampler *Sampler
 	pools   [][]int
-	cache   map[int][2][]int32
+	cache   map[[2]int][2][]int32
 }
+
+// slots is K.
+func (b *Batches) slots() int { return max(1, b.Choices) }
 
 // Name implements train.Dataset.
 func (b *Batches) Name() string {
@@ -77,8 +85,11 @@ func (b *Batches) init() error {
 			return fmt.Errorf("datasets: weight of task %q must be ≥ 0, got %v", b.Set.Spec.Tasks[t].Name, w)
 		}
 	}
+	if k := b.Set.MaxChoices(); k > b.slots() {
+		return fmt.Errorf("datasets: %s has examples with %d choices: Batches.Choices must be at least that, is %d", b.Name(), k, b.Choices)
+	}
 	b.pools = b.Set.Select(b.Split)
-	b.cache = map[int][2][]int32{}
+	b.cache = map[[2]int][2][]int32{}
 	if b.Steps > 0 {
 		s, err := NewSampler(b.pools, b.Sampler)
 		if err != nil {
@@ -92,27 +103,40 @@ func (b *Batches) init() error {
 // CurrentSampler returns the training sampler (nil before the first Iter or for evaluation).
 func (b *Batches) CurrentSampler() *Sampler { return b.sampler }
 
-func (b *Batches) encode(i int) (ids, types []int32) {
-	if c, ok := b.cache[i]; ok {
+// encode tokenizes slot k of example i.
+func (b *Batches) encode(i, k int) (ids, types []int32) {
+	if c, ok := b.cache[[2]int{i, k}]; ok {
 		return c[0], c[1]
 	}
 	e := b.Set.Examples[i]
-	if b.Set.Spec.Tasks[e.Task].Pair {
+	ts := b.Set.Spec.Tasks[e.Task]
+	switch {
+	case ts.MultipleChoice && k < len(e.Choices):
+		second := e.Choices[k]
+		if ts.Pair {
+			second = e.Pair + " " + second
+		}
+		ids, types = b.Tokenizer.EncodePair(e.Text, second, b.SeqLen)
+	case ts.MultipleChoice || k > 0: // an empty slot: special tokens only (a row with no token would pool to 0/0)
+		ids, types = b.Tokenizer.Encode("", b.SeqLen)
+	case ts.Pair:
 		ids, types = b.Tokenizer.EncodePair(e.Text, e.Pair, b.SeqLen)
-	} else {
+	default:
 		ids, types = b.Tokenizer.Encode(e.Text, b.SeqLen)
 	}
-	b.cache[i] = [2][]int32{ids, types}
+	b.cache[[2]int{i, k}] = [2][]int32{ids, types}
 	return ids, types
 }
 
 // batch assembles the examples (indices into Set.Examples); rows past real are weight-0 padding.
 func (b *Batches) batch(idx []int, real int) train.Batch {
-	n := len(idx)
+	n, K := len(idx), b.slots()
 	longest := 0
 	for _, i := range idx {
-		ids, _ := b.encode(i)
-		longest = max(longest, len(ids))
+		for k := range K {
+			ids, _ := b.encode(i, k)
+			longest = max(longest, len(ids))
+		}
 	}
 	L := b.SeqLen
 	for _, l := range b.Buckets {
@@ -121,19 +145,25 @@ func (b *Batches) batch(idx []int, real int) train.Batch {
 			break
 		}
 	}
-	ids, types, mask := make([]int32, n*L), make([]int32, n*L), make([]int32, n*L)
+	ids, types, mask := make([]int32, n*K*L), make([]int32, n*K*L), make([]int32, n*K*L)
 	tasks, labels, nclass := make([]int32, n), make([]int32, n), make([]int32, n)
 	values, weights := make([]float32, n), make([]float32, n)
 	for r, i := range idx {
-		tok, typ := b.encode(i)
-		copy(ids[r*L:], tok)
-		copy(types[r*L:], typ)
-		for j := range tok {
-			mask[r*L+j] = 1
+		for k := range K {
+			tok, typ := b.encode(i, k)
+			at := (r*K + k) * L
+			copy(ids[at:], tok)
+			copy(types[at:], typ)
+			for j := range tok {
+				mask[at+j] = 1
+			}
 		}
 		e := b.Set.Examples[i]
 		tasks[r], labels[r], values[r] = e.Task, e.Label, e.Value
-		if ts := b.Set.Spec.Tasks[e.Task]; !ts.Regression {
+		switch ts := b.Set.Spec.Tasks[e.Task]; {
+		case ts.MultipleChoice:
+			nclass[r] = int32(len(e.Choices))
+		case !ts.Regression:
 			nclass[r] = int32(len(ts.Labels))
 		}
 		if r < real {
@@ -144,8 +174,8 @@ func (b *Batches) batch(idx []int, real int) train.Batch {
 		}
 	}
 	return train.Batch{
-		Inputs: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(ids, n, L), tensors.FromFlatDataAndDimensions(types, n, L),
-			tensors.FromFlatDataAndDimensions(mask, n, L), tensors.FromFlatDataAndDimensions(tasks, n)},
+		Inputs: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(ids, n*K, L), tensors.FromFlatDataAndDimensions(types, n*K, L),
+			tensors.FromFlatDataAndDimensions(mask, n*K, L), tensors.FromFlatDataAndDimensions(tasks, n)},
 		Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(labels, n, 1), tensors.FromFlatDataAndDimensions(values, n, 1),
 			tensors.FromFlatDataAndDimensions(weights, n, 1), tensors.FromFlatDataAndDimensions(nclass, n, 1)},
 	}

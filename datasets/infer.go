@@ -17,7 +17,8 @@ const (
 	DefaultPairColumn  = "pair"
 	DefaultLabelColumn = "label"
 	DefaultTaskColumn  = "task"
-	DefaultSplitColumn = "split"
+	DefaultSplitColumn   = "split"
+	DefaultChoicesColumn = "choices"
 )
 
 // MaxInferredClasses is the most distinct integer labels InferSpec takes for classes; a task with more is
@@ -34,6 +35,8 @@ const MaxInferredClasses = 20
 //     is a regression task; otherwise its classes are its distinct labels, numbers in numeric order,
 //     booleans false before true, other text in byte order;
 //   - a task is a text-pair task when a "pair" column exists and any of its rows has a non-empty pair;
+//   - a task is a multiple-choice task when a "choices" column exists and its rows have choices there (the
+//     label is then the index of the right choice, and a pair is the question);
 //   - a "split" column (train / validation / test) gives the splits; without one, they are a stable hash.
 //
 // Labels are compared by value (see LabelKey): 1, 1.0 and "1" are one class. The spec is a starting point to
@@ -44,13 +47,14 @@ func InferSpec(path string, opts ReadOptions) (Spec, error) {
 		labels  map[string]string // LabelKey → first spelling seen
 		order   []string          // keys in order of first appearance
 		pairs   bool
+		choices bool // rows have candidate answers: multiple choice
 		numeric bool // every label is a finite number
 		integer bool // every label is an integer
 	}
 	var tasks []*taskInfo
 	byName := map[string]*taskInfo{}
 	base := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	var hasTask, hasPair, hasSplit, checked bool
+	var hasTask, hasPair, hasSplit, hasChoices, checked bool
 	err := Scan(path, opts, func(file string, first int64, rec arrow.RecordBatch) error {
 		if !checked {
 			if err := checkColumns(file, rec.Schema(), []string{DefaultTextColumn, DefaultLabelColumn}); err != nil {
@@ -60,7 +64,12 @@ func InferSpec(path string, opts ReadOptions) (Spec, error) {
 			hasTask = len(s.FieldIndices(DefaultTaskColumn)) > 0
 			hasPair = len(s.FieldIndices(DefaultPairColumn)) > 0
 			hasSplit = len(s.FieldIndices(DefaultSplitColumn)) > 0
+			hasChoices = len(s.FieldIndices(DefaultChoicesColumn)) > 0
 			checked = true
+		}
+		var choicesCol column
+		if hasChoices {
+			choicesCol, _ = getColumn(file, rec, DefaultChoicesColumn)
 		}
 		labelCol, _ := getColumn(file, rec, DefaultLabelColumn)
 		var taskCol, pairCol column
@@ -97,6 +106,13 @@ func InferSpec(path string, opts ReadOptions) (Spec, error) {
 				t.numeric = t.numeric && isNum
 				t.integer = t.integer && isNum && v == math.Trunc(v)
 			}
+			if hasChoices && !t.choices && !choicesCol.arr.IsNull(i) {
+				c, err := choicesCol.choices(file, row, i)
+				if err != nil {
+					return err
+				}
+				t.choices = len(c) > 0
+			}
 			if hasPair && !t.pairs && !pairCol.arr.IsNull(i) {
 				p, err := pairCol.text(file, row, i)
 				if err != nil {
@@ -128,9 +144,13 @@ func InferSpec(path string, opts ReadOptions) (Spec, error) {
 		if t.pairs {
 			spec.PairColumn = DefaultPairColumn
 		}
-		if t.numeric && (!t.integer || len(t.order) > MaxInferredClasses) {
+		switch {
+		case t.choices:
+			ts.MultipleChoice = true
+			spec.ChoicesColumn = DefaultChoicesColumn
+		case t.numeric && (!t.integer || len(t.order) > MaxInferredClasses):
 			ts.Regression = true
-		} else {
+		default:
 			keys := slices.Clone(t.order)
 			slices.SortFunc(keys, compareLabelKeys)
 			for _, k := range keys {
@@ -202,12 +222,13 @@ type Input struct {
 	File string // the file it came from
 	Row  int64  // 1-based data row in that file
 	Task string // from the task column, or the task every row is for
-	Text string
-	Pair string
+	Text    string
+	Pair    string
+	Choices []string // the candidates of a multiple-choice input
 }
 
-// ReadInputs reads rows to predict from path (any format Scan reads): the text column, and the pair and
-// task columns when the file has them (default column names). task, when not empty, is the task of rows
+// ReadInputs reads rows to predict from path (any format Scan reads): the text column, and the pair, task and
+// choices columns when the file has them (default column names). task, when not empty, is the task of rows
 // without a task column; a file with neither is an error. Labels, if present, are not read.
 func ReadInputs(path string, opts ReadOptions, task string) ([]Input, error) {
 	var out []Input
@@ -228,6 +249,11 @@ func ReadInputs(path string, opts ReadOptions, task string) ([]Input, error) {
 			c, _ := getColumn(file, rec, DefaultPairColumn)
 			pairCol = &c
 		}
+		var choicesCol *column
+		if len(s.FieldIndices(DefaultChoicesColumn)) > 0 {
+			c, _ := getColumn(file, rec, DefaultChoicesColumn)
+			choicesCol = &c
+		}
 		for i := range int(rec.NumRows()) {
 			in := Input{File: file, Row: first + int64(i) + 1, Task: task}
 			if in.Text, err = textCol.text(file, in.Row, i); err != nil {
@@ -240,6 +266,11 @@ func ReadInputs(path string, opts ReadOptions, task string) ([]Input, error) {
 			}
 			if pairCol != nil && !pairCol.arr.IsNull(i) {
 				if in.Pair, err = pairCol.text(file, in.Row, i); err != nil {
+					return err
+				}
+			}
+			if choicesCol != nil && !choicesCol.arr.IsNull(i) {
+				if in.Choices, err = choicesCol.choices(file, in.Row, i); err != nil {
 					return err
 				}
 			}

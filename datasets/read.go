@@ -483,13 +483,14 @@ const (
 	jsonString
 	jsonNumber
 	jsonBool
+	jsonStrings
 )
 
-var jsonKindNames = []string{"null", "string", "number", "boolean"}
+var jsonKindNames = []string{"null", "string", "number", "boolean", "array of strings"}
 
 // scanJSONL reads JSON Lines into batches: columns are the keys of the first object (then in order of first
-// appearance); strings become utf8, numbers float64, booleans bool; a value of another type is an error
-// naming the line and the key. Objects and arrays are not supported as values.
+// appearance); strings become utf8, numbers float64, booleans bool, arrays of strings list<utf8>; a value of
+// another type is an error naming the line and the key. Objects and other arrays are not supported as values.
 func scanJSONL(path string, r io.Reader, opts ReadOptions, fn func(arrow.RecordBatch) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<16), 64<<20)
@@ -518,6 +519,8 @@ func scanJSONL(path string, r io.Reader, opts ReadOptions, fn func(arrow.RecordB
 				t = arrow.PrimitiveTypes.Float64
 			case jsonBool:
 				t = arrow.FixedWidthTypes.Boolean
+			case jsonStrings:
+				t = arrow.ListOf(arrow.BinaryTypes.String)
 			}
 			fields[i] = arrow.Field{Name: k, Type: t, Nullable: true}
 		}
@@ -544,6 +547,12 @@ func scanJSONL(path string, r io.Reader, opts ReadOptions, fn func(arrow.RecordB
 					var x bool
 					err = json.Unmarshal(raw, &x)
 					fb.Append(x)
+				case *array.ListBuilder:
+					var x []string
+					if err = json.Unmarshal(raw, &x); err == nil {
+						fb.Append(true)
+						fb.ValueBuilder().(*array.StringBuilder).AppendValues(x, nil)
+					}
 				}
 				if err != nil {
 					return fmt.Errorf("%w: %s: line %d: key %q: expected a %s (as on earlier lines), found %.40s",
@@ -594,8 +603,14 @@ func scanJSONL(path string, r io.Reader, opts ReadOptions, fn func(arrow.RecordB
 				kind = jsonString
 			case c == "true" || c == "false":
 				kind = jsonBool
-			case strings.HasPrefix(c, "{") || strings.HasPrefix(c, "["):
-				return fmt.Errorf("%w: %s: line %d: key %q: nested objects and arrays are not supported", ErrData, path, line, k)
+			case strings.HasPrefix(c, "["):
+				var x []string
+				if json.Unmarshal(raw, &x) != nil {
+					return fmt.Errorf("%w: %s: line %d: key %q: an array must hold strings only (as choices do), found %.40s", ErrData, path, line, k, c)
+				}
+				kind = jsonStrings
+			case strings.HasPrefix(c, "{"):
+				return fmt.Errorf("%w: %s: line %d: key %q: nested objects are not supported", ErrData, path, line, k)
 			default:
 				kind = jsonNumber
 			}

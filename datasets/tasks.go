@@ -27,6 +27,9 @@ type Spec struct {
 	LabelColumn string     `json:"label_column,omitempty"` // default "label"
 	TaskColumn  string     `json:"task_column,omitempty"`  // default "task"; unused when every task has its own Path
 	SplitColumn string     `json:"split_column,omitempty"` // optional train/validation/test column; else a stable hash split
+	// ChoicesColumn holds the candidate answers of multiple-choice tasks (default "choices"): a list of strings,
+	// or a string holding a JSON array of strings (CSV).
+	ChoicesColumn string `json:"choices_column,omitempty"`
 	Tasks       []TaskSpec `json:"tasks"`
 }
 
@@ -35,7 +38,11 @@ type TaskSpec struct {
 	Name       string   `json:"name"`
 	Labels     []string `json:"labels,omitempty"`     // class vocabulary of a classification task, in class-index order
 	Regression bool     `json:"regression,omitempty"` // the label is a real number
-	Pair       bool     `json:"pair,omitempty"`       // examples are text pairs (Spec.PairColumn)
+	Pair       bool     `json:"pair,omitempty"`       // examples are text pairs (Spec.PairColumn); multiple choice: the question
+	// MultipleChoice: each example is a context (the text column), optionally a question (the pair column, with
+	// Pair), and K ≥ 2 candidate answers (Spec.ChoicesColumn); the label is the 0-based index of the right
+	// one. K may differ between examples and tasks.
+	MultipleChoice bool `json:"multiple_choice,omitempty"`
 	Path       string   `json:"path,omitempty"`       // this task's own file or directory (then no task column)
 }
 
@@ -90,8 +97,9 @@ type Example struct {
 	Task  int32   // index into Set.Tasks
 	Text  string  // the text (first text of a pair)
 	Pair  string  // the second text of a pair task
-	Label int32   // class index of a classification task; 0 for regression
-	Value float32 // target of a regression task
+	Label   int32    // class index of a classification task, the right choice's index for multiple choice; 0 for regression
+	Value   float32  // target of a regression task
+	Choices []string // the candidate answers of a multiple-choice example
 	Split Split
 }
 
@@ -141,6 +149,9 @@ func (s *Spec) defaults() {
 	if s.TaskColumn == "" {
 		s.TaskColumn = "task"
 	}
+	if s.ChoicesColumn == "" {
+		s.ChoicesColumn = DefaultChoicesColumn
+	}
 }
 
 // Validate checks the spec itself (not the data).
@@ -157,7 +168,9 @@ func (s Spec) Validate() error {
 			return fmt.Errorf("datasets: spec %q: task %q is listed twice", s.Name, t.Name)
 		case t.Regression && len(t.Labels) > 0:
 			return fmt.Errorf("datasets: spec %q: task %q is a regression task with labels", s.Name, t.Name)
-		case !t.Regression && len(t.Labels) < 2:
+		case t.MultipleChoice && (t.Regression || len(t.Labels) > 0):
+			return fmt.Errorf("datasets: spec %q: task %q is a multiple-choice task: its labels are choice indices, so it has no labels list and is not regression", s.Name, t.Name)
+		case !t.Regression && !t.MultipleChoice && len(t.Labels) < 2:
 			return fmt.Errorf("datasets: spec %q: classification task %q needs at least 2 labels, has %d", s.Name, t.Name, len(t.Labels))
 		case t.Pair && s.PairColumn == "":
 			return fmt.Errorf("datasets: spec %q: task %q is a pair task but the spec names no pair_column", s.Name, t.Name)
@@ -218,17 +231,21 @@ func Load(spec Spec, opts ReadOptions, validation, test float64) (*Set, error) {
 	for _, path := range order {
 		task := sources[path]
 		cols := []string{spec.TextColumn, spec.LabelColumn}
-		needPair := false
+		needPair, needChoices := false, false
 		if task < 0 {
 			cols = append(cols, spec.TaskColumn)
 			for _, t := range spec.Tasks {
 				needPair = needPair || (t.Pair && t.Path == "")
+				needChoices = needChoices || (t.MultipleChoice && t.Path == "")
 			}
 		} else {
-			needPair = spec.Tasks[task].Pair
+			needPair, needChoices = spec.Tasks[task].Pair, spec.Tasks[task].MultipleChoice
 		}
 		if needPair {
 			cols = append(cols, spec.PairColumn)
+		}
+		if needChoices {
+			cols = append(cols, spec.ChoicesColumn)
 		}
 		if spec.SplitColumn != "" {
 			cols = append(cols, spec.SplitColumn)
@@ -236,7 +253,7 @@ func Load(spec Spec, opts ReadOptions, validation, test float64) (*Set, error) {
 		o := opts
 		o.Columns = cols
 		err := Scan(path, o, func(file string, first int64, rec arrow.RecordBatch) error {
-			return set.addRows(file, first, rec, task, needPair, validation, test)
+			return set.addRows(file, first, rec, task, needPair, needChoices, validation, test)
 		})
 		if err != nil {
 			return nil, err
@@ -328,7 +345,7 @@ func (c column) value(file string, row int64, i int) (string, error) {
 	return s, nil
 }
 
-func (set *Set) addRows(file string, first int64, rec arrow.RecordBatch, fixedTask int, needPair bool, validation, test float64) error {
+func (set *Set) addRows(file string, first int64, rec arrow.RecordBatch, fixedTask int, needPair, needChoices bool, validation, test float64) error {
 	spec := set.Spec
 	textCol, err := getColumn(file, rec, spec.TextColumn)
 	if err != nil {
@@ -338,7 +355,7 @@ func (set *Set) addRows(file string, first int64, rec arrow.RecordBatch, fixedTa
 	if err != nil {
 		return err
 	}
-	var taskCol, pairCol, splitCol column
+	var taskCol, pairCol, splitCol, choicesCol column
 	if fixedTask < 0 {
 		if taskCol, err = getColumn(file, rec, spec.TaskColumn); err != nil {
 			return err
@@ -351,6 +368,11 @@ func (set *Set) addRows(file string, first int64, rec arrow.RecordBatch, fixedTa
 	}
 	if spec.SplitColumn != "" {
 		if splitCol, err = getColumn(file, rec, spec.SplitColumn); err != nil {
+			return err
+		}
+	}
+	if needChoices {
+		if choicesCol, err = getColumn(file, rec, spec.ChoicesColumn); err != nil {
 			return err
 		}
 	}
@@ -388,14 +410,29 @@ func (set *Set) addRows(file string, first int64, rec arrow.RecordBatch, fixedTa
 		if err != nil {
 			return err
 		}
-		if ts.Regression {
+		switch {
+		case ts.MultipleChoice:
+			if e.Choices, err = choicesCol.choices(file, row, i); err != nil {
+				return err
+			}
+			if len(e.Choices) < 2 {
+				return fmt.Errorf("%w: %s: row %d: column %q: multiple-choice task %q needs at least 2 choices, found %d",
+					ErrData, file, row, spec.ChoicesColumn, ts.Name, len(e.Choices))
+			}
+			k, isNum := number(label)
+			if !isNum || k != math.Trunc(k) || k < 0 || int(k) >= len(e.Choices) {
+				return fmt.Errorf("%w: %s: row %d: column %q: label %q of multiple-choice task %q must be the index of the right choice, 0 to %d",
+					ErrData, file, row, spec.LabelColumn, label, ts.Name, len(e.Choices)-1)
+			}
+			e.Label = int32(k)
+		case ts.Regression:
 			v, perr := strconv.ParseFloat(strings.TrimSpace(label), 64)
 			if perr != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 				return fmt.Errorf("%w: %s: row %d: column %q: regression task %q needs a finite number, found %q",
 					ErrData, file, row, spec.LabelColumn, ts.Name, label)
 			}
 			e.Value = float32(v)
-		} else {
+		default:
 			k, ok := set.labelIndex(task)[LabelKey(label)]
 			if !ok {
 				return fmt.Errorf("%w: %s: row %d: column %q: label %q is not in task %q's vocabulary %q",
@@ -412,11 +449,82 @@ func (set *Set) addRows(file string, first int64, rec arrow.RecordBatch, fixedTa
 				return fmt.Errorf("%w: %s: row %d: column %q: %w", ErrData, file, row, spec.SplitColumn, err)
 			}
 		} else {
-			e.Split = SplitOf(ts.Name+"\x00"+e.Text+"\x00"+e.Pair, validation, test)
+			key := ts.Name + "\x00" + e.Text + "\x00" + e.Pair
+			if e.Choices != nil {
+				key += "\x00" + strings.Join(e.Choices, "\x00")
+			}
+			e.Split = SplitOf(key, validation, test)
 		}
 		set.Examples = append(set.Examples, e)
 	}
 	return nil
+}
+
+// choices returns row i as a list of strings: a list column of strings, or a string holding a JSON array.
+func (c column) choices(file string, row int64, i int) ([]string, error) {
+	if c.arr.IsNull(i) {
+		return nil, fmt.Errorf("%w: %s: row %d: column %q is null", ErrData, file, row, c.name)
+	}
+	var values arrow.Array
+	var lo, hi int64
+	switch a := c.arr.(type) {
+	case *array.List:
+		values = a.ListValues()
+		lo, hi = a.ValueOffsets(i)
+	case *array.LargeList:
+		values = a.ListValues()
+		lo, hi = a.ValueOffsets(i)
+	default:
+		s, err := c.text(file, row, i)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: column %q is %s, expected a list of strings or a JSON array in a string", ErrData, file, c.name, c.arr.DataType())
+		}
+		var out []string
+		if s == "" {
+			return nil, nil // an empty CSV field: no choices
+		}
+		if err := json.Unmarshal([]byte(s), &out); err != nil {
+			return nil, fmt.Errorf("%w: %s: row %d: column %q: expected a JSON array of strings, found %.60q", ErrData, file, row, c.name, s)
+		}
+		return out, nil
+	}
+	inner := column{c.name, values}
+	out := make([]string, 0, hi-lo)
+	for j := lo; j < hi; j++ {
+		s, err := inner.text(file, row, int(j))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// MaxChoices is the most choices of any multiple-choice example (0 without multiple-choice tasks).
+func (set *Set) MaxChoices() int {
+	k := 0
+	for _, e := range set.Examples {
+		k = max(k, len(e.Choices))
+	}
+	return k
+}
+
+// Kind names a task's kind: classification, regression, text-pair classification, multiple choice (with a
+// question when Pair).
+func (t TaskSpec) Kind() string {
+	switch {
+	case t.MultipleChoice && t.Pair:
+		return "multiple choice with a question"
+	case t.MultipleChoice:
+		return "multiple choice"
+	case t.Regression && t.Pair:
+		return "text-pair regression"
+	case t.Regression:
+		return "regression"
+	case t.Pair:
+		return "text-pair classification"
+	}
+	return "classification"
 }
 
 // Counts returns the number of examples per task and split: counts[task][split].

@@ -114,8 +114,8 @@ func (c Config) Validate() error {
 		return bad("steps", "must be ≥ 1, got %d", c.Steps)
 	case c.BatchSize < 1:
 		return bad("batch_size", "must be ≥ 1, got %d", c.BatchSize)
-	case c.SeqLen < 2:
-		return bad("seq_len", "must be ≥ 2 (room for [CLS] and [SEP]), got %d", c.SeqLen)
+	case c.SeqLen < 3:
+		return bad("seq_len", "must be ≥ 3 (room for [CLS], a token and [SEP]), got %d", c.SeqLen)
 	case !(c.LearningRate > 0):
 		return bad("learning_rate", "must be > 0, got %v", c.LearningRate)
 	case c.WeightDecay < 0:

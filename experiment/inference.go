@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	. "github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/mtlora/mtlora/datasets"
@@ -27,10 +26,7 @@ type Trained struct {
 	Result  *Result
 	Model   *pretrained.Model
 	Tasks   []datasets.TaskSpec // the run's tasks, in task-id order
-	Classes int
 	inj     *mtlcore.Injector
-	fn      func(*model.Scope, []*Node) *Node
-	exec    *model.Exec
 	backend compute.Backend
 }
 
@@ -68,15 +64,14 @@ func OpenRun(env Env, dir string) (*Trained, error) {
 	for _, i := range idx {
 		tr.Tasks = append(tr.Tasks, spec.Tasks[i])
 	}
-	tr.Classes = numClasses(tr.Tasks)
 	if tr.inj, err = mtlcore.NewInjector(c.Config); err != nil {
 		return nil, err
 	}
 	if err := trainer.LoadWeights(filepath.Join(dir, "best"), m.Store); err != nil {
 		return nil, err
 	}
-	tr.fn, tr.backend = textModel(c, m.Config, tr.inj, m.Pooling, len(tr.Tasks), tr.Classes), env.Backend
-	if tr.exec, err = model.NewExec(env.Backend, m.Store, func(scope *model.Scope, in []*Node) *Node { return tr.fn(scope, in) }); err != nil {
+	tr.backend = env.Backend
+	if _, err := tr.model(1); err != nil { // shared_head with multiple choice, say: fail here, not at the first call
 		return nil, err
 	}
 	return tr, nil
@@ -91,58 +86,25 @@ type Prediction struct {
 	Value         float64
 }
 
-// Predict runs the task's head on texts (and, for a pair task, pairs).
+// model is the run's model for batches of K sequences per example.
+func (tr *Trained) model(choices int) (func(*model.Scope, []*Node) *Node, error) {
+	return textModel(tr.Result.Run.Config, tr.Model, tr.inj, tr.Tasks, choices)
+}
+
+// Predict runs the task's head on texts (and, for a pair task, pairs). Multiple-choice tasks take their
+// candidates through PredictInputs.
 func (tr *Trained) Predict(task string, texts, pairs []string) ([]Prediction, error) {
-	t := slices.IndexFunc(tr.Tasks, func(s datasets.TaskSpec) bool { return s.Name == task })
-	if t < 0 {
-		var names []string
-		for _, s := range tr.Tasks {
-			names = append(names, s.Name)
+	inputs := make([]datasets.Input, len(texts))
+	for i, t := range texts {
+		inputs[i] = datasets.Input{File: "input", Row: int64(i + 1), Task: task, Text: t}
+		if pairs != nil {
+			inputs[i].Pair = pairs[i]
 		}
-		return nil, fmt.Errorf("experiment: unknown task %q (tasks of this run: %v)", task, names)
 	}
-	ts := tr.Tasks[t]
-	if ts.Pair != (pairs != nil) {
-		return nil, fmt.Errorf("experiment: task %q takes %s", task, map[bool]string{true: "text pairs", false: "single texts"}[ts.Pair])
+	if t := slices.IndexFunc(tr.Tasks, func(s datasets.TaskSpec) bool { return s.Name == task }); t >= 0 && tr.Tasks[t].Pair != (pairs != nil) {
+		return nil, fmt.Errorf("experiment: task %q takes %s", task, map[bool]string{true: "text pairs", false: "single texts"}[tr.Tasks[t].Pair])
 	}
-	seqLen := tr.Result.Run.Config.SeqLen
-	batch, err := tr.Model.Tokenizer.EncodeBatch(texts, pairs, seqLen)
-	if err != nil {
-		return nil, err
-	}
-	ids, types, mask := batch.Tensors()
-	taskIDs := make([]int32, len(texts))
-	for i := range taskIDs {
-		taskIDs[i] = int32(t)
-	}
-	out, err := tr.exec.Call(ids, types, mask, tensors.FromFlatDataAndDimensions(taskIDs, len(texts)))
-	if err != nil {
-		return nil, err
-	}
-	logits := tensors.MustCopyFlatData[float32](out[0])
-	preds := make([]Prediction, len(texts))
-	for i := range preds {
-		row := logits[i*tr.Classes : (i+1)*tr.Classes]
-		if ts.Regression {
-			preds[i].Value = float64(row[0])
-			continue
-		}
-		best, sum := 0, 0.0
-		for c := range ts.Labels {
-			if row[c] > row[best] {
-				best = c
-			}
-		}
-		for c := range ts.Labels {
-			sum += math.Exp(float64(row[c] - row[best]))
-		}
-		probs := make([]float64, len(ts.Labels))
-		for c := range probs {
-			probs[c] = math.Exp(float64(row[c]-row[best])) / sum
-		}
-		preds[i] = Prediction{Label: ts.Labels[best], Probability: probs[best], Probabilities: probs}
-	}
-	return preds, nil
+	return tr.PredictInputs(inputs)
 }
 
 // Export writes, for every task of the run, a PEFT LoRA adapter (peft/<task>/, loadable onto the original
@@ -211,8 +173,8 @@ func (tr *Trained) Evaluate(data string, split datasets.Split, evalMax int) ([]t
 			return nil, bad("data", "%s: task %q is not a task of run %s (its tasks: %s)", data, t.Name, tr.Result.ID, strings.Join(taskNames(tr.Tasks), ", "))
 		}
 		r := tr.Tasks[j]
-		if r.Regression != t.Regression || r.Pair != t.Pair {
-			return nil, bad("data", "%s: task %q is %s here but %s in run %s", data, t.Name, taskKind(t), taskKind(r), tr.Result.ID)
+		if r.Kind() != t.Kind() {
+			return nil, bad("data", "%s: task %q is %s here but %s in run %s", data, t.Name, t.Kind(), r.Kind(), tr.Result.ID)
 		}
 		taskOf[i] = int32(j)
 		for _, l := range t.Labels {
@@ -224,13 +186,17 @@ func (tr *Trained) Evaluate(data string, split datasets.Split, evalMax int) ([]t
 		}
 	}
 	for _, e := range set.Examples {
-		if !tr.Tasks[taskOf[e.Task]].Regression {
+		if r := tr.Tasks[taskOf[e.Task]]; !r.Regression && !r.MultipleChoice {
 			e.Label = labelOf[e.Task][e.Label]
 		}
 		e.Task = taskOf[e.Task]
 		out.Examples = append(out.Examples, e)
 	}
-	metrics, err := evaluateText(tr.backend, tr.Model.Store, tr.fn, tr.Model, out, split, tr.Classes, tr.Result.Run.Config.SeqLen, evalMax)
+	fn, err := tr.model(out.MaxChoices())
+	if err != nil {
+		return nil, err
+	}
+	metrics, err := evaluateText(tr.backend, tr.Model.Store, fn, tr.Model.Tokenizer, out, split, out.MaxChoices(), tr.Result.Run.Config.SeqLen, evalMax)
 	if err != nil {
 		return nil, err
 	}
@@ -252,64 +218,56 @@ func taskNames(tasks []datasets.TaskSpec) []string {
 	return names
 }
 
-func taskKind(t datasets.TaskSpec) string {
-	kind := "classification"
-	if t.Regression {
-		kind = "regression"
-	}
-	if t.Pair {
-		kind = "text-pair " + kind
-	}
-	return kind
-}
 
-// PredictInputs predicts every input with its task's head, in batches of 32, in input order. An input of a
-// task the run does not have, or with a second text for a single-text task, is an error naming its row.
+// PredictInputs predicts every input with its task's head, in input order. An input of a task the run does
+// not have, with a second text for a single-text task, or a multiple-choice input with fewer than 2 choices
+// is an error naming its row.
 func (tr *Trained) PredictInputs(inputs []datasets.Input) ([]Prediction, error) {
-	out := make([]Prediction, len(inputs))
-	byTask := map[string][]int{}
-	var order []string
-	for i, in := range inputs {
+	set := &datasets.Set{Spec: datasets.Spec{Name: "predict", Tasks: tr.Tasks}}
+	for _, in := range inputs {
 		t := slices.IndexFunc(tr.Tasks, func(s datasets.TaskSpec) bool { return s.Name == in.Task })
 		if t < 0 {
 			return nil, fmt.Errorf("%w: %s: row %d: task %q is not a task of run %s (its tasks: %s)", datasets.ErrData, in.File, in.Row,
 				in.Task, tr.Result.ID, strings.Join(taskNames(tr.Tasks), ", "))
 		}
-		if !tr.Tasks[t].Pair && in.Pair != "" {
+		ts := tr.Tasks[t]
+		if !ts.Pair && in.Pair != "" {
 			return nil, fmt.Errorf("%w: %s: row %d: task %q takes single texts, the row has a pair", datasets.ErrData, in.File, in.Row, in.Task)
 		}
-		if byTask[in.Task] == nil {
-			order = append(order, in.Task)
+		if ts.MultipleChoice != (in.Choices != nil) || (ts.MultipleChoice && len(in.Choices) < 2) {
+			return nil, fmt.Errorf("%w: %s: row %d: task %q is %s, the row has %d choices", datasets.ErrData, in.File, in.Row, in.Task, ts.Kind(), len(in.Choices))
 		}
-		byTask[in.Task] = append(byTask[in.Task], i)
+		set.Examples = append(set.Examples, datasets.Example{Task: int32(t), Text: in.Text, Pair: in.Pair, Choices: in.Choices, Split: datasets.Test})
 	}
-	const chunk = 32
-	for _, task := range order {
-		idx := byTask[task]
-		pair := tr.Tasks[slices.IndexFunc(tr.Tasks, func(s datasets.TaskSpec) bool { return s.Name == task })].Pair
-		for lo := 0; lo < len(idx); lo += chunk {
-			part := idx[lo:min(lo+chunk, len(idx))]
-			texts := make([]string, len(part))
-			var pairs []string
-			if pair {
-				pairs = make([]string, len(part))
-			}
-			for k, i := range part {
-				texts[k] = inputs[i].Text
-				if pair {
-					pairs[k] = inputs[i].Pair
-				}
-			}
-			preds, err := tr.Predict(task, texts, pairs)
-			if err != nil {
-				return nil, err
-			}
-			for k, i := range part {
-				out[i] = preds[k]
-			}
-		}
+	choices := set.MaxChoices()
+	fn, err := tr.model(choices)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	out := make([]Prediction, len(inputs))
+	err = forEachRow(tr.backend, tr.Model.Store, fn, tr.Model.Tokenizer, set, datasets.Test, choices, tr.Result.Run.Config.SeqLen,
+		func(i int, e datasets.Example, row []float32) {
+			ts := tr.Tasks[e.Task]
+			if ts.Regression {
+				out[i].Value = float64(row[0])
+				return
+			}
+			best := argmax(row)
+			probs, sum := make([]float64, len(row)), 0.0
+			for c := range row {
+				probs[c] = math.Exp(float64(row[c] - row[best]))
+				sum += probs[c]
+			}
+			for c := range probs {
+				probs[c] /= sum
+			}
+			label := fmt.Sprint(best)
+			if !ts.MultipleChoice {
+				label = ts.Labels[best]
+			}
+			out[i] = Prediction{Label: label, Probability: probs[best], Probabilities: probs}
+		})
+	return out, err
 }
 
 // WritePredictions writes one Parquet row per input, atomically: row (1-based, in its file), task, text, pair

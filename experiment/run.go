@@ -231,7 +231,7 @@ func runText(env Env, run Run, dir string) (*trainer.FitResult, error) {
 		return nil, err
 	}
 	set := restrict(all, idx)
-	classes := numClasses(set.Spec.Tasks)
+	choices := set.MaxChoices()
 	if c.SeqLen > m.Config.MaxPositions {
 		return nil, bad("seq_len", "%d tokens exceed the model's max_position_embeddings %d (%s)", c.SeqLen, m.Config.MaxPositions, m.Dir)
 	}
@@ -242,7 +242,10 @@ func runText(env Env, run Run, dir string) (*trainer.FitResult, error) {
 	if err := inj.CheckLayers(m.Config.LinearLayers()); err != nil {
 		return nil, err
 	}
-	fn := textModel(c, m.Config, inj, m.Pooling, len(set.Spec.Tasks), classes)
+	fn, err := textModel(c, m, inj, set.Spec.Tasks, choices)
+	if err != nil {
+		return nil, err
+	}
 	var weights []float64
 	if len(c.TaskWeights) > 0 {
 		for _, t := range c.Tasks {
@@ -254,9 +257,9 @@ func runText(env Env, run Run, dir string) (*trainer.FitResult, error) {
 		}
 	}
 	data := &textData{b: &datasets.Batches{Set: set, Tokenizer: m.Tokenizer, Split: datasets.Train, BatchSize: c.BatchSize,
-		SeqLen: c.SeqLen, Steps: c.Steps, Sampler: run.sampler(), TaskWeights: weights}}
+		SeqLen: c.SeqLen, Steps: c.Steps, Sampler: run.sampler(), TaskWeights: weights, Choices: choices}}
 	eval := func(int) ([]trainer.TaskMetrics, error) {
-		return evaluateText(env.Backend, m.Store, fn, m, set, datasets.Validation, classes, c.SeqLen, c.EvalMax)
+		return evaluateText(env.Backend, m.Store, fn, m.Tokenizer, set, datasets.Validation, choices, c.SeqLen, c.EvalMax)
 	}
 	return trainer.Fit(env.Backend, m.Store, fn, multiTaskLoss, data, eval, run.fitConfig(3), dir, env.onStep(run))
 }
@@ -301,12 +304,25 @@ func subsetIndex(all []string, names []string) ([]int, error) {
 	return idx, nil
 }
 
-// textModel is the run's model: the encoder with per-task heads, or one shared head.
-func textModel(c Config, cfg zoo.BERTConfig, inj *mtlcore.Injector, pooling zoo.Pooling, tasks, classes int) func(*model.Scope, []*Node) *Node {
-	if c.SharedHead {
-		return zoo.BERTSharedHeadModel(cfg, inj, pooling, classes)
+// textModel is the run's model for its tasks: the encoder with per-task heads (or one shared head), and with
+// multiple-choice tasks a scorer per task over K = choices candidates per example (zoo.BERTChoiceModel).
+func textModel(c Config, m *pretrained.Model, inj *mtlcore.Injector, tasks []datasets.TaskSpec, choices int) (func(*model.Scope, []*Node) *Node, error) {
+	classes := numClasses(tasks)
+	var mc []bool
+	anyMC := false
+	for _, t := range tasks {
+		mc = append(mc, t.MultipleChoice)
+		anyMC = anyMC || t.MultipleChoice
 	}
-	return zoo.BERTTaskModel(cfg, inj, pooling, tasks, classes)
+	switch {
+	case anyMC && c.SharedHead:
+		return nil, bad("shared_head", "multiple-choice tasks score their candidates with a scorer of their own: a shared head is for classification tasks only")
+	case anyMC:
+		return zoo.BERTChoiceModel(m.Config, inj, m.Pooling, len(tasks), classes, max(2, choices), mc), nil
+	case c.SharedHead:
+		return zoo.BERTSharedHeadModel(m.Config, inj, m.Pooling, classes), nil
+	}
+	return zoo.BERTTaskModel(m.Config, inj, m.Pooling, len(tasks), classes), nil
 }
 
 // restrict keeps the tasks idx of a set, renumbered.
@@ -367,17 +383,14 @@ func Versions() map[string]string {
 	return v
 }
 
-// evaluateText runs the model over a split (at most evalMax examples per task) and computes
-// per-task metrics: accuracy, macro-F1 and MCC for classification (score: macro-F1), Pearson and Spearman
-// for regression (score: Pearson).
-func evaluateText(b compute.Backend, store *model.Store, fn func(*model.Scope, []*Node) *Node, m *pretrained.Model,
-	set *datasets.Set, split datasets.Split, classes, seqLen, evalMax int) ([]trainer.TaskMetrics, error) {
-	e, err := model.NewExec(b, store, func(scope *model.Scope, in []*Node) *Node { return fn(scope, in) })
-	if err != nil {
-		return nil, err
-	}
-	// At most evalMax validation examples per task, spread evenly over the split (its examples come grouped by
-	// document, so the first ones would all be from a few documents).
+// evaluateText runs the model over a split (at most evalMax examples per task) and computes per-task
+// metrics: accuracy, macro-F1 and MCC for classification (score: macro-F1), Pearson and Spearman for
+// regression (score: Pearson), accuracy and its chance level (the mean of 1/K over the examples) for multiple
+// choice (score: accuracy). choices is K of the model's batches (datasets.Batches.Choices).
+func evaluateText(b compute.Backend, store *model.Store, fn func(*model.Scope, []*Node) *Node, tok datasets.Encoder,
+	set *datasets.Set, split datasets.Split, choices, seqLen, evalMax int) ([]trainer.TaskMetrics, error) {
+	// At most evalMax examples per task, spread evenly over the split (its examples come grouped by document,
+	// so the first ones would all be from a few documents).
 	sub := &datasets.Set{Spec: set.Spec}
 	for _, pool := range set.Select(split) {
 		k := len(pool)
@@ -388,53 +401,45 @@ func evaluateText(b compute.Backend, store *model.Store, fn func(*model.Scope, [
 			sub.Examples = append(sub.Examples, set.Examples[pool[j*len(pool)/k]])
 		}
 	}
-	batches := &datasets.Batches{Set: sub, Tokenizer: m.Tokenizer, Split: split, BatchSize: 32, SeqLen: seqLen}
 	type acc struct {
 		truth, pred []int32
 		y, yhat     []float64
+		chance      float64 // Σ 1/K
 	}
 	per := make([]acc, len(set.Spec.Tasks))
-	for batch, err := range batches.Iter() {
-		if err != nil {
-			return nil, err
+	err := forEachRow(b, store, fn, tok, sub, split, choices, seqLen, func(_ int, e datasets.Example, row []float32) {
+		t, a := set.Spec.Tasks[e.Task], &per[e.Task]
+		if t.Regression {
+			a.y, a.yhat = append(a.y, float64(e.Value)), append(a.yhat, float64(row[0]))
+			return
 		}
-		out, err := e.Call(batch.Inputs[0], batch.Inputs[1], batch.Inputs[2], batch.Inputs[3])
-		if err != nil {
-			return nil, err
+		if t.MultipleChoice {
+			a.chance += 1 / float64(len(row))
 		}
-		logits := tensors.MustCopyFlatData[float32](out[0])
-		ids := tensors.MustCopyFlatData[int32](batch.Inputs[3])
-		cls := tensors.MustCopyFlatData[int32](batch.Labels[0])
-		val := tensors.MustCopyFlatData[float32](batch.Labels[1])
-		w := tensors.MustCopyFlatData[float32](batch.Labels[2])
-		for r := range ids {
-			if w[r] == 0 {
-				continue
-			}
-			t := set.Spec.Tasks[ids[r]]
-			row := logits[r*classes : (r+1)*classes]
-			a := &per[ids[r]]
-			if t.Regression {
-				a.y, a.yhat = append(a.y, float64(val[r])), append(a.yhat, float64(row[0]))
-				continue
-			}
-			best := 0
-			for c := 1; c < len(t.Labels); c++ {
-				if row[c] > row[best] {
-					best = c
-				}
-			}
-			a.truth, a.pred = append(a.truth, cls[r]), append(a.pred, int32(best))
-		}
+		a.truth, a.pred = append(a.truth, e.Label), append(a.pred, int32(argmax(row)))
+	})
+	if err != nil {
+		return nil, err
 	}
 	var res []trainer.TaskMetrics
 	for i, t := range set.Spec.Tasks {
 		a := per[i]
 		tm := trainer.TaskMetrics{Task: t.Name, Metrics: map[string]float64{}}
-		if t.Regression {
+		switch {
+		case t.Regression:
 			tm.Metrics["pearson"], tm.Metrics["spearman"] = Pearson(a.y, a.yhat), Spearman(a.y, a.yhat)
 			tm.Score = tm.Metrics["pearson"]
-		} else {
+		case t.MultipleChoice:
+			correct := 0
+			for j := range a.truth {
+				if a.truth[j] == a.pred[j] {
+					correct++
+				}
+			}
+			tm.Metrics["accuracy"] = float64(correct) / float64(len(a.truth))
+			tm.Metrics["chance"] = a.chance / float64(len(a.truth))
+			tm.Score = tm.Metrics["accuracy"]
+		default:
 			tm.Metrics["accuracy"], tm.Metrics["macro_f1"], tm.Metrics["mcc"] = Classification(a.truth, a.pred, len(t.Labels))
 			tm.Score = tm.Metrics["macro_f1"]
 		}
@@ -444,4 +449,53 @@ func evaluateText(b compute.Backend, store *model.Store, fn func(*model.Scope, [
 		res = append(res, tm)
 	}
 	return res, nil
+}
+
+// forEachRow runs the model over every example of a split of set, in batches of 32, and calls fn with each
+// example's index in set.Examples, the example and its logits cut to its own width: its task's classes, its
+// number of choices, or 1 (regression). Examples come task by task in dataset order (datasets.Batches).
+func forEachRow(b compute.Backend, store *model.Store, fn func(*model.Scope, []*Node) *Node, tok datasets.Encoder,
+	set *datasets.Set, split datasets.Split, choices, seqLen int, each func(i int, e datasets.Example, logits []float32)) error {
+	e, err := model.NewExec(b, store, func(scope *model.Scope, in []*Node) *Node { return fn(scope, in) })
+	if err != nil {
+		return err
+	}
+	var order []int
+	for _, pool := range set.Select(split) {
+		order = append(order, pool...)
+	}
+	batches := &datasets.Batches{Set: set, Tokenizer: tok, Split: split, BatchSize: 32, SeqLen: seqLen, Choices: choices}
+	next := 0
+	for batch, err := range batches.Iter() {
+		if err != nil {
+			return err
+		}
+		out, err := e.Call(batch.Inputs[0], batch.Inputs[1], batch.Inputs[2], batch.Inputs[3])
+		if err != nil {
+			return err
+		}
+		width := out[0].Shape().Dimensions[1]
+		logits := tensors.MustCopyFlatData[float32](out[0])
+		nclass := tensors.MustCopyFlatData[int32](batch.Labels[3])
+		for r := range nclass {
+			if next >= len(order) {
+				break // padding rows of the last batch
+			}
+			n := max(1, int(nclass[r]))
+			i := order[next]
+			next++
+			each(i, set.Examples[i], logits[r*width:r*width+n])
+		}
+	}
+	return nil
+}
+
+func argmax(row []float32) int {
+	best := 0
+	for c := range row {
+		if row[c] > row[best] {
+			best = c
+		}
+	}
+	return best
 }

@@ -286,3 +286,56 @@ func selfAttention(q, k, v, mask *Node, heads int, scope *model.Scope, dropoutRa
 	ctx := Einsum("bhqk,bhkd->bhqd", probs, hm(v))
 	return Reshape(TransposeAllAxes(ctx, 0, 2, 1, 3), batch, seq, hidden)
 }
+
+// BERTChoiceHeads is the scope of BERTChoiceModel's multiple-choice scorers.
+const BERTChoiceHeads = "choice_heads"
+
+// BERTChoiceModel is BERTTaskModel for data with multiple-choice tasks (multipleChoice[t] marks them). Inputs
+// are token ids, type ids and attention mask [batch·K, seq] int32 — K = choices sequences per example, rows
+// e·K … e·K+K−1, as datasets.Batches writes them — and task ids [batch] int32. It returns [batch, max(classes,
+// K)]: for an example of a multiple-choice task, each candidate's score (a per-task linear scorer on the
+// candidate's pooled encoding; softmax over them is the prediction), for other tasks their head's class
+// logits from slot 0. Columns past a row's own number of choices or classes are meaningless: mask them.
+func BERTChoiceModel(cfg BERTConfig, inj *mtlcore.Injector, pooling Pooling, tasks, classes, choices int, multipleChoice []bool) func(scope *model.Scope, inputs []*Node) *Node {
+	if len(multipleChoice) != tasks || choices < 1 {
+		panic(fmt.Errorf("bert choice model: %d multiple-choice flags for %d tasks, %d choices", len(multipleChoice), tasks, choices))
+	}
+	encoder := BERT(cfg, inj)
+	return func(scope *model.Scope, inputs []*Node) *Node {
+		if len(inputs) != 4 {
+			panic(fmt.Errorf("bert choice model: expected 4 inputs (ids, type ids, mask, task ids), got %d", len(inputs)))
+		}
+		in, taskIDs := BERTInputs{Tokens: inputs[0], TypeIDs: inputs[1], Mask: inputs[2]}, inputs[3]
+		g := taskIDs.Graph()
+		batch, K := taskIDs.Shape().Dimensions[0], choices
+		if rows := in.Tokens.Shape().Dimensions[0]; rows != batch*K {
+			panic(fmt.Errorf("bert choice model: %d sequences for %d examples × %d choices", rows, batch, K))
+		}
+		seqTasks := Reshape(BroadcastToDims(InsertAxes(taskIDs, -1), batch, K), batch*K) // each sequence's task
+		pooled := Pool(pooling, encoder(scope, in, seqTasks), in.Mask)                   // [b·K, H]
+		pooled = mtlcore.Dropout(scope, pooled, cfg.HiddenDropout)
+		hidden := pooled.Shape().Dimensions[1]
+		perSlot := Reshape(pooled, batch, K, hidden)                                                                         // [b, K, H]
+		cls := TaskHeads(scope.In(BERTHeads), Squeeze(Slice(perSlot, AxisRange(), AxisElem(0)), 1), taskIDs, tasks, classes) // [b, C]
+		sc := scope.In(BERTChoiceHeads)
+		w := sc.VariableWithShape("weights", shapes.Make(pooled.DType(), tasks, hidden)).NodeValue(g)
+		bias := sc.VariableWithShape("biases", shapes.Make(pooled.DType(), tasks)).NodeValue(g)
+		idx := InsertAxes(taskIDs, -1)
+		scores := Add(Einsum("bkh,bh->bk", perSlot, Gather(w, idx)), InsertAxes(Gather(bias, idx), -1)) // [b, K]
+		width := max(classes, K)
+		widen := func(x *Node) *Node {
+			if n := x.Shape().Dimensions[1]; n < width {
+				return Concatenate([]*Node{x, Zeros(g, shapes.Make(x.DType(), batch, width-n))}, 1)
+			}
+			return x
+		}
+		flags := make([]int32, tasks)
+		for t, mc := range multipleChoice {
+			if mc {
+				flags[t] = 1
+			}
+		}
+		isMC := NotEqual(Gather(Const(g, flags), idx), ScalarZero(g, dtypes.Int32)) // [b, 1]
+		return Where(BroadcastToDims(isMC, batch, width), widen(scores), widen(cls))
+	}
+}

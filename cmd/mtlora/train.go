@@ -153,12 +153,9 @@ func describeData(data string) error {
 	}
 	fmt.Fprintf(os.Stderr, "%s: inferred %d task(s) (the spec is saved with the run; edit it and pass it as -data to change them):\n", data, len(src.Spec.Tasks))
 	for _, t := range src.Spec.Tasks {
-		kind := fmt.Sprintf("classification, %d labels %q", len(t.Labels), t.Labels)
-		if t.Regression {
-			kind = "regression"
-		}
-		if t.Pair {
-			kind = "text pair " + kind
+		kind := t.Kind()
+		if len(t.Labels) > 0 {
+			kind += fmt.Sprintf(", %d labels %q", len(t.Labels), t.Labels)
 		}
 		fmt.Fprintf(os.Stderr, "  %-16s %s\n", t.Name, kind)
 	}
