@@ -231,6 +231,12 @@ func runText(env Env, run Run, dir string) (*trainer.FitResult, error) {
 		return nil, err
 	}
 	set := restrict(all, idx)
+	for t, n := range set.Counts() {
+		if n[datasets.Train] == 0 || n[datasets.Validation] == 0 {
+			return nil, fmt.Errorf("%w: %s: task %q has %d training and %d validation examples: it needs both (add examples, or give a split column)",
+				datasets.ErrData, c.Data, set.Spec.Tasks[t].Name, n[datasets.Train], n[datasets.Validation])
+		}
+	}
 	choices := set.MaxChoices()
 	if c.SeqLen > m.Config.MaxPositions {
 		return nil, bad("seq_len", "%d tokens exceed the model's max_position_embeddings %d (%s)", c.SeqLen, m.Config.MaxPositions, m.Dir)

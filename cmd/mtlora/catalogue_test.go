@@ -355,6 +355,14 @@ func catalogue() []badInput {
 			return runTrain([]string{"-data", write(t, d, "one.csv", "text,label\na,yes\nb,yes\n"), "-steps", "1", "-dir", d})
 		}, datasets.ErrData, []string{"one.csv", `task "one" has one label only`}},
 
+		{"task with no validation examples", func(t *testing.T, d string) error {
+			data := write(t, d, "few.csv", "task,text,label,split\nsentiment,a,pos,train\nsentiment,b,neg,train\n")
+			return runTrain([]string{"-data", data, "-steps", "1", "-dir", d})
+		}, datasets.ErrData, []string{"few.csv", `task "sentiment"`, "0 validation examples"}},
+		{"multiple-choice label that is not a choice", func(t *testing.T, d string) error {
+			return runTrain([]string{"-data", write(t, d, "mc.jsonl", `{"text": "q", "choices": ["a", "b"], "label": "2"}`+"\n"), "-steps", "1", "-dir", d})
+		}, datasets.ErrData, []string{"mc.jsonl", "row 1", `label "2"`, "0 to 1"}},
+
 		// Plans: experiment.ParsePlan (mtlora sweep -spec).
 		{"plan with an unknown key", plan(`{` + planOK + `,"vary":{"method":["lora"],"learning_rat":[1]}}`), nil, []string{"learning_rat"}},
 		{"plan with an empty axis", plan(`{` + planOK + `,"vary":{"method":[]}}`), nil, []string{"vary.method is empty"}},
