@@ -392,7 +392,8 @@ func Versions() map[string]string {
 // evaluateText runs the model over a split (at most evalMax examples per task) and computes per-task
 // metrics: accuracy, macro-F1 and MCC for classification (score: macro-F1), Pearson and Spearman for
 // regression (score: Pearson), accuracy and its chance level (the mean of 1/K over the examples) for multiple
-// choice (score: accuracy). choices is K of the model's batches (datasets.Batches.Choices).
+// choice (score: accuracy). choices is K of the model's batches (datasets.Batches.Choices). A metric that is
+// undefined — the correlation of a constant prediction — is left out and the score counts as 0 (chance).
 func evaluateText(b compute.Backend, store *model.Store, fn func(*model.Scope, []*Node) *Node, tok datasets.Encoder,
 	set *datasets.Set, split datasets.Split, choices, seqLen, evalMax int) ([]trainer.TaskMetrics, error) {
 	// At most evalMax examples per task, spread evenly over the split (its examples come grouped by document,
@@ -448,6 +449,11 @@ func evaluateText(b compute.Backend, store *model.Store, fn func(*model.Scope, [
 		default:
 			tm.Metrics["accuracy"], tm.Metrics["macro_f1"], tm.Metrics["mcc"] = Classification(a.truth, a.pred, len(t.Labels))
 			tm.Score = tm.Metrics["macro_f1"]
+		}
+		for name, v := range tm.Metrics {
+			if math.IsNaN(v) { // undefined (a constant prediction has no correlation): left out, not stored as NaN
+				delete(tm.Metrics, name)
+			}
 		}
 		if math.IsNaN(tm.Score) {
 			tm.Score = 0 // a constant prediction has no correlation: score it as chance

@@ -41,20 +41,27 @@ func readEncoderFixture(t *testing.T) *encoderFixture {
 	if err := json.Unmarshal(data, &f); err != nil {
 		t.Fatal(err)
 	}
-	r, err := safetensors.NewEmpty(hub.NewLocal("testdata")).NewTensorReader("minilm_encoder.safetensors")
+	f.tensors = readReferenceTensors(t, "testdata", "minilm_encoder.safetensors")
+	return &f
+}
+
+// readReferenceTensors reads every tensor of a reference safetensors file as float32 values.
+func readReferenceTensors(t *testing.T, dir, file string) map[string][]float32 {
+	t.Helper()
+	r, err := safetensors.NewEmpty(hub.NewLocal(dir)).NewTensorReader(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	f.tensors = map[string][]float32{}
+	out := map[string][]float32{}
 	for name := range r.Header.Tensors {
 		v, err := r.ReadTensor(nil, name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.tensors[name] = tensors.MustCopyFlatData[float32](v)
+		out[name] = tensors.MustCopyFlatData[float32](v)
 	}
-	return &f
+	return out
 }
 
 // all-MiniLM-L6-v2 in Go (go-huggingface tokenizer + zoo.BERT + weights loaded by LoadWeights) matches

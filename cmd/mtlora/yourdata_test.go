@@ -188,3 +188,40 @@ func TestYourFilesPerTaskAndHiveFolders(t *testing.T) {
 		t.Errorf("hive tasks: %v", s)
 	}
 }
+
+// Your model: checkpoints other than MiniLM — written by transformers itself (pretrained/testdata/checkpoints:
+// BERT with BERT-base's head size, BERT with three token types and gelu_new, DistilBERT) — train, predict and
+// export through the same commands, by directory.
+func TestYourCheckpointsTrain(t *testing.T) {
+	dirs, _ := filepath.Glob(filepath.Join("..", "..", "pretrained", "testdata", "checkpoints", "*"))
+	if len(dirs) < 3 {
+		t.Fatalf("only %d reference checkpoints", len(dirs))
+	}
+	dir := t.TempDir()
+	var csv strings.Builder
+	csv.WriteString("task,text,label\n")
+	for i := range 30 {
+		fmt.Fprintf(&csv, "fox,the quick brown fox %d,%s\n", i, []string{"yes", "no"}[i%2])
+		fmt.Fprintf(&csv, "dog,the lazy dog %d,%d.25\n", i, i%4)
+	}
+	data := write(t, dir, "data.csv", csv.String())
+	for _, model := range dirs {
+		name := filepath.Base(model)
+		run := filepath.Join(dir, name)
+		if err := runTrain([]string{"-data", data, "-model", model, "-dir", run, "-steps", "2", "-warmup", "0", "-batch_size", "4",
+			"-seq_len", "16", "-eval_max", "4", "-rank", "2", "-targets", "q,v"}); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := runPredict([]string{"-run", run, "-task", "fox", "the quick fox"}); err != nil {
+			t.Fatalf("%s: predict: %v", name, err)
+		}
+		if err := runExport([]string{"-run", run, "-out", filepath.Join(run, "export")}); err != nil {
+			t.Fatalf("%s: export: %v", name, err)
+		}
+		cfg, err := os.ReadFile(filepath.Join(run, "export", "peft", "fox", "adapter_config.json"))
+		abs, _ := filepath.Abs(model)
+		if err != nil || !strings.Contains(string(cfg), abs) {
+			t.Errorf("%s: PEFT adapter does not name its base model %s: %v %s", name, abs, err, cfg)
+		}
+	}
+}
