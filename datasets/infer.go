@@ -13,10 +13,10 @@ import (
 
 // Default column names: what InferSpec looks for, and what a Spec uses when it names none.
 const (
-	DefaultTextColumn  = "text"
-	DefaultPairColumn  = "pair"
-	DefaultLabelColumn = "label"
-	DefaultTaskColumn  = "task"
+	DefaultTextColumn    = "text"
+	DefaultPairColumn    = "pair"
+	DefaultLabelColumn   = "label"
+	DefaultTaskColumn    = "task"
 	DefaultSplitColumn   = "split"
 	DefaultChoicesColumn = "choices"
 )
@@ -219,9 +219,9 @@ func compareLabelKeys(a, b string) int {
 
 // Input is one row to predict: its task and text (and second text of a pair).
 type Input struct {
-	File string // the file it came from
-	Row  int64  // 1-based data row in that file
-	Task string // from the task column, or the task every row is for
+	File    string // the file it came from
+	Row     int64  // 1-based data row in that file
+	Task    string // from the task column, or the task every row is for
 	Text    string
 	Pair    string
 	Choices []string // the candidates of a multiple-choice input

@@ -19,18 +19,18 @@ import (
 // label and the task, and each task's label vocabulary (or that it is a regression task). Rows come either
 // from Path with a task column, or from one file (or directory) per task (TaskSpec.Path).
 type Spec struct {
-	Name        string     `json:"name"`
-	Path        string     `json:"path,omitempty"`         // a file or directory of shards holding every task
-	Format      string     `json:"format,omitempty"`       // auto (by extension), parquet, ipc, ipc-stream, csv, jsonl
-	TextColumn  string     `json:"text_column,omitempty"`  // default "text"
-	PairColumn  string     `json:"pair_column,omitempty"`  // second text of pair tasks (TaskSpec.Pair)
-	LabelColumn string     `json:"label_column,omitempty"` // default "label"
-	TaskColumn  string     `json:"task_column,omitempty"`  // default "task"; unused when every task has its own Path
-	SplitColumn string     `json:"split_column,omitempty"` // optional train/validation/test column; else a stable hash split
+	Name        string `json:"name"`
+	Path        string `json:"path,omitempty"`         // a file or directory of shards holding every task
+	Format      string `json:"format,omitempty"`       // auto (by extension), parquet, ipc, ipc-stream, csv, jsonl
+	TextColumn  string `json:"text_column,omitempty"`  // default "text"
+	PairColumn  string `json:"pair_column,omitempty"`  // second text of pair tasks (TaskSpec.Pair)
+	LabelColumn string `json:"label_column,omitempty"` // default "label"
+	TaskColumn  string `json:"task_column,omitempty"`  // default "task"; unused when every task has its own Path
+	SplitColumn string `json:"split_column,omitempty"` // optional train/validation/test column; else a stable hash split
 	// ChoicesColumn holds the candidate answers of multiple-choice tasks (default "choices"): a list of strings,
 	// or a string holding a JSON array of strings (CSV).
-	ChoicesColumn string `json:"choices_column,omitempty"`
-	Tasks       []TaskSpec `json:"tasks"`
+	ChoicesColumn string     `json:"choices_column,omitempty"`
+	Tasks         []TaskSpec `json:"tasks"`
 }
 
 // TaskSpec describes one task.
@@ -42,8 +42,8 @@ type TaskSpec struct {
 	// MultipleChoice: each example is a context (the text column), optionally a question (the pair column, with
 	// Pair), and K ≥ 2 candidate answers (Spec.ChoicesColumn); the label is the 0-based index of the right
 	// one. K may differ between examples and tasks.
-	MultipleChoice bool `json:"multiple_choice,omitempty"`
-	Path       string   `json:"path,omitempty"`       // this task's own file or directory (then no task column)
+	MultipleChoice bool   `json:"multiple_choice,omitempty"`
+	Path           string `json:"path,omitempty"` // this task's own file or directory (then no task column)
 }
 
 // Split is the partition an example belongs to.
@@ -94,13 +94,13 @@ func SplitOf(key string, validation, test float64) Split {
 
 // Example is one row of a multi-task dataset.
 type Example struct {
-	Task  int32   // index into Set.Tasks
-	Text  string  // the text (first text of a pair)
-	Pair  string  // the second text of a pair task
+	Task    int32    // index into Set.Tasks
+	Text    string   // the text (first text of a pair)
+	Pair    string   // the second text of a pair task
 	Label   int32    // class index of a classification task, the right choice's index for multiple choice; 0 for regression
 	Value   float32  // target of a regression task
 	Choices []string // the candidate answers of a multiple-choice example
-	Split Split
+	Split   Split
 }
 
 // Set is a loaded multi-task dataset.

@@ -218,7 +218,6 @@ func taskNames(tasks []datasets.TaskSpec) []string {
 	return names
 }
 
-
 // PredictInputs predicts every input with its task's head, in input order. An input of a task the run does
 // not have, with a second text for a single-text task, or a multiple-choice input with fewer than 2 choices
 // is an error naming its row.
