@@ -117,7 +117,7 @@ func AnalyzeLayers(store *model.Store, cfg mtlcore.Config, inputs [][]float64) (
 			factors[t], deltas[t] = f, f.Delta().Data
 		}
 		rep.UpdateCosine = CosineMatrix(deltas)
-		if cfg.Method == mtlcore.MTLLoRA {
+		if store.GetVariable(l.Path+"/"+mtlcore.ScopeAdapter+"/"+mtlcore.VarLambda) != nil { // MTL-LoRA's Λ_t
 			lam, err := values(store, l.Path+"/"+mtlcore.ScopeAdapter+"/"+mtlcore.VarLambda)
 			if err != nil {
 				return nil, err

@@ -4,13 +4,11 @@ import (
 	"math"
 	"slices"
 
-	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
-	"github.com/gomlx/gomlx/ml/nn"
 	"github.com/gomlx/gomlx/support/exceptions"
 )
 
@@ -63,17 +61,15 @@ func Dense(scope *model.Scope, x, taskIDs *Node, cfg Config, dOut int, useBias b
 
 	ad := scope.In(ScopeAdapter)
 	xa := Dropout(ad, x, cfg.Dropout) // dropout on the adapter path only
-	parts := buildLowRank(ad, xa, taskIDs, cfg, dIn, dOut)
+	spec := cfg.Method.spec()
+	parts := spec.build(ad, xa, taskIDs, cfg, dIn, dOut)
 	delta := parts.apply(xa)
-
-	var y *Node
-	if cfg.Method == DoRA { // the magnitude rescales W0·x + ΔW·x; the bias comes after
-		y = doraOutput(ad, baseProduct(x, w0, nil), delta, w0Var, w0Init, parts)
-		if bias != nil {
-			y = Add(y, ExpandLeftToRank(bias, y.Rank()))
-		}
-	} else {
-		y = Add(baseProduct(x, w0, bias), delta)
+	if spec.rescale == nil {
+		return Add(baseProduct(x, w0, bias), delta)
+	}
+	y := spec.rescale(ad, baseProduct(x, w0, nil), delta, w0Var, w0Init, parts) // the bias comes after
+	if bias != nil {
+		y = Add(y, ExpandLeftToRank(bias, y.Rank()))
 	}
 	return y
 }
@@ -151,91 +147,4 @@ func blocks(a, b *Node) (aCat, bCat *Node) {
 func repeatBlocks(w *Node, r int) *Node {
 	batch, k := w.Shape().Dimensions[0], w.Shape().Dimensions[1]
 	return Reshape(BroadcastToDims(InsertAxes(w, -1), batch, k, r), batch, k*r)
-}
-
-// buildLowRank creates the method's variables in scope and expresses the method through the shared core.
-func buildLowRank(scope *model.Scope, x, taskIDs *Node, cfg Config, dIn, dOut int) lowRank {
-	g, dt := x.Graph(), x.DType()
-	r, n, T := cfg.Rank, cfg.N, cfg.NumTasks
-	p := lowRank{scale: cfg.Scale()}
-	switch cfg.Method {
-	case LoRA, DoRA:
-		p.a = variable(scope, g, VarA, kaimingUniform(scope, dIn), dt, dIn, r)
-		p.b = InsertAxes(variable(scope, g, VarB, initializer.Zero, dt, r, dOut), 0)
-
-	case MTLLoRA:
-		p.a = variable(scope, g, VarA, kaimingUniform(scope, dIn), dt, dIn, r)
-		p.b = variable(scope, g, VarB, initializer.Zero, dt, n, r, dOut)
-		if cfg.Lambda == LambdaFull {
-			eye := func(g *Graph, s shapes.Shape) *Node {
-				return BroadcastToDims(InsertAxes(DiagonalWithValue(ScalarOne(g, s.DType), r), 0), T, r, r)
-			}
-			p.full = taskRows(variable(scope, g, VarLambda, eye, dt, T, r, r), taskIDs)
-		} else {
-			p.diag = taskRows(variable(scope, g, VarLambda, initializer.One, dt, T, r), taskIDs)
-		}
-		mixInit := kaimingUniform(scope, n)
-		if cfg.MixInit == MixUniform {
-			mixInit = initializer.One
-		}
-		w := taskRows(variable(scope, g, VarMixLogits, mixInit, dt, T, n), taskIDs) // [batch, n]
-		p.mix = Softmax(DivScalar(w, cfg.Temperature), -1)
-
-	case MultiLoRA:
-		a := variable(scope, g, VarA, kaimingUniform(scope, dIn), dt, n, dIn, r)
-		b := variable(scope, g, VarB, kaimingUniform(scope, r), dt, n, r, dOut)
-		lambda := variable(scope, g, VarScaling, initializer.Zero, dt, n, dOut)
-		b = Mul(b, InsertAxes(lambda, 1)) // diag(λ_i)·B_i, in [r, dOut] layout
-		p.a, p.b = blocks(a, b)
-
-	case MoELoRA:
-		re := r / n
-		a := variable(scope, g, VarA, kaimingUniform(scope, dIn), dt, n, dIn, re)
-		b := variable(scope, g, VarB, initializer.Zero, dt, n, re, dOut)
-		p.a, p.b = blocks(a, b)
-		e := cfg.TaskEmbeddingDim
-		emb := taskRows(variable(scope, g, VarTaskEmbedding, initializer.RandomNormalFn(scope, 1), dt, T, e), taskIDs)
-		gate := Softmax(MatMul(emb, variable(scope, g, VarGate, kaimingUniform(scope, e), dt, e, n)), -1) // [batch, n]
-		p.diag = repeatBlocks(gate, re)
-
-	case HydraLoRA:
-		p.a = variable(scope, g, VarA, kaimingUniform(scope, dIn), dt, dIn, r)
-		p.b = variable(scope, g, VarB, initializer.Zero, dt, n, r, dOut)
-		router := variable(scope, g, VarRouter, kaimingUniform(scope, dIn), dt, dIn, n)
-		p.mix = Softmax(nn.Dense(x, router, nil, compute.DenseLayoutInputOutputs), -1) // per token [batch, ..., n]
-
-	case PerTaskLoRA:
-		a := variable(scope, g, VarA, kaimingUniform(scope, dIn), dt, T, dIn, r)
-		b := variable(scope, g, VarB, initializer.Zero, dt, T, r, dOut)
-		p.a, p.b = blocks(a, b)
-		p.diag = repeatBlocks(OneHot(ConvertDType(taskIDs, dtypes.Int32), T, dt), r)
-	}
-	return p
-}
-
-// doraDetachNorm is the DoRA paper's choice; the finite-difference test turns it off to check the rest of
-// the gradient exactly.
-var doraDetachNorm = true
-
-// doraOutput rescales base and update per output column: y' = (m/‖W0 + ΔW‖_c) ⊙ (x·W0 + Δ), with the
-// norm detached from the gradient as in the DoRA paper. m starts at ‖W0‖_c — of the loaded W0 when there is
-// one, else of the same random draw that initialises W0 — so the layer starts exactly at the base.
-func doraOutput(scope *model.Scope, y, delta *Node, w0Var *model.Variable, w0Init model.VariableInitializer, p lowRank) *Node {
-	g := y.Graph()
-	w0 := w0Var.NodeValue(g)
-	dIn, dOut := w0.Shape().Dimensions[0], w0.Shape().Dimensions[1]
-	colNorm := func(w *Node) *Node { return Sqrt(ReduceSum(Square(w), 0)) } // [dOut]
-	magInit := func(ig *Graph, s shapes.Shape) *Node {
-		if w0Var.HasValue() {
-			return colNorm(w0Var.NodeValue(ig))
-		}
-		return colNorm(w0Init(ig, shapes.Make(s.DType, dIn, dOut)))
-	}
-	m := variable(scope, g, VarMagnitude, magInit, y.DType(), dOut)
-	deltaW := MulScalar(MatMul(p.a, Reshape(p.b, p.b.Shape().Dimensions[1], dOut)), p.scale) // [dIn, dOut]
-	norm := colNorm(Add(w0, deltaW))
-	if doraDetachNorm {
-		norm = StopGradient(norm)
-	}
-	return Mul(Add(y, delta), ExpandLeftToRank(Div(m, norm), y.Rank()))
 }

@@ -23,79 +23,6 @@ var (
 	ErrCheckpoint = errors.New("mtlcore: bad adapter checkpoint")
 )
 
-// Method selects the adapter variant. All variants share one low-rank core (see lowrank.go); they differ
-// only in how the per-example rank-space transform and the mixing of up-projections are produced.
-type Method int
-
-const (
-	// LoRA: h = W0·x + s·B·A·x (Hu et al. 2021). Ignores task ids.
-	LoRA Method = iota
-	// MTLLoRA: shared A, per-task Λ_t, a pool of n up-projections mixed by softmax(w_t/τ) (Yang et al. 2024).
-	MTLLoRA
-	// MultiLoRA: n LoRA pairs, each scaled per output by a learned vector λ_i starting at zero. Ignores task ids.
-	MultiLoRA
-	// MoELoRA: n experts of rank r/n gated per task by softmax(W_g·E[t]) from a learned task embedding.
-	MoELoRA
-	// HydraLoRA: shared A, n up-projections mixed per token by a router softmax(W_r·x). Ignores task ids;
-	// not mergeable.
-	HydraLoRA
-	// DoRA: weight-decomposed LoRA, h = m ⊙ (W0 + sBA)x / ‖W0 + sBA‖_c with the norm detached. Ignores task ids.
-	DoRA
-	// PerTaskLoRA: T independent LoRA adapters, one per task.
-	PerTaskLoRA
-	numMethods
-)
-
-var methodNames = [...]string{"lora", "mtl-lora", "multilora", "moelora", "hydralora", "dora", "per-task-lora"}
-
-// Methods lists every method, in declaration order.
-func Methods() []Method {
-	out := make([]Method, numMethods)
-	for i := range out {
-		out[i] = Method(i)
-	}
-	return out
-}
-
-// String returns the method's stable name ("mtl-lora", ...), used in JSON, file names and result tables.
-func (m Method) String() string {
-	if m >= 0 && m < numMethods {
-		return methodNames[m]
-	}
-	return fmt.Sprintf("Method(%d)", int(m))
-}
-
-// ParseMethod is the inverse of Method.String.
-func ParseMethod(s string) (Method, error) {
-	for i, n := range methodNames {
-		if strings.EqualFold(s, n) {
-			return Method(i), nil
-		}
-	}
-	return 0, fmt.Errorf("%w: field method: unknown method %q, expected one of %s",
-		ErrInvalidConfig, s, strings.Join(methodNames[:], ", "))
-}
-
-func (m Method) MarshalText() ([]byte, error) {
-	if m < 0 || m >= numMethods {
-		return nil, fmt.Errorf("%w: field method: unknown method %d", ErrInvalidConfig, int(m))
-	}
-	return []byte(m.String()), nil
-}
-
-func (m *Method) UnmarshalText(b []byte) error {
-	v, err := ParseMethod(string(b))
-	*m = v
-	return err
-}
-
-// UsesTaskIDs reports whether the method's output depends on the task id.
-func (m Method) UsesTaskIDs() bool { return m == MTLLoRA || m == MoELoRA || m == PerTaskLoRA }
-
-// Mergeable reports whether the method's update ΔW_t depends on the task only (never on x), so it can be
-// folded into W0 for inference.
-func (m Method) Mergeable() bool { return m != HydraLoRA }
-
 // LambdaForm is the form of MTL-LoRA's task transform Λ_t.
 type LambdaForm int
 
@@ -206,20 +133,15 @@ type Config struct {
 	TaskEmbeddingDim int `json:"task_embedding_dim,omitempty" help:"size of MoELoRA's task embedding E[t]"`
 }
 
-// DefaultConfig returns the defaults for a method, from the authors' commonsense-reasoning scripts where
-// they apply: r=8, α=16, dropout 0.05, targets q,k,v,o; MTL-LoRA with n=3, τ=0.1, diagonal Λ and the
-// authors' random mixing initialisation; n=3 components for MultiLoRA, MoELoRA (r=9 so each expert has
-// rank 3) and HydraLoRA; MoELoRA's task embedding of size 64.
+// DefaultConfig returns the defaults for a method: the paper's shared ones — from the authors'
+// commonsense-reasoning scripts, r=8, α=16, dropout 0.05, targets q,k,v,o — and the method's own (its
+// file's register call): MTL-LoRA n=3, τ=0.1, diagonal Λ, the authors' random mixing start; n=3 components
+// for MultiLoRA and HydraLoRA; MoELoRA r=9 (three experts of rank 3) and a task embedding of 64.
 func DefaultConfig(m Method, numTasks int) Config {
 	c := Config{Method: m, Rank: 8, Alpha: 16, Dropout: 0.05, NumTasks: numTasks,
 		Targets: TargetQuery | TargetKey | TargetValue | TargetAttnOutput}
-	switch m {
-	case MTLLoRA:
-		c.N, c.Temperature = 3, 0.1
-	case MultiLoRA, HydraLoRA:
-		c.N = 3
-	case MoELoRA:
-		c.N, c.Rank, c.TaskEmbeddingDim = 3, 9, 64
+	if s := m.spec(); s != nil && s.defaults != nil {
+		s.defaults(&c)
 	}
 	return c
 }
@@ -239,7 +161,8 @@ func invalid(field, format string, args ...any) error {
 // Validate checks the configuration on its own; ValidateLayer checks it against a layer's dimensions.
 // Both run before any graph is built.
 func (c Config) Validate() error {
-	if c.Method < 0 || c.Method >= numMethods {
+	spec := c.Method.spec()
+	if spec == nil {
 		return invalid("method", "unknown method %d", int(c.Method))
 	}
 	if c.Rank <= 0 {
@@ -260,36 +183,11 @@ func (c Config) Validate() error {
 	if c.Targets == 0 {
 		return fmt.Errorf("%w: field targets: no target selected, nothing would be adapted", ErrUnknownTarget)
 	}
-	switch c.Method {
-	case MTLLoRA, MultiLoRA, MoELoRA, HydraLoRA:
-		if c.N < 1 {
-			return invalid("n", "%s needs n ≥ 1 components, got %d", c.Method, c.N)
-		}
+	if spec.components && c.N < 1 {
+		return invalid("n", "%s needs n ≥ 1 components, got %d", c.Method, c.N)
 	}
-	switch c.Method {
-	case MTLLoRA:
-		if !(c.Temperature > 0) || math.IsInf(c.Temperature, 0) {
-			return invalid("temperature", "τ must be a finite number > 0 (τ = 0 divides by zero), got %v", c.Temperature)
-		}
-		// The graph computes w/τ in float32. At initialisation |w| ≤ 1 (the authors' draw is within 1/√n,
-		// the uniform start is 1), so below 1/MaxFloat32 w/τ overflows before the first step: NaN mixing.
-		if c.Temperature < 1/math.MaxFloat32 {
-			return invalid("temperature", "τ = %v makes w/τ overflow float32 (|w| starts up to 1): τ must be ≥ %.3g",
-				c.Temperature, 1/math.MaxFloat32)
-		}
-		if c.Lambda != LambdaDiagonal && c.Lambda != LambdaFull {
-			return invalid("lambda", "unknown form %d", int(c.Lambda))
-		}
-		if c.MixInit != MixRandom && c.MixInit != MixUniform {
-			return invalid("mix_init", "unknown value %d", int(c.MixInit))
-		}
-	case MoELoRA:
-		if c.Rank%c.N != 0 {
-			return invalid("rank", "MoELoRA splits rank %d over n=%d experts: it must be a multiple of n", c.Rank, c.N)
-		}
-		if c.TaskEmbeddingDim < 1 {
-			return invalid("task_embedding_dim", "must be ≥ 1, got %d", c.TaskEmbeddingDim)
-		}
+	if spec.validate != nil {
+		return spec.validate(c)
 	}
 	return nil
 }

@@ -11,26 +11,8 @@ package mtlcore
 //	DoRA           r·(dIn + dOut) + dOut
 //	per-task LoRA  T·r·(dIn + dOut)
 func (c Config) TrainableParams(dIn, dOut int) int {
-	r, n, T := c.Rank, c.N, c.NumTasks
-	switch c.Method {
-	case LoRA:
-		return r * (dIn + dOut)
-	case MTLLoRA:
-		lambda := T * r
-		if c.Lambda == LambdaFull {
-			lambda = T * r * r
-		}
-		return r*dIn + n*r*dOut + lambda + T*n
-	case MultiLoRA:
-		return n*r*(dIn+dOut) + n*dOut
-	case MoELoRA:
-		return r*(dIn+dOut) + T*c.TaskEmbeddingDim + c.TaskEmbeddingDim*n
-	case HydraLoRA:
-		return r*dIn + n*r*dOut + dIn*n
-	case DoRA:
-		return r*(dIn+dOut) + dOut
-	case PerTaskLoRA:
-		return T * r * (dIn + dOut)
+	if s := c.Method.spec(); s != nil {
+		return s.params(c, dIn, dOut)
 	}
 	return 0
 }

@@ -18,6 +18,15 @@
 //	DoRA           LoRA's update, then the magnitude/direction rescaling of W0 + ΔW
 //	per-task LoRA  T pairs stacked, M = one-hot(t) repeated per rank
 //
+// # Adding a method
+//
+// A method is one file, method_<name>.go: it declares the Method constant (the next free number), and in
+// init registers a methodSpec — its name, whether it uses task ids and is mergeable, its defaults and
+// validation, its trainable-parameter count, its graph (filling the low-rank core), and its host-side merge
+// factors (TaskFactors, Merge, Unmerge, ExportPEFT build on them). Add its rows to the tests' tables
+// (facts_test.go, gradcheck_test.go). No code anywhere else branches on a method: TestNoCodeSwitchesOnAMethod
+// fails if some does.
+//
 // # Layers and injection
 //
 // Dense adds an adapter to one linear layer. Injector applies one Config to every layer of a model whose

@@ -131,142 +131,35 @@ func TaskFactors(store *model.Store, cfg Config, layer Layer, task int) (Factors
 	if !cfg.Method.Mergeable() {
 		return Factors{}, fmt.Errorf("%w: %s routes each token by its input, so its update depends on x", ErrNotMergeable, cfg.Method)
 	}
-	lv := layerVars{store, layer.Path}
-	r, n, T, dIn, dOut := cfg.Rank, cfg.N, cfg.NumTasks, layer.DIn, layer.DOut
-	f := Factors{Scale: cfg.Scale()}
+	return cfg.Method.spec().factors(layerVars{store, layer.Path}, cfg, layer.DIn, layer.DOut, task)
+}
 
-	// stacked builds A [k·rk, dIn] and B [dOut, k·rk] from blocks stored [k, dIn, rk] and [k, rk, dOut],
-	// weighting block i of A by aw(i) and column c of block i of B by bw(i, c).
-	stacked := func(a, b []float64, k, rk int, aw func(i int) float64, bw func(i, c int) float64) {
-		f.A, f.B = newMatrix(k*rk, dIn), newMatrix(dOut, k*rk)
-		for i := 0; i < k; i++ {
-			for d := 0; d < dIn; d++ {
-				for j := 0; j < rk; j++ {
-					f.A.set(i*rk+j, d, aw(i)*a[(i*dIn+d)*rk+j])
-				}
-			}
+// stackedFactors builds A [k·rk, dIn] and B [dOut, k·rk] in PEFT's orientation from k blocks stored
+// [k, dIn, rk] and [k, rk, dOut], weighting block i of A by aw(i) and column c of block i of B by bw(i, c)
+// (nil: 1).
+func stackedFactors(a, b []float64, k, rk, dIn, dOut int, aw func(i int) float64, bw func(i, c int) float64) (A, B Matrix) {
+	A, B = newMatrix(k*rk, dIn), newMatrix(dOut, k*rk)
+	for i := 0; i < k; i++ {
+		wa := 1.0
+		if aw != nil {
+			wa = aw(i)
+		}
+		for d := 0; d < dIn; d++ {
 			for j := 0; j < rk; j++ {
-				for c := 0; c < dOut; c++ {
-					f.B.set(c, i*rk+j, bw(i, c)*b[(i*rk+j)*dOut+c])
+				A.set(i*rk+j, d, wa*a[(i*dIn+d)*rk+j])
+			}
+		}
+		for j := 0; j < rk; j++ {
+			for c := 0; c < dOut; c++ {
+				wb := 1.0
+				if bw != nil {
+					wb = bw(i, c)
 				}
+				B.set(c, i*rk+j, wb*b[(i*rk+j)*dOut+c])
 			}
 		}
 	}
-	one := func(int) float64 { return 1 }
-	oneC := func(int, int) float64 { return 1 }
-
-	switch cfg.Method {
-	case LoRA, DoRA:
-		a, err := lv.read(ScopeAdapter, VarA, dIn, r)
-		if err != nil {
-			return f, err
-		}
-		b, err := lv.read(ScopeAdapter, VarB, r, dOut)
-		if err != nil {
-			return f, err
-		}
-		stacked(a, b, 1, r, one, oneC)
-		if cfg.Method == DoRA {
-			if f.Magnitude, err = lv.read(ScopeAdapter, VarMagnitude, dOut); err != nil {
-				return f, err
-			}
-		}
-
-	case MTLLoRA:
-		a, err := lv.read(ScopeAdapter, VarA, dIn, r)
-		if err != nil {
-			return f, err
-		}
-		b, err := lv.read(ScopeAdapter, VarB, n, r, dOut)
-		if err != nil {
-			return f, err
-		}
-		w, err := lv.read(ScopeAdapter, VarMixLogits, T, n)
-		if err != nil {
-			return f, err
-		}
-		pi := softmax(w[task*n:(task+1)*n], cfg.Temperature)
-		lambda := newMatrix(r, r) // Λ_t
-		if cfg.Lambda == LambdaFull {
-			l, err := lv.read(ScopeAdapter, VarLambda, T, r, r)
-			if err != nil {
-				return f, err
-			}
-			copy(lambda.Data, l[task*r*r:(task+1)*r*r])
-		} else {
-			l, err := lv.read(ScopeAdapter, VarLambda, T, r)
-			if err != nil {
-				return f, err
-			}
-			for j := 0; j < r; j++ {
-				lambda.set(j, j, l[task*r+j])
-			}
-		}
-		aT := Matrix{dIn, r, a}.t() // Aᵀ [r, dIn]
-		f.A = lambda.mul(aT)        // A'_t = Λ_t·Aᵀ
-		f.B = newMatrix(dOut, r)    // B'_t = B̃_tᵀ = Σ_i π_t[i]·B_iᵀ
-		for i := 0; i < n; i++ {
-			for j := 0; j < r; j++ {
-				for c := 0; c < dOut; c++ {
-					f.B.add(c, j, pi[i]*b[(i*r+j)*dOut+c])
-				}
-			}
-		}
-
-	case MultiLoRA:
-		a, err := lv.read(ScopeAdapter, VarA, n, dIn, r)
-		if err != nil {
-			return f, err
-		}
-		b, err := lv.read(ScopeAdapter, VarB, n, r, dOut)
-		if err != nil {
-			return f, err
-		}
-		lam, err := lv.read(ScopeAdapter, VarScaling, n, dOut)
-		if err != nil {
-			return f, err
-		}
-		stacked(a, b, n, r, one, func(i, c int) float64 { return lam[i*dOut+c] })
-
-	case MoELoRA:
-		e, re := cfg.TaskEmbeddingDim, r/n
-		a, err := lv.read(ScopeAdapter, VarA, n, dIn, re)
-		if err != nil {
-			return f, err
-		}
-		b, err := lv.read(ScopeAdapter, VarB, n, re, dOut)
-		if err != nil {
-			return f, err
-		}
-		emb, err := lv.read(ScopeAdapter, VarTaskEmbedding, T, e)
-		if err != nil {
-			return f, err
-		}
-		gate, err := lv.read(ScopeAdapter, VarGate, e, n)
-		if err != nil {
-			return f, err
-		}
-		logits := make([]float64, n)
-		for k := 0; k < n; k++ {
-			for j := 0; j < e; j++ {
-				logits[k] += emb[task*e+j] * gate[j*n+k]
-			}
-		}
-		omega := softmax(logits, 1)
-		stacked(a, b, n, re, func(i int) float64 { return omega[i] }, oneC)
-
-	case PerTaskLoRA:
-		a, err := lv.read(ScopeAdapter, VarA, T, dIn, r)
-		if err != nil {
-			return f, err
-		}
-		b, err := lv.read(ScopeAdapter, VarB, T, r, dOut)
-		if err != nil {
-			return f, err
-		}
-		stacked(a[task*dIn*r:(task+1)*dIn*r], b[task*r*dOut:(task+1)*r*dOut], 1, r, one, oneC)
-	}
-	return f, nil
+	return A, B
 }
 
 func softmax(w []float64, temperature float64) []float64 {
@@ -364,8 +257,8 @@ func Merge(store *model.Store, cfg Config, task int) (*model.Store, error) {
 // place: W0 = W_t − ΔW_t. DoRA cannot be unmerged without the base weights it rescaled (use the original
 // store instead): that is an ErrNotMergeable.
 func Unmerge(merged, adapters *model.Store, cfg Config, task int) error {
-	if cfg.Method == DoRA {
-		return fmt.Errorf("%w: DoRA's merge rescales W0 by a norm of W0 itself, so it cannot be undone from the merged weights", ErrNotMergeable)
+	if s := cfg.Method.spec(); s != nil && s.cannotUnmerge != "" {
+		return fmt.Errorf("%w: %s", ErrNotMergeable, s.cannotUnmerge)
 	}
 	for _, l := range Layers(adapters) {
 		f, err := TaskFactors(adapters, cfg, l, task)

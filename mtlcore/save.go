@@ -195,7 +195,7 @@ func ExportPEFT(store *model.Store, cfg Config, task int, dir, baseModel string,
 	}
 	ts := map[string]HostTensor{}
 	var modules []string
-	rank, scale := 0, 0.0
+	rank, scale, useDoRA := 0, 0.0, false
 	for _, l := range layers {
 		f, err := TaskFactors(store, cfg, l, task)
 		if err != nil {
@@ -208,12 +208,13 @@ func ExportPEFT(store *model.Store, cfg Config, task int, dir, baseModel string,
 		ts[prefix+".lora_A.weight"] = HostTensor{Shape: []int{f.A.Rows, f.A.Cols}, Data: toF32(f.A.Data)}
 		ts[prefix+".lora_B.weight"] = HostTensor{Shape: []int{f.B.Rows, f.B.Cols}, Data: toF32(f.B.Data)}
 		if f.Magnitude != nil {
+			useDoRA = true
 			ts[prefix+".lora_magnitude_vector"] = HostTensor{Shape: []int{len(f.Magnitude)}, Data: toF32(f.Magnitude)}
 		}
 	}
 	pc := PEFTConfig{
 		PeftType: "LORA", BaseModelNameOrPath: baseModel, R: rank, LoraAlpha: scale * float64(rank),
-		LoraDropout: cfg.Dropout, TargetModules: modules, Bias: "none", UseDoRA: cfg.Method == DoRA,
+		LoraDropout: cfg.Dropout, TargetModules: modules, Bias: "none", UseDoRA: useDoRA,
 		InitLoraWeights: true, InferenceMode: true,
 	}
 	js, err := json.MarshalIndent(pc, "", "  ")
