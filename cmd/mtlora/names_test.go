@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"flag"
+	"fmt"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -131,4 +133,33 @@ func TestEveryHyperparameterHasOneName(t *testing.T) {
 			t.Errorf("flag -%s is not a hyperparameter", f.Name)
 		}
 	})
+}
+
+// The README's hyperparameter table lists every hyperparameter with its default and help, as the code has
+// them (regenerate it with MTLORA_HYPERPARAMETERS_MD=FILE go test ./cmd/mtlora -run HyperparameterTable).
+func TestReadmeHyperparameterTable(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("| name | default | what it is |\n|---|---|---|\n")
+	d := experiment.Defaults()
+	for _, h := range experiment.Hyperparameters() {
+		def := h.String(&d)
+		if def == "" {
+			def = "—"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", h.Name, def, strings.ReplaceAll(h.Help, "|", `\|`))
+	}
+	if out := os.Getenv("MTLORA_HYPERPARAMETERS_MD"); out != "" {
+		if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range strings.Split(strings.TrimSpace(b.String()), "\n")[2:] {
+		if !strings.Contains(string(readme), row) {
+			t.Errorf("README lacks the row %s", row)
+		}
+	}
 }

@@ -113,7 +113,11 @@ func printSweepSummary(results []*experiment.Result) {
 	}
 	sb.WriteString("\n")
 	for _, r := range rows {
-		fmt.Fprintf(&sb, "%-22s %9d %9.4f ± %.4f", r.Config, r.Params, r.Score[0], r.Score[1])
+		if r.Seeds > 1 {
+			fmt.Fprintf(&sb, "%-22s %9d %9.4f ± %.4f", r.Config, r.Params, r.Score[0], r.Score[1])
+		} else {
+			fmt.Fprintf(&sb, "%-22s %9d %9.4f (1 seed)", r.Config, r.Params, r.Score[0])
+		}
 		for _, t := range tasks {
 			fmt.Fprintf(&sb, " %12.4f", r.TaskScores[t][0])
 		}
