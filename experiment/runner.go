@@ -275,3 +275,25 @@ func appendValue(b array.Builder, h Hyperparameter, c *Config) {
 		b.Append(h.String(c))
 	}
 }
+
+// TotalProgress turns the per-run step callbacks of a set of runs into progress over all of them: report
+// gets the steps done so far in all runs, their total, and the latest loss. Safe for parallel runs; call the
+// returned function with a run's last step to count a run that finished before as done.
+func TotalProgress(runs []Run, report func(done, total int, loss float64)) func(run Run, step int, loss float64) {
+	total := 0
+	for _, r := range runs {
+		total += r.Config.Steps
+	}
+	var mu sync.Mutex
+	done := map[string]int{}
+	return func(r Run, step int, loss float64) {
+		mu.Lock()
+		defer mu.Unlock()
+		done[r.ID()] = step
+		sum := 0
+		for _, s := range done {
+			sum += s
+		}
+		report(sum, total, loss)
+	}
+}

@@ -200,18 +200,7 @@ func RunPlan(plan experiment.Plan) ([]*experiment.Result, error) {
 		total += r.Config.Steps
 	}
 	dash := NewDashboard(fmt.Sprintf("plan %s: %d run(s)", plan.Name, len(runs)), total)
-	var mu sync.Mutex
-	done := map[string]int{}
-	env := experiment.Env{Backend: b, OnStep: func(r experiment.Run, step int, loss float64) {
-		mu.Lock()
-		defer mu.Unlock()
-		done[r.ID()] = step
-		sum := 0
-		for _, s := range done {
-			sum += s
-		}
-		dash.OnStep(sum, loss)
-	}}
+	env := experiment.Env{Backend: b, OnStep: experiment.TotalProgress(runs, func(done, _ int, loss float64) { dash.OnStep(done, loss) })}
 	rep, err := experiment.RunSweep(env, runs, ResultsDir(plan), 1, nil)
 	if err != nil {
 		return nil, err

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/mtlora/mtlora/backend"
 	"github.com/mtlora/mtlora/experiment"
@@ -139,25 +138,13 @@ func runWithProgress(name string, env experiment.Env, runs []experiment.Run, dir
 		total += r.Config.Steps
 	}
 	bar := newProgress(name, total)
-	var mu sync.Mutex
-	done := map[string]int{}
-	update := func(id string, step int, loss float64) {
-		mu.Lock()
-		defer mu.Unlock()
-		done[id] = step
-		sum := 0
-		for _, s := range done {
-			sum += s
-		}
-		bar.update(sum, loss)
-	}
-	env.OnStep = func(r experiment.Run, step int, loss float64) { update(r.ID(), step, loss) }
+	env.OnStep = experiment.TotalProgress(runs, func(done, _ int, loss float64) { bar.update(done, loss) })
 	rep, err := experiment.RunSweep(env, runs, dir, parallel, func(r *experiment.Result, _ bool) {
 		last := 0.0
 		if n := len(r.Fit.Losses); n > 0 {
 			last = r.Fit.Losses[n-1]
 		}
-		update(r.ID, r.Run.Config.Steps, last)
+		env.OnStep(r.Run, r.Run.Config.Steps, last)
 	})
 	bar.done()
 	return rep, err
