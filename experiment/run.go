@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mtlora/mtlora/internal/atomicfile"
 	"io"
 	"iter"
 	"math"
@@ -90,7 +91,7 @@ func Execute(env Env, run Run, dir string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := mtlcore.WriteFileAtomic(filepath.Join(dir, "result.json"), data); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, "result.json"), data); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -294,7 +295,7 @@ func writeSpec(path string, spec datasets.Spec) error {
 	if err != nil {
 		return err
 	}
-	return mtlcore.WriteFileAtomic(path, append(data, '\n'))
+	return atomicfile.Write(path, append(data, '\n'))
 }
 
 // subsetIndex maps task names to their indices in all.

@@ -5,6 +5,7 @@ import (
 	"encoding"
 	"encoding/json"
 	"fmt"
+	"github.com/mtlora/mtlora/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -18,8 +19,6 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/gofrs/flock"
-
-	"github.com/mtlora/mtlora/mtlcore"
 )
 
 // ResultsFile is the results table of a sweep directory.
@@ -241,7 +240,7 @@ func writeParquet(path string, schema *arrow.Schema, rec arrow.RecordBatch) erro
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("experiment: %s: %w", path, err)
 	}
-	return mtlcore.WriteFileAtomic(path, buf.Bytes())
+	return atomicfile.Write(path, buf.Bytes())
 }
 
 // columnType is the results-table type of a hyperparameter: integers and floats as numbers, booleans as

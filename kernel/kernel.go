@@ -7,13 +7,12 @@ package kernel
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/mtlora/mtlora/internal/cache"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-
-	"github.com/mtlora/mtlora/mtlcore"
 )
 
 // KernelName is the name of the kernelspec Install writes; notebooks name it in their metadata.
@@ -62,7 +61,7 @@ func (o *InstallOptions) defaults() error {
 		}
 	}
 	if o.BinDir == "" {
-		d, err := mtlcore.CacheDir("gonb", "bin")
+		d, err := cache.Dir("gonb", "bin")
 		if err != nil {
 			return err
 		}

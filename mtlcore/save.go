@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mtlora/mtlora/internal/atomicfile"
+	"github.com/mtlora/mtlora/internal/safetensors"
 	"math"
 	"os"
 	"path/filepath"
@@ -48,7 +50,7 @@ func SaveAdapters(store *model.Store, cfg Config, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("mtlcore: save: %w", err)
 	}
-	ts := map[string]HostTensor{}
+	ts := map[string]safetensors.Tensor{}
 	for _, v := range vars {
 		val, err := v.Value()
 		if err != nil {
@@ -62,16 +64,16 @@ func SaveAdapters(store *model.Store, cfg Config, dir string) error {
 		for i, x := range f {
 			d[i] = float32(x)
 		}
-		ts[keyOf(v.Path())] = HostTensor{Shape: slices.Clone(v.Shape().Dimensions), Data: d}
+		ts[keyOf(v.Path())] = safetensors.Tensor{Shape: slices.Clone(v.Shape().Dimensions), Data: d}
 	}
 	js, err := cfg.MarshalIndent()
 	if err != nil {
 		return err
 	}
-	if err := WriteSafetensors(filepath.Join(dir, AdapterWeightsFile), ts, map[string]string{"method": cfg.Method.String()}); err != nil {
+	if err := safetensors.Write(filepath.Join(dir, AdapterWeightsFile), ts, map[string]string{"method": cfg.Method.String()}); err != nil {
 		return err
 	}
-	return WriteFileAtomic(filepath.Join(dir, AdapterConfigFile), append(js, '\n'))
+	return atomicfile.Write(filepath.Join(dir, AdapterConfigFile), append(js, '\n'))
 }
 
 // LoadAdapterConfig reads dir/mtlora_config.json strictly.
@@ -108,7 +110,7 @@ func LoadAdapters(store *model.Store, cfg Config, dir string) error {
 		return fmt.Errorf("%w: %s was saved with configuration %s, the model was built with %s", ErrCheckpoint, dir, a, b)
 	}
 	path := filepath.Join(dir, AdapterWeightsFile)
-	file, _, err := readSafetensors(path)
+	file, _, err := readAdapterFile(path)
 	if err != nil {
 		return err
 	}
@@ -193,7 +195,7 @@ func ExportPEFT(store *model.Store, cfg Config, task int, dir, baseModel string,
 	if len(layers) == 0 {
 		return fmt.Errorf("mtlcore: export: the store has no adapted layers; build the model (run it once) first")
 	}
-	ts := map[string]HostTensor{}
+	ts := map[string]safetensors.Tensor{}
 	var modules []string
 	rank, scale, useDoRA := 0, 0.0, false
 	for _, l := range layers {
@@ -205,11 +207,11 @@ func ExportPEFT(store *model.Store, cfg Config, task int, dir, baseModel string,
 		mod := modulePath(l.Path)
 		modules = append(modules, mod)
 		prefix := "base_model.model." + mod
-		ts[prefix+".lora_A.weight"] = HostTensor{Shape: []int{f.A.Rows, f.A.Cols}, Data: toF32(f.A.Data)}
-		ts[prefix+".lora_B.weight"] = HostTensor{Shape: []int{f.B.Rows, f.B.Cols}, Data: toF32(f.B.Data)}
+		ts[prefix+".lora_A.weight"] = safetensors.Tensor{Shape: []int{f.A.Rows, f.A.Cols}, Data: toF32(f.A.Data)}
+		ts[prefix+".lora_B.weight"] = safetensors.Tensor{Shape: []int{f.B.Rows, f.B.Cols}, Data: toF32(f.B.Data)}
 		if f.Magnitude != nil {
 			useDoRA = true
-			ts[prefix+".lora_magnitude_vector"] = HostTensor{Shape: []int{len(f.Magnitude)}, Data: toF32(f.Magnitude)}
+			ts[prefix+".lora_magnitude_vector"] = safetensors.Tensor{Shape: []int{len(f.Magnitude)}, Data: toF32(f.Magnitude)}
 		}
 	}
 	pc := PEFTConfig{
@@ -225,10 +227,10 @@ func ExportPEFT(store *model.Store, cfg Config, task int, dir, baseModel string,
 		return fmt.Errorf("mtlcore: export: %w", err)
 	}
 	meta := map[string]string{"format": "pt", "mtlora_method": cfg.Method.String(), "mtlora_task": fmt.Sprint(task)}
-	if err := WriteSafetensors(filepath.Join(dir, "adapter_model.safetensors"), ts, meta); err != nil {
+	if err := safetensors.Write(filepath.Join(dir, "adapter_model.safetensors"), ts, meta); err != nil {
 		return err
 	}
-	return WriteFileAtomic(filepath.Join(dir, "adapter_config.json"), append(js, '\n'))
+	return atomicfile.Write(filepath.Join(dir, "adapter_config.json"), append(js, '\n'))
 }
 
 // ReadPEFT reads a PEFT LoRA adapter directory (safetensors only) into per-module factors, for checking an
@@ -251,7 +253,7 @@ func ReadPEFT(dir string) (PEFTConfig, map[string]Factors, error) {
 			return pc, nil, perr
 		}
 	}
-	ts, _, err := readSafetensors(wpath)
+	ts, _, err := readAdapterFile(wpath)
 	if err != nil {
 		return pc, nil, err
 	}

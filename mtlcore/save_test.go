@@ -3,6 +3,7 @@ package mtlcore
 import (
 	"encoding/json"
 	"errors"
+	"github.com/mtlora/mtlora/internal/safetensors"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -87,7 +88,7 @@ func TestSaveLoadRoundTripAndStrictness(t *testing.T) {
 	if err := SaveAdapters(store, cfg, dir); err != nil {
 		t.Fatal(err)
 	}
-	saved, _, err := readSafetensors(filepath.Join(dir, AdapterWeightsFile))
+	saved, _, err := readAdapterFile(filepath.Join(dir, AdapterWeightsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,11 +120,11 @@ func TestSaveLoadRoundTripAndStrictness(t *testing.T) {
 	}
 
 	// Each corruption must fail with ErrCheckpoint and a message naming what is wrong.
-	rewrite := func(edit func(map[string]HostTensor)) string {
+	rewrite := func(edit func(map[string]safetensors.Tensor)) string {
 		d := t.TempDir()
-		ts, _, _ := readSafetensors(filepath.Join(dir, AdapterWeightsFile))
+		ts, _, _ := readAdapterFile(filepath.Join(dir, AdapterWeightsFile))
 		edit(ts)
-		if err := WriteSafetensors(filepath.Join(d, AdapterWeightsFile), ts, nil); err != nil {
+		if err := safetensors.Write(filepath.Join(d, AdapterWeightsFile), ts, nil); err != nil {
 			t.Fatal(err)
 		}
 		cfgBytes, _ := os.ReadFile(filepath.Join(dir, AdapterConfigFile))
@@ -148,10 +149,12 @@ func TestSaveLoadRoundTripAndStrictness(t *testing.T) {
 	cases := []struct {
 		name, dir, wantMsg string
 	}{
-		{"missing tensor", rewrite(func(m map[string]HostTensor) { delete(m, "layer/adapter/lambda") }), "layer/adapter/lambda is missing"},
-		{"unexpected tensor", rewrite(func(m map[string]HostTensor) { m["layer/adapter/extra"] = HostTensor{[]int{1}, []float32{1}} }), "layer/adapter/extra is unexpected"},
-		{"misshaped tensor", rewrite(func(m map[string]HostTensor) {
-			m["layer/adapter/mix_logits"] = HostTensor{[]int{2, 3}, make([]float32, 6)}
+		{"missing tensor", rewrite(func(m map[string]safetensors.Tensor) { delete(m, "layer/adapter/lambda") }), "layer/adapter/lambda is missing"},
+		{"unexpected tensor", rewrite(func(m map[string]safetensors.Tensor) {
+			m["layer/adapter/extra"] = safetensors.Tensor{Shape: []int{1}, Data: []float32{1}}
+		}), "layer/adapter/extra is unexpected"},
+		{"misshaped tensor", rewrite(func(m map[string]safetensors.Tensor) {
+			m["layer/adapter/mix_logits"] = safetensors.Tensor{Shape: []int{2, 3}, Data: make([]float32, 6)}
 		}), "mix_logits has shape [2 3], the model expects [3 2]"},
 		{"truncated file", withFile(AdapterWeightsFile, good[:len(good)-7]), "data_offsets"},
 		{"corrupt header", withFile(AdapterWeightsFile, append([]byte{12, 0, 0, 0, 0, 0, 0, 0}, []byte("{not json!!}")...)), "corrupt JSON header"},

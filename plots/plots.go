@@ -9,6 +9,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mtlora/mtlora/internal/atomicfile"
+	"github.com/mtlora/mtlora/internal/cache"
+	"github.com/mtlora/mtlora/internal/npm"
 	"html"
 	"io"
 	"os"
@@ -19,12 +22,10 @@ import (
 	"time"
 
 	"github.com/go-echarts/go-echarts/v2/render"
-
-	"github.com/mtlora/mtlora/mtlcore"
 )
 
 // ECharts is the npm package whose dist/echarts.min.js the pages embed.
-var ECharts = mtlcore.NpmPackage{
+var ECharts = npm.Package{
 	Name: "echarts", Version: "5.4.3", Integrity: "sha512-mYKxLxhzy6zyTi/FaEbJMOZU1ULGEQHaeIeuMR5L+JnJTpz+YR03mnnpBhbR4+UYJAgiXgpyTVLffPAjOTLkZA==",
 }
 
@@ -34,7 +35,7 @@ var ErrNoECharts = errors.New("plots: echarts.min.js is not fetched (run: go run
 // AssetPath is where the fetched echarts.min.js lives: $MTLORA_CACHE/assets, default the user cache
 // directory's mtlora/assets.
 func AssetPath() (string, error) {
-	return mtlcore.CacheDir("assets", "echarts-"+ECharts.Version+".min.js")
+	return cache.Dir("assets", "echarts-"+ECharts.Version+".min.js")
 }
 
 // FetchECharts fetches the npm package echarts@5.4.3 with npm pack (or reads tarball, when given), checks
@@ -148,7 +149,7 @@ func (p Page) WriteHTML(path string) error {
 	if err != nil {
 		return err
 	}
-	return mtlcore.WriteFileAtomic(path, data)
+	return atomicfile.Write(path, data)
 }
 
 // IFrame wraps a page for display inside Jupyter as <iframe srcdoc=…> — the form that draws in notebooks,

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mtlora/mtlora/internal/atomicfile"
+	st "github.com/mtlora/mtlora/internal/safetensors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,7 +18,6 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
-	"github.com/mtlora/mtlora/mtlcore"
 	"github.com/mtlora/mtlora/zoo"
 )
 
@@ -475,7 +476,7 @@ func (c *Checkpoint) SaveWeights(store *model.Store, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	out := map[string]mtlcore.HostTensor{}
+	out := map[string]st.Tensor{}
 	for name, t := range c.expectedTensors() {
 		v := store.GetVariable("/" + t.path)
 		if v == nil {
@@ -488,9 +489,9 @@ func (c *Checkpoint) SaveWeights(store *model.Store, dir string) error {
 		if t.transpose {
 			val = transpose2D(val)
 		}
-		out[name] = mtlcore.HostTensor{Shape: val.Shape().Dimensions, Data: tensors.MustCopyFlatData[float32](val)}
+		out[name] = st.Tensor{Shape: val.Shape().Dimensions, Data: tensors.MustCopyFlatData[float32](val)}
 	}
-	if err := mtlcore.WriteSafetensors(filepath.Join(dir, "model.safetensors"), out, map[string]string{"format": "pt"}); err != nil {
+	if err := st.Write(filepath.Join(dir, "model.safetensors"), out, map[string]string{"format": "pt"}); err != nil {
 		return err
 	}
 	for _, f := range []string{"config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
@@ -505,7 +506,7 @@ func (c *Checkpoint) SaveWeights(store *model.Store, dir string) error {
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, f)), 0o755); err != nil {
 			return err
 		}
-		if err := mtlcore.WriteFileAtomic(filepath.Join(dir, f), data); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, f), data); err != nil {
 			return err
 		}
 	}

@@ -15,11 +15,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mtlora/mtlora/internal/safetensors"
+
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/mtlora/mtlora/backend"
-	"github.com/mtlora/mtlora/mtlcore"
 )
 
 // tinyConfig is a 2-layer BERT small enough to write in a test.
@@ -33,11 +34,11 @@ func tinyConfig() map[string]any {
 
 // tinyTensors returns the tensors of a BertModel checkpoint for cfg, with seeded random values, plus the
 // pooler that BertModel saves and the encoder does not use.
-func tinyTensors(cfg map[string]any) map[string]mtlcore.HostTensor {
+func tinyTensors(cfg map[string]any) map[string]safetensors.Tensor {
 	rng := rand.New(rand.NewPCG(3, 4))
 	n := func(k string) int { return int(cfg[k].(int)) }
 	H, F := n("hidden_size"), n("intermediate_size")
-	out := map[string]mtlcore.HostTensor{}
+	out := map[string]safetensors.Tensor{}
 	add := func(name string, shape ...int) {
 		size := 1
 		for _, d := range shape {
@@ -47,7 +48,7 @@ func tinyTensors(cfg map[string]any) map[string]mtlcore.HostTensor {
 		for i := range data {
 			data[i] = float32(rng.NormFloat64() * 0.1)
 		}
-		out[name] = mtlcore.HostTensor{Shape: shape, Data: data}
+		out[name] = safetensors.Tensor{Shape: shape, Data: data}
 	}
 	add("embeddings.word_embeddings.weight", n("vocab_size"), H)
 	add("embeddings.position_embeddings.weight", n("max_position_embeddings"), H)
@@ -75,14 +76,14 @@ func tinyTensors(cfg map[string]any) map[string]mtlcore.HostTensor {
 }
 
 // writeCheckpoint writes config.json and model.safetensors into a new directory.
-func writeCheckpoint(t *testing.T, cfg map[string]any, ts map[string]mtlcore.HostTensor) string {
+func writeCheckpoint(t *testing.T, cfg map[string]any, ts map[string]safetensors.Tensor) string {
 	t.Helper()
 	dir := t.TempDir()
 	data, _ := json.Marshal(cfg)
 	if err := os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := mtlcore.WriteSafetensors(filepath.Join(dir, "model.safetensors"), ts, nil); err != nil {
+	if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), ts, nil); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -125,13 +126,13 @@ func TestLoadTinyCheckpoint(t *testing.T) {
 		t.Fatal("attention LayerNorm gain not loaded")
 	}
 	// A checkpoint saved from a task model carries the "bert." prefix and legacy gamma/beta names.
-	prefixed := map[string]mtlcore.HostTensor{}
+	prefixed := map[string]safetensors.Tensor{}
 	for k, v := range ts {
 		k = strings.Replace(k, "LayerNorm.weight", "LayerNorm.gamma", 1)
 		k = strings.Replace(k, "LayerNorm.bias", "LayerNorm.beta", 1)
 		prefixed["bert."+k] = v
 	}
-	prefixed["classifier.weight"] = mtlcore.HostTensor{Shape: []int{2, 8}, Data: make([]float32, 16)}
+	prefixed["classifier.weight"] = safetensors.Tensor{Shape: []int{2, 8}, Data: make([]float32, 16)}
 	c2, err := Open(writeCheckpoint(t, tinyConfig(), prefixed))
 	if err != nil {
 		t.Fatal(err)
@@ -146,29 +147,29 @@ func TestLoadTinyCheckpoint(t *testing.T) {
 func TestBadCheckpoints(t *testing.T) {
 	cases := []struct {
 		name string
-		pre  func(cfg map[string]any, ts map[string]mtlcore.HostTensor) // before writing
+		pre  func(cfg map[string]any, ts map[string]safetensors.Tensor) // before writing
 		post func(t *testing.T, dir string)                             // after writing
 		want []string
 	}{
-		{"missing tensor", func(_ map[string]any, ts map[string]mtlcore.HostTensor) {
+		{"missing tensor", func(_ map[string]any, ts map[string]safetensors.Tensor) {
 			delete(ts, "encoder.layer.1.attention.self.value.weight")
 		}, nil, []string{"missing tensor", `"encoder.layer.1.attention.self.value.weight"`}},
-		{"wrong shape", func(_ map[string]any, ts map[string]mtlcore.HostTensor) {
-			ts["encoder.layer.0.output.dense.weight"] = mtlcore.HostTensor{Shape: []int{8, 11}, Data: make([]float32, 88)}
+		{"wrong shape", func(_ map[string]any, ts map[string]safetensors.Tensor) {
+			ts["encoder.layer.0.output.dense.weight"] = safetensors.Tensor{Shape: []int{8, 11}, Data: make([]float32, 88)}
 		}, nil, []string{`"encoder.layer.0.output.dense.weight"`, "shape [8 11]", "expected [8 12]"}},
-		{"config disagrees with weights", func(cfg map[string]any, _ map[string]mtlcore.HostTensor) {
+		{"config disagrees with weights", func(cfg map[string]any, _ map[string]safetensors.Tensor) {
 			cfg["intermediate_size"] = 16
 		}, nil, []string{"intermediate.dense", "expected [16]", "config.json"}},
-		{"unexpected tensor", func(_ map[string]any, ts map[string]mtlcore.HostTensor) {
-			ts["encoder.layer.2.output.dense.weight"] = mtlcore.HostTensor{Shape: []int{8, 12}, Data: make([]float32, 96)}
+		{"unexpected tensor", func(_ map[string]any, ts map[string]safetensors.Tensor) {
+			ts["encoder.layer.2.output.dense.weight"] = safetensors.Tensor{Shape: []int{8, 12}, Data: make([]float32, 96)}
 		}, nil, []string{`unexpected tensor "encoder.layer.2.output.dense.weight"`, "2 layers"}},
-		{"unknown architecture", func(cfg map[string]any, _ map[string]mtlcore.HostTensor) {
+		{"unknown architecture", func(cfg map[string]any, _ map[string]safetensors.Tensor) {
 			cfg["model_type"] = "gpt2"
 		}, nil, []string{"config.json", "model_type", `"gpt2"`}},
-		{"unsupported activation", func(cfg map[string]any, _ map[string]mtlcore.HostTensor) {
+		{"unsupported activation", func(cfg map[string]any, _ map[string]safetensors.Tensor) {
 			cfg["hidden_act"] = "swish"
 		}, nil, []string{"hidden_act", `"swish"`}},
-		{"heads do not divide hidden", func(cfg map[string]any, _ map[string]mtlcore.HostTensor) {
+		{"heads do not divide hidden", func(cfg map[string]any, _ map[string]safetensors.Tensor) {
 			cfg["num_attention_heads"] = 3
 		}, nil, []string{"hidden_size 8", "num_attention_heads 3"}},
 		{"truncated file", nil, func(t *testing.T, dir string) {
@@ -396,14 +397,14 @@ func TestDistilBERTLayout(t *testing.T) {
 		"attention.self.key", "attention.k_lin", "attention.self.value", "attention.v_lin",
 		"attention.output.dense", "attention.out_lin", "attention.output.LayerNorm", "sa_layer_norm",
 		"intermediate.dense", "ffn.lin1", "output.dense", "ffn.lin2", "output.LayerNorm", "output_layer_norm")
-	distil := map[string]mtlcore.HostTensor{}
+	distil := map[string]safetensors.Tensor{}
 	for k, v := range ts {
 		if k == "embeddings.token_type_embeddings.weight" || strings.HasPrefix(k, "pooler.") {
 			continue
 		}
 		distil["distilbert."+rename.Replace(k)] = v
 	}
-	distil["vocab_projector.bias"] = mtlcore.HostTensor{Shape: []int{40}, Data: make([]float32, 40)}
+	distil["vocab_projector.bias"] = safetensors.Tensor{Shape: []int{40}, Data: make([]float32, 40)}
 	hidden := func(dir string) []float32 {
 		m, err := Load(dirWithTokenizer(t, dir))
 		if err != nil {

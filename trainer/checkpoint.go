@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mtlora/mtlora/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,8 +14,6 @@ import (
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
-
-	"github.com/mtlora/mtlora/mtlcore"
 )
 
 // ErrCheckpoint is wrapped by every error reading a training checkpoint.
@@ -84,7 +83,7 @@ func saveCheckpoint(dir string, step int, store *model.Store, skip func(*model.V
 		return err
 	}
 	syncDir(dir) // the rename is durable before LATEST names it
-	if err := mtlcore.WriteFileAtomic(filepath.Join(dir, "LATEST"), []byte(filepath.Base(final)+"\n")); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, "LATEST"), []byte(filepath.Base(final)+"\n")); err != nil {
 		return fmt.Errorf("trainer: checkpoint of step %d: %w; the previous checkpoint is kept", step, err)
 	}
 	return pruneCheckpoints(dir, keepCheckpoints)

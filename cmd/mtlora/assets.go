@@ -6,13 +6,15 @@ import (
 	"os"
 	"runtime"
 
-	"github.com/mtlora/mtlora/mtlcore"
+	"github.com/mtlora/mtlora/internal/cache"
+	"github.com/mtlora/mtlora/internal/npm"
+
 	"github.com/mtlora/mtlora/plots"
 )
 
 // onnxRuntime is the npm package whose Linux shared library the optional ONNX Runtime backend loads
 // (build tag onnx; environment.md). It is fetched only when asked for, never at run time.
-var onnxRuntime = mtlcore.NpmPackage{
+var onnxRuntime = npm.Package{
 	Name: "onnxruntime-node", Version: "1.30.0",
 	Integrity: "sha512-twhs1C2C/BFkz1yc5OY0KIU2GUq6DURO7hD4bx5Q2Qy3nAMJwRXW8xU3NVczE29VA9lolLOYepoD8fjTGOfIqw==",
 }
@@ -62,7 +64,7 @@ func fetchONNXRuntime(tarball string) (string, error) {
 	if runtime.GOOS != "linux" || arch == "" {
 		return "", fmt.Errorf("%s ships libonnxruntime.so for linux/amd64 and linux/arm64 only, not %s/%s", onnxRuntime, runtime.GOOS, runtime.GOARCH)
 	}
-	dst, err := mtlcore.CacheDir("onnxruntime", onnxRuntime.Version, "libonnxruntime.so.1")
+	dst, err := cache.Dir("onnxruntime", onnxRuntime.Version, "libonnxruntime.so.1")
 	if err != nil {
 		return "", err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mtlora/mtlora/internal/safetensors"
 	"math"
 	"os"
 	"path/filepath"
@@ -128,7 +129,7 @@ func savedAdapters(t *testing.T, dir string) (mtlcore.Config, *model.Store) {
 }
 
 // rewriteSafetensors rewrites a float32 safetensors file after edit has changed its tensors.
-func rewriteSafetensors(t *testing.T, path string, edit func(map[string]mtlcore.HostTensor)) {
+func rewriteSafetensors(t *testing.T, path string, edit func(map[string]safetensors.Tensor)) {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -139,7 +140,7 @@ func rewriteSafetensors(t *testing.T, path string, edit func(map[string]mtlcore.
 	if err := json.Unmarshal(data[8:8+n], &header); err != nil {
 		t.Fatal(err)
 	}
-	ts, meta := map[string]mtlcore.HostTensor{}, map[string]string{}
+	ts, meta := map[string]safetensors.Tensor{}, map[string]string{}
 	for name, raw := range header {
 		if name == "__metadata__" {
 			json.Unmarshal(raw, &meta)
@@ -155,16 +156,16 @@ func rewriteSafetensors(t *testing.T, path string, edit func(map[string]mtlcore.
 		for i := range v {
 			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(body[4*i:]))
 		}
-		ts[name] = mtlcore.HostTensor{Shape: e.Shape, Data: v}
+		ts[name] = safetensors.Tensor{Shape: e.Shape, Data: v}
 	}
 	edit(ts)
-	if err := mtlcore.WriteSafetensors(path, ts, meta); err != nil {
+	if err := safetensors.Write(path, ts, meta); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // anyKey returns some tensor name containing sub.
-func anyKey(ts map[string]mtlcore.HostTensor, sub string) string {
+func anyKey(ts map[string]safetensors.Tensor, sub string) string {
 	for k := range ts {
 		if strings.Contains(k, sub) {
 			return k
@@ -289,21 +290,21 @@ func catalogue() []badInput {
 		// Adapter checkpoints: mtlcore.LoadAdapters (what eval, predict, export and notebooks load).
 		{"adapter checkpoint missing a tensor", func(t *testing.T, d string) error {
 			return loadAdapters(t, d, func(d string) {
-				rewriteSafetensors(t, adapterFile(d), func(ts map[string]mtlcore.HostTensor) { delete(ts, anyKey(ts, "lambda")) })
+				rewriteSafetensors(t, adapterFile(d), func(ts map[string]safetensors.Tensor) { delete(ts, anyKey(ts, "lambda")) })
 			})
 		}, mtlcore.ErrCheckpoint, []string{"lambda", "missing"}},
 		{"adapter checkpoint with an extra tensor", func(t *testing.T, d string) error {
 			return loadAdapters(t, d, func(d string) {
-				rewriteSafetensors(t, adapterFile(d), func(ts map[string]mtlcore.HostTensor) {
-					ts["linear/adapter/stray"] = mtlcore.HostTensor{Shape: []int{1}, Data: []float32{1}}
+				rewriteSafetensors(t, adapterFile(d), func(ts map[string]safetensors.Tensor) {
+					ts["linear/adapter/stray"] = safetensors.Tensor{Shape: []int{1}, Data: []float32{1}}
 				})
 			})
 		}, mtlcore.ErrCheckpoint, []string{"stray"}},
 		{"adapter checkpoint with a misshaped tensor", func(t *testing.T, d string) error {
 			return loadAdapters(t, d, func(d string) {
-				rewriteSafetensors(t, adapterFile(d), func(ts map[string]mtlcore.HostTensor) {
+				rewriteSafetensors(t, adapterFile(d), func(ts map[string]safetensors.Tensor) {
 					k := anyKey(ts, "lora_A")
-					ts[k] = mtlcore.HostTensor{Shape: []int{5, 5}, Data: make([]float32, 25)}
+					ts[k] = safetensors.Tensor{Shape: []int{5, 5}, Data: make([]float32, 25)}
 				})
 			})
 		}, mtlcore.ErrCheckpoint, []string{"lora_A", "[5 5]"}},

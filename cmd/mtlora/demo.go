@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/mtlora/mtlora/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"strings"
@@ -139,7 +140,7 @@ Flags:
 		return err
 	}
 	report := filepath.Join(*dir, "report.html")
-	if err := mtlcore.WriteFileAtomic(report, html); err != nil {
+	if err := atomicfile.Write(report, html); err != nil {
 		return err
 	}
 	fmt.Printf("\nwrote %s and %s\n", filepath.Join(*dir, experiment.ResultsFile), report)

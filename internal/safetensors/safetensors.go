@@ -1,0 +1,163 @@
+// Package safetensors reads and writes the safetensors format — the only weight format this project reads:
+// it holds data, never code — for adapter checkpoints, PEFT exports and test fixtures.
+package safetensors
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+
+	"github.com/mtlora/mtlora/internal/atomicfile"
+)
+
+// ErrFormat is wrapped by every error about a file's content: its header, a tensor's dtype, shape or bytes.
+var ErrFormat = errors.New("safetensors: bad file")
+
+// The safetensors format (the only weight format this project reads: it holds data, never code): an 8-byte
+// little-endian header length N, N bytes of JSON mapping each tensor name to
+// {"dtype", "shape", "data_offsets": [begin, end]} relative to the data section, then the data.
+
+// Tensor is a float32 tensor held on the host, as read from or written to a safetensors file.
+type Tensor struct {
+	Shape []int
+	Data  []float32
+}
+
+type stEntry struct {
+	DType   string   `json:"dtype"`
+	Shape   []int    `json:"shape"`
+	Offsets [2]int64 `json:"data_offsets"`
+}
+
+// maxHeader bounds the JSON header so a corrupt length cannot make us allocate gigabytes.
+const maxHeader = 100 << 20
+
+// Write writes float32 tensors (and optional string metadata) to path atomically: a temporary file in
+// the same directory, fsync, then rename — a crash never leaves a half-written file under path.
+func Write(path string, tensors map[string]Tensor, metadata map[string]string) error {
+	names := make([]string, 0, len(tensors))
+	for n := range tensors {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	header := map[string]any{}
+	if len(metadata) > 0 {
+		header["__metadata__"] = metadata
+	}
+	var off int64
+	for _, n := range names {
+		t := tensors[n]
+		size := int64(len(t.Data)) * 4
+		header[n] = stEntry{DType: "F32", Shape: t.Shape, Offsets: [2]int64{off, off + size}}
+		off += size
+	}
+	h, err := json.Marshal(header)
+	if err != nil {
+		return err
+	}
+	for len(h)%8 != 0 { // pad with spaces to keep the data aligned, as the reference writer does
+		h = append(h, ' ')
+	}
+	buf := make([]byte, 8, 8+len(h)+int(off))
+	binary.LittleEndian.PutUint64(buf, uint64(len(h)))
+	buf = append(buf, h...)
+	for _, n := range names {
+		for _, x := range tensors[n].Data {
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(x))
+		}
+	}
+	return atomicfile.Write(path, buf)
+}
+
+// Read reads every tensor of a safetensors file as float32 (F32, F64, F16 and BF16 are
+// converted). Any inconsistency is an ErrFormat naming the file and the tensor.
+func Read(path string) (map[string]Tensor, map[string]string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrFormat, err)
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrFormat, path, fmt.Sprintf(format, args...))
+	}
+	if len(raw) < 8 {
+		return nil, nil, bad("file of %d bytes is too short for a safetensors header", len(raw))
+	}
+	n := binary.LittleEndian.Uint64(raw[:8])
+	if n > maxHeader || n > uint64(len(raw)-8) {
+		return nil, nil, bad("header length %d exceeds the file (%d bytes): truncated or not safetensors", n, len(raw))
+	}
+	var header map[string]json.RawMessage
+	if err := json.Unmarshal(raw[8:8+n], &header); err != nil {
+		return nil, nil, bad("corrupt JSON header: %v", err)
+	}
+	data := raw[8+n:]
+	out := map[string]Tensor{}
+	var meta map[string]string
+	for name, msg := range header {
+		if name == "__metadata__" {
+			if err := json.Unmarshal(msg, &meta); err != nil {
+				return nil, nil, bad("corrupt __metadata__: %v", err)
+			}
+			continue
+		}
+		var e stEntry
+		if err := json.Unmarshal(msg, &e); err != nil {
+			return nil, nil, bad("tensor %q: corrupt entry: %v", name, err)
+		}
+		count := 1
+		for _, d := range e.Shape {
+			if d < 0 {
+				return nil, nil, bad("tensor %q: negative dimension in shape %v", name, e.Shape)
+			}
+			count *= d
+		}
+		width := map[string]int64{"F32": 4, "F64": 8, "F16": 2, "BF16": 2}[e.DType]
+		if width == 0 {
+			return nil, nil, bad("tensor %q: dtype %s, expected F32, F64, F16 or BF16", name, e.DType)
+		}
+		b, end := e.Offsets[0], e.Offsets[1]
+		if b < 0 || end < b || end > int64(len(data)) || end-b != int64(count)*width {
+			return nil, nil, bad("tensor %q: data_offsets %v do not hold shape %v of %s within %d data bytes",
+				name, e.Offsets, e.Shape, e.DType, len(data))
+		}
+		vals := make([]float32, count)
+		src := data[b:end]
+		for i := range vals {
+			switch e.DType {
+			case "F32":
+				vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:]))
+			case "F64":
+				vals[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(src[8*i:])))
+			case "BF16":
+				vals[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(src[2*i:])) << 16)
+			case "F16":
+				vals[i] = halfToFloat(binary.LittleEndian.Uint16(src[2*i:]))
+			}
+		}
+		out[name] = Tensor{Shape: slices.Clone(e.Shape), Data: vals}
+	}
+	return out, meta, nil
+}
+
+func halfToFloat(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := uint32(h>>10) & 0x1f
+	frac := uint32(h) & 0x3ff
+	switch {
+	case exp == 0 && frac == 0:
+		return math.Float32frombits(sign)
+	case exp == 0: // subnormal
+		f := float32(frac) / 1024 * float32(math.Pow(2, -14))
+		if sign != 0 {
+			f = -f
+		}
+		return f
+	case exp == 0x1f:
+		return math.Float32frombits(sign | 0x7f800000 | frac<<13)
+	}
+	return math.Float32frombits(sign | (exp+112)<<23 | frac<<13)
+}
