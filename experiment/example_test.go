@@ -7,6 +7,7 @@ import (
 	"github.com/mtlora/mtlora/backend"
 	"github.com/mtlora/mtlora/experiment"
 	"github.com/mtlora/mtlora/mtlcore"
+	"github.com/mtlora/mtlora/report"
 )
 
 // A small ablation built as a Go value: LoRA against MTL-LoRA at LoRA r=8's parameter budget on the
@@ -28,7 +29,7 @@ func ExamplePlan() {
 	if err != nil {
 		panic(err)
 	}
-	rows, _ := experiment.Summarize(rep.Runs)
+	rows, _ := report.Summarize(rep.Runs)
 	for _, r := range rows {
 		fmt.Printf("%s: %d parameters, %d seeds, MTL-LoRA better: %v\n", r.Method, r.Params, r.Seeds, r.Method == "mtl-lora" && r.Score[0] > rows[0].Score[0])
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/mtlora/mtlora/internal/atomicfile"
 	"io"
 	"iter"
 	"math"
@@ -15,6 +14,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/mtlora/mtlora/internal/atomicfile"
+	"github.com/mtlora/mtlora/metrics"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
@@ -435,7 +437,7 @@ func evaluateText(b compute.Backend, store *model.Store, fn func(*model.Scope, [
 		tm := trainer.TaskMetrics{Task: t.Name, Metrics: map[string]float64{}}
 		switch {
 		case t.Regression:
-			tm.Metrics["pearson"], tm.Metrics["spearman"] = Pearson(a.y, a.yhat), Spearman(a.y, a.yhat)
+			tm.Metrics["pearson"], tm.Metrics["spearman"] = metrics.Pearson(a.y, a.yhat), metrics.Spearman(a.y, a.yhat)
 			tm.Score = tm.Metrics["pearson"]
 		case t.MultipleChoice:
 			correct := 0
@@ -448,7 +450,7 @@ func evaluateText(b compute.Backend, store *model.Store, fn func(*model.Scope, [
 			tm.Metrics["chance"] = a.chance / float64(len(a.truth))
 			tm.Score = tm.Metrics["accuracy"]
 		default:
-			tm.Metrics["accuracy"], tm.Metrics["macro_f1"], tm.Metrics["mcc"] = Classification(a.truth, a.pred, len(t.Labels))
+			tm.Metrics["accuracy"], tm.Metrics["macro_f1"], tm.Metrics["mcc"] = metrics.Classification(a.truth, a.pred, len(t.Labels))
 			tm.Score = tm.Metrics["macro_f1"]
 		}
 		for name, v := range tm.Metrics {

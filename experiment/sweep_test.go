@@ -17,7 +17,6 @@ import (
 	"github.com/mtlora/mtlora/backend"
 	"github.com/mtlora/mtlora/datasets"
 	"github.com/mtlora/mtlora/mtlcore"
-	"github.com/mtlora/mtlora/trainer"
 )
 
 // smallPlan: three methods × two seeds on the synthetic task set.
@@ -239,20 +238,6 @@ func TestSweepKilledAndRestarted(t *testing.T) {
 	if got := again.Final().Score; got != final[runs[0].ID()] {
 		t.Errorf("run %s: score %v on a rerun, %v in the sweep", runs[0].ID(), got, final[runs[0].ID()])
 	}
-}
-
-// The sweep's report page holds every chart and table, with escaped labels.
-func TestSweepPage(t *testing.T) {
-	r := &Result{ID: "x", Run: Run{Config: Defaults()}}
-	r.Fit.Evals = append(r.Fit.Evals, trainerEval(10, "<b>task</b>", 0.5), trainerEval(20, "<b>task</b>", 0.7))
-	page := SweepPage("t", "i", []*Result{r})
-	if len(page.Charts) != 3 || len(page.Tables) != 2 || page.Tables[0].Header[4] != "<b>task</b>" {
-		t.Errorf("page: %d charts, tables %+v", len(page.Charts), page.Tables)
-	}
-}
-
-func trainerEval(step int, task string, score float64) trainer.Eval {
-	return trainer.Eval{Step: step, Score: score, Tasks: []trainer.TaskMetrics{{Task: task, Score: score}}}
 }
 
 // A finished synthetic MTL-LoRA run can be analysed from its best weights: every chart of the analysis.

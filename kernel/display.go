@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mtlora/mtlora/report"
+
 	"github.com/janpfeifer/gonb/gonbui"
 
 	"github.com/mtlora/mtlora/backend"
@@ -54,7 +56,7 @@ func TableHTML(header []string, rows [][]string) string {
 
 // ShowResults displays the final scores of runs, mean ± std over seeds per configuration.
 func ShowResults(results []*experiment.Result) {
-	rows, tasks := experiment.Summarize(results)
+	rows, tasks := report.Summarize(results)
 	header := append([]string{"configuration", "params", "seeds", "mean score"}, tasks...)
 	var cells [][]string
 	for _, r := range rows {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mtlora/mtlora/report"
+
 	"github.com/mtlora/mtlora/experiment"
 	"github.com/mtlora/mtlora/mtlcore"
 	"github.com/mtlora/mtlora/plots"
@@ -25,16 +27,16 @@ func TestEveryHTMLOutputEscapesDataStrings(t *testing.T) {
 	run.Data, run.Config, run.Tasks = hostile, cfg, []string{hostile, "b"}
 	res := &experiment.Result{ID: "run-" + hostile, Run: experiment.Run{Plan: hostile, Config: run}, Fit: trainer.FitResult{Step: 2, Losses: []float64{1, 0.5}, Evals: []trainer.Eval{eval}, Best: &eval}}
 	outputs := map[string]func() (string, error){
-		"experiment.ReportHTML": func() (string, error) {
-			b, err := experiment.ReportHTML(hostile, hostile, hostile, []*experiment.Result{res})
+		"report.ReportHTML": func() (string, error) {
+			b, err := report.ReportHTML(hostile, hostile, hostile, []*experiment.Result{res})
 			return string(b), err
 		},
-		"experiment.SweepPage": func() (string, error) {
-			b, err := experiment.SweepPage(hostile, hostile, []*experiment.Result{res}).HTML()
+		"report.SweepPage": func() (string, error) {
+			b, err := report.SweepPage(hostile, hostile, []*experiment.Result{res}).HTML()
 			return string(b), err
 		},
-		"experiment.RunPage": func() (string, error) {
-			b, err := experiment.RunPage(res).HTML()
+		"report.RunPage": func() (string, error) {
+			b, err := report.RunPage(res).HTML()
 			return string(b), err
 		},
 		"kernel.TableHTML": func() (string, error) { return TableHTML([]string{hostile}, [][]string{{hostile}}), nil },

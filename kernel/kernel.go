@@ -7,12 +7,13 @@ package kernel
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/mtlora/mtlora/internal/cache"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/mtlora/mtlora/internal/cache"
 )
 
 // KernelName is the name of the kernelspec Install writes; notebooks name it in their metadata.

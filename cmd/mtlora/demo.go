@@ -4,11 +4,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/mtlora/mtlora/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/mtlora/mtlora/internal/atomicfile"
+	"github.com/mtlora/mtlora/report"
 
 	"github.com/mtlora/mtlora/backend"
 	"github.com/mtlora/mtlora/datasets/benchmark"
@@ -131,10 +133,10 @@ Flags:
 	title := fmt.Sprintf("mtlora demo on %s", cfg.Data)
 	intro := fmt.Sprintf("%s, adapters on %s at matched budgets (LoRA r=%d), %d steps × batch %d, %d seed(s). Reproduce: %s",
 		cfg.Data, runs[0].Config.Targets, cfg.BudgetRank, cfg.Steps, cfg.BatchSize, *seeds, cmd)
-	html, err := experiment.SweepPage(title, intro, rep.Runs).HTML()
+	html, err := report.SweepPage(title, intro, rep.Runs).HTML()
 	if errors.Is(err, plots.ErrNoECharts) {
 		fmt.Println("charts omitted from the report (echarts.min.js is not fetched: go run ./cmd/mtlora fetch-assets); tables only")
-		html, err = experiment.ReportHTML(title, intro, cmd, rep.Runs)
+		html, err = report.ReportHTML(title, intro, cmd, rep.Runs)
 	}
 	if err != nil {
 		return err

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/mtlora/mtlora/report"
+
 	"github.com/mtlora/mtlora/backend"
 	"github.com/mtlora/mtlora/experiment"
 	"github.com/mtlora/mtlora/plots"
@@ -37,7 +39,7 @@ Flags:
 	if res, ok, err := experiment.ReadResult(path); err != nil {
 		return err
 	} else if ok {
-		page = experiment.RunPage(res)
+		page = report.RunPage(res)
 		if res.Run.Config.Data == experiment.Synthetic {
 			b, err := backend.New()
 			if err != nil {
@@ -57,7 +59,7 @@ Flags:
 		if len(results) == 0 {
 			return fmt.Errorf("%s: no finished runs", path)
 		}
-		page = experiment.SweepPage("Sweep "+filepath.Base(path), fmt.Sprintf("%d finished runs in %s.", len(results), path), results)
+		page = report.SweepPage("Sweep "+filepath.Base(path), fmt.Sprintf("%d finished runs in %s.", len(results), path), results)
 	}
 	if *out == "" {
 		*out = filepath.Join(path, "report.html")

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/mtlora/mtlora/report"
+
 	"github.com/mtlora/mtlora/backend"
 	"github.com/mtlora/mtlora/experiment"
 )
@@ -103,7 +105,7 @@ Flags:
 
 // printSweepSummary prints the final mean score of each configuration, mean ± std over seeds, best first.
 func printSweepSummary(results []*experiment.Result) {
-	rows, tasks := experiment.Summarize(results)
+	rows, tasks := report.Summarize(results)
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Score[0] > rows[j].Score[0] })
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "%-22s %9s %19s", "configuration", "params", "mean score")

@@ -1,4 +1,7 @@
-package experiment
+// Package metrics scores predictions against the truth, as the evaluation of every run reports them:
+// accuracy, macro-F1 and Matthews' correlation for classification, Pearson and Spearman correlation for
+// regression.
+package metrics
 
 import (
 	"math"

@@ -1,9 +1,11 @@
-package experiment
+package report
 
 import (
 	"fmt"
 	"math"
 	"sort"
+
+	"github.com/mtlora/mtlora/experiment"
 
 	"github.com/go-echarts/go-echarts/v2/render"
 
@@ -13,7 +15,7 @@ import (
 // SweepPage is the report of a set of runs (a sweep or the demo): mean score per configuration (mean ±
 // std over seeds), per-task scores of each configuration, score over training per configuration, and the
 // tables behind them.
-func SweepPage(title, intro string, results []*Result) plots.Page {
+func SweepPage(title, intro string, results []*experiment.Result) plots.Page {
 	rows, tasks := Summarize(results)
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Score[0] > rows[j].Score[0] })
 	var bars []plots.MeanStd
@@ -89,7 +91,7 @@ func SweepPage(title, intro string, results []*Result) plots.Page {
 }
 
 // RunPage is the report of one run: training loss, each task's score over the evaluations, final metrics.
-func RunPage(r *Result) plots.Page {
+func RunPage(r *experiment.Result) plots.Page {
 	steps := make([]int, len(r.Fit.Losses))
 	for i := range steps {
 		steps[i] = i + 1

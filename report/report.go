@@ -1,4 +1,6 @@
-package experiment
+// Package report shows runs: the per-configuration summary over seeds (mean ± std), the sweep and run chart
+// pages, and the self-contained HTML report of the demo and of mtlora report.
+package report
 
 import (
 	"bytes"
@@ -6,6 +8,8 @@ import (
 	"html/template"
 	"math"
 	"sort"
+
+	"github.com/mtlora/mtlora/experiment"
 )
 
 // Summary aggregates final evaluations of runs that differ only by seed: mean ± standard deviation.
@@ -19,7 +23,7 @@ type Summary struct {
 }
 
 // Summarize groups results by method and rank (in first-seen order) and aggregates their final scores.
-func Summarize(results []*Result) (rows []Summary, tasks []string) {
+func Summarize(results []*experiment.Result) (rows []Summary, tasks []string) {
 	index := map[string]int{}
 	scores := map[string][]float64{}
 	taskScores := map[string]map[string][]float64{}
@@ -92,10 +96,10 @@ final evaluation on the validation split; mean ± standard deviation over seeds.
 
 // ReportHTML renders a self-contained HTML page of a set of results (every string escaped). Charts come with
 // the analysis-and-plots work; this page holds the tables.
-func ReportHTML(title, intro, command string, results []*Result) ([]byte, error) {
+func ReportHTML(title, intro, command string, results []*experiment.Result) ([]byte, error) {
 	rows, tasks := Summarize(results)
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Score[0] > rows[j].Score[0] })
-	var live []*Result
+	var live []*experiment.Result
 	for _, r := range results {
 		if r != nil {
 			live = append(live, r)

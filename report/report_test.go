@@ -1,0 +1,22 @@
+package report
+
+import (
+	"testing"
+
+	"github.com/mtlora/mtlora/experiment"
+	"github.com/mtlora/mtlora/trainer"
+)
+
+// The sweep's report page holds every chart and table, with escaped labels.
+func TestSweepPage(t *testing.T) {
+	r := &experiment.Result{ID: "x", Run: experiment.Run{Config: experiment.Defaults()}}
+	r.Fit.Evals = append(r.Fit.Evals, trainerEval(10, "<b>task</b>", 0.5), trainerEval(20, "<b>task</b>", 0.7))
+	page := SweepPage("t", "i", []*experiment.Result{r})
+	if len(page.Charts) != 3 || len(page.Tables) != 2 || page.Tables[0].Header[4] != "<b>task</b>" {
+		t.Errorf("page: %d charts, tables %+v", len(page.Charts), page.Tables)
+	}
+}
+
+func trainerEval(step int, task string, score float64) trainer.Eval {
+	return trainer.Eval{Step: step, Score: score, Tasks: []trainer.TaskMetrics{{Task: task, Score: score}}}
+}
