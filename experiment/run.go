@@ -15,12 +15,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mtlora/mtlora/losses"
+
 	"github.com/mtlora/mtlora/internal/atomicfile"
 	"github.com/mtlora/mtlora/metrics"
 
 	"github.com/gomlx/compute"
-	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -270,7 +270,7 @@ func runText(env Env, run Run, dir string) (*trainer.FitResult, error) {
 	eval := func(int) ([]trainer.TaskMetrics, error) {
 		return evaluateText(env.Backend, m.Store, fn, m.Tokenizer, set, datasets.Validation, choices, c.SeqLen, c.EvalMax)
 	}
-	return trainer.Fit(env.Backend, m.Store, fn, multiTaskLoss, data, eval, run.fitConfig(3), dir, env.onStep(run))
+	return trainer.Fit(env.Backend, m.Store, fn, losses.MultiTask, data, eval, run.fitConfig(3), dir, env.onStep(run))
 }
 
 // openModel resolves and loads a pretrained encoder by name (pretrained.Resolve).
@@ -353,29 +353,6 @@ func restrict(set *datasets.Set, idx []int) *datasets.Set {
 		}
 	}
 	return out
-}
-
-// multiTaskLoss is the weighted mean over a batch of each row's task loss: cross-entropy over the task's own
-// classes (logits of classes the task does not have are masked) for classification rows, squared error of
-// the first output for regression rows. labels are datasets.Batches': class, value, weight and the row's
-// number of classes (0 for regression), each [B, 1].
-func multiTaskLoss(labels, preds []*Node) *Node {
-	logits := preds[0]
-	g := logits.Graph()
-	c := logits.Shape().Dimensions[1]
-	cls, value := Reshape(labels[0], -1), Reshape(labels[1], -1)
-	weight, nclass := Reshape(labels[2], -1), labels[3]
-	isReg := ConvertDType(Equal(Reshape(nclass, -1), ZerosLike(Reshape(nclass, -1))), logits.DType())
-	valid := LessThan(Iota(g, shapes.Make(dtypes.Int32, 1, c), 1), nclass) // [B, C]
-	masked := Where(valid, logits, BroadcastToShape(Scalar(g, logits.DType(), -1e9), logits.Shape()))
-	trueLogit := ReduceSum(Mul(OneHot(cls, c, logits.DType()), masked), -1)
-	mx := StopGradient(ReduceAndKeep(masked, ReduceMax, -1))
-	lse := Add(Reshape(mx, -1), Log(ReduceSum(Exp(Sub(masked, mx)), -1)))
-	rowCE := Sub(lse, trueLogit)
-	rowSE := Square(Sub(Reshape(Slice(logits, AxisRange(), AxisElem(0)), -1), value))
-	row := Add(Mul(OneMinus(isReg), rowCE), Mul(isReg, rowSE))
-	total := ReduceAllSum(weight)
-	return Div(ReduceAllSum(Mul(row, weight)), Max(total, OnesLike(total)))
 }
 
 // Versions are the Go, GoMLX and backend versions a result was produced with.
