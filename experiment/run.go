@@ -316,22 +316,14 @@ func subsetIndex(all []string, names []string) ([]int, error) {
 // textModel is the run's model for its tasks: the encoder with per-task heads (or one shared head), and with
 // multiple-choice tasks a scorer per task over K = choices candidates per example (zoo.BERTChoiceModel).
 func textModel(c Config, m *pretrained.Model, inj *mtlcore.Injector, tasks []datasets.TaskSpec, choices int) (func(*model.Scope, []*Node) *Node, error) {
-	classes := numClasses(tasks)
-	var mc []bool
-	anyMC := false
+	h := zoo.Heads{Tasks: len(tasks), Classes: numClasses(tasks), Choices: choices, Shared: c.SharedHead}
 	for _, t := range tasks {
-		mc = append(mc, t.MultipleChoice)
-		anyMC = anyMC || t.MultipleChoice
+		h.MultipleChoice = append(h.MultipleChoice, t.MultipleChoice)
 	}
-	switch {
-	case anyMC && c.SharedHead:
+	if c.SharedHead && slices.Contains(h.MultipleChoice, true) {
 		return nil, bad("shared_head", "multiple-choice tasks score their candidates with a scorer of their own: a shared head is for classification tasks only")
-	case anyMC:
-		return zoo.BERTChoiceModel(m.Config, inj, m.Pooling, len(tasks), classes, max(2, choices), mc), nil
-	case c.SharedHead:
-		return zoo.BERTSharedHeadModel(m.Config, inj, m.Pooling, classes), nil
 	}
-	return zoo.BERTTaskModel(m.Config, inj, m.Pooling, len(tasks), classes), nil
+	return zoo.TaskModel(m.Config, inj, m.Pooling, h), nil
 }
 
 // restrict keeps the tasks idx of a set, renumbered.

@@ -3,6 +3,7 @@ package zoo
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
@@ -338,4 +339,30 @@ func BERTChoiceModel(cfg BERTConfig, inj *mtlcore.Injector, pooling Pooling, tas
 		isMC := NotEqual(Gather(Const(g, flags), idx), ScalarZero(g, dtypes.Int32)) // [b, 1]
 		return Where(BroadcastToDims(isMC, batch, width), widen(scores), widen(cls))
 	}
+}
+
+// Heads describes the heads of a multi-task text model.
+type Heads struct {
+	Tasks   int // number of tasks
+	Classes int // outputs of the classification heads: the most classes of any task (1 for regression)
+	// MultipleChoice marks the multiple-choice tasks (nil: none); Choices is then K, the sequences per
+	// example of their batches.
+	MultipleChoice []bool
+	Choices        int
+	Shared         bool // one classification head for every task (not with multiple-choice tasks)
+}
+
+// TaskModel assembles a multi-task text model from its heads: BERTTaskModel, BERTSharedHeadModel or, with
+// multiple-choice tasks, BERTChoiceModel. Inputs and outputs are theirs.
+func TaskModel(cfg BERTConfig, inj *mtlcore.Injector, pooling Pooling, h Heads) func(scope *model.Scope, inputs []*Node) *Node {
+	if slices.Contains(h.MultipleChoice, true) {
+		if h.Shared {
+			panic(fmt.Errorf("zoo: a shared head is for classification tasks only, not with multiple-choice tasks"))
+		}
+		return BERTChoiceModel(cfg, inj, pooling, h.Tasks, h.Classes, max(2, h.Choices), h.MultipleChoice)
+	}
+	if h.Shared {
+		return BERTSharedHeadModel(cfg, inj, pooling, h.Classes)
+	}
+	return BERTTaskModel(cfg, inj, pooling, h.Tasks, h.Classes)
 }
