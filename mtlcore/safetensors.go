@@ -15,6 +15,11 @@ func readAdapterFile(path string) (map[string]safetensors.Tensor, map[string]str
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrCheckpoint, err)
 	}
+	for name, t := range ts {
+		if !safetensors.IsFloat(t.DType) {
+			return nil, nil, fmt.Errorf("%w: %s: tensor %s has dtype %s, expected floating-point values", ErrCheckpoint, path, name, t.DType)
+		}
+	}
 	return ts, meta, nil
 }
 

@@ -156,8 +156,8 @@ func TestSaveLoadRoundTripAndStrictness(t *testing.T) {
 		{"misshaped tensor", rewrite(func(m map[string]safetensors.Tensor) {
 			m["layer/adapter/mix_logits"] = safetensors.Tensor{Shape: []int{2, 3}, Data: make([]float32, 6)}
 		}), "mix_logits has shape [2 3], the model expects [3 2]"},
-		{"truncated file", withFile(AdapterWeightsFile, good[:len(good)-7]), "data_offsets"},
-		{"corrupt header", withFile(AdapterWeightsFile, append([]byte{12, 0, 0, 0, 0, 0, 0, 0}, []byte("{not json!!}")...)), "corrupt JSON header"},
+		{"truncated file", withFile(AdapterWeightsFile, good[:len(good)-7]), "data offsets"},
+		{"corrupt header", withFile(AdapterWeightsFile, append([]byte{12, 0, 0, 0, 0, 0, 0, 0}, []byte("{not json!!}")...)), "corrupt safetensors header"},
 		{"empty file", withFile(AdapterWeightsFile, nil), "too short"},
 		{"other method", otherDir, "holds a lora adapter"},
 		{"pickle only", pickleDir, "pickle"},

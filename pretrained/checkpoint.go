@@ -4,19 +4,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/mtlora/mtlora/internal/atomicfile"
-	st "github.com/mtlora/mtlora/internal/safetensors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 
-	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/go-huggingface/hub"
-	"github.com/gomlx/go-huggingface/models/safetensors"
+	"github.com/mtlora/mtlora/internal/atomicfile"
+	st "github.com/mtlora/mtlora/internal/safetensors"
+
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/mtlora/mtlora/internal/safetensors"
 
 	"github.com/mtlora/mtlora/zoo"
 )
@@ -279,25 +279,15 @@ func (c *Checkpoint) LoadWeights(store *model.Store, scope string) (LoadReport, 
 	want := c.expectedTensors()
 	got := map[string]*tensors.Tensor{}
 	from := map[string]string{} // canonical name → file:original name
-	st := safetensors.NewEmpty(hub.NewLocal(c.Dir))
 	for _, file := range files {
 		path := filepath.Join(c.Dir, file)
-		if err := checkSafetensorsHeader(path); err != nil {
-			return rep, err
-		}
-		r, err := st.NewTensorReader(file)
+		ts, _, err := safetensors.Read(path)
 		if err != nil {
-			return rep, fmt.Errorf("%w: %s: %w", ErrCheckpoint, path, err)
+			return rep, fmt.Errorf("%w: %w", ErrCheckpoint, err)
 		}
-		names := make([]string, 0, len(r.Header.Tensors))
-		for n := range r.Header.Tensors {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, orig := range names {
+		for _, orig := range slices.Sorted(maps.Keys(ts)) {
 			name := c.canonicalName(orig)
 			if prev, dup := from[name]; dup {
-				_ = r.Close()
 				return rep, fmt.Errorf("%w: %s: tensor %q duplicates %s", ErrCheckpoint, path, orig, prev)
 			}
 			from[name] = file + ":" + orig
@@ -307,30 +297,18 @@ func (c *Checkpoint) LoadWeights(store *model.Store, scope string) (LoadReport, 
 					rep.Skipped = append(rep.Skipped, orig)
 					continue
 				}
-				_ = r.Close()
 				return rep, fmt.Errorf("%w: %s: unexpected tensor %q: not part of a %s encoder with %d layers",
 					ErrCheckpoint, path, orig, c.ModelType, c.Config.Layers)
 			}
-			meta := r.Header.Tensors[orig]
-			if meta.Dtype != "F32" {
-				_ = r.Close()
-				return rep, fmt.Errorf("%w: %s: tensor %q has dtype %s, expected F32 (half-precision checkpoints are not converted yet)",
-					ErrCheckpoint, path, orig, meta.Dtype)
+			t := ts[orig]
+			if !safetensors.IsFloat(t.DType) {
+				return rep, fmt.Errorf("%w: %s: tensor %q has dtype %s, expected floating-point weights", ErrCheckpoint, path, orig, t.DType)
 			}
-			if !slices.Equal(meta.Shape, target.shape) {
-				_ = r.Close()
+			if !slices.Equal(t.Shape, target.shape) {
 				return rep, fmt.Errorf("%w: %s: tensor %q has shape %v, expected %v from config.json",
-					ErrCheckpoint, path, orig, meta.Shape, target.shape)
+					ErrCheckpoint, path, orig, t.Shape, target.shape)
 			}
-			t, err := r.ReadTensor(nil, orig)
-			if err != nil {
-				_ = r.Close()
-				return rep, fmt.Errorf("%w: %s: tensor %q: %w", ErrCheckpoint, path, orig, err)
-			}
-			got[name] = t
-		}
-		if err := r.Close(); err != nil {
-			return rep, fmt.Errorf("%w: %s: %w", ErrCheckpoint, path, err)
+			got[name] = tensors.FromFlatDataAndDimensions(t.Data, t.Shape...)
 		}
 	}
 	var missing []string
@@ -375,62 +353,6 @@ func (c *Checkpoint) LoadWeights(store *model.Store, scope string) (LoadReport, 
 		rep.Params += int64(t.Shape().Size())
 	}
 	return rep, nil
-}
-
-// checkSafetensorsHeader checks the 8-byte length and the JSON header of a safetensors file before the
-// library maps it, so a truncated or corrupt file is reported by name.
-func checkSafetensorsHeader(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrCheckpoint, err)
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrCheckpoint, err)
-	}
-	var lenBuf [8]byte
-	if _, err := f.ReadAt(lenBuf[:], 0); err != nil {
-		return fmt.Errorf("%w: %s: truncated: %d bytes, too short for a safetensors header", ErrCheckpoint, path, info.Size())
-	}
-	n := uint64(lenBuf[0]) | uint64(lenBuf[1])<<8 | uint64(lenBuf[2])<<16 | uint64(lenBuf[3])<<24 |
-		uint64(lenBuf[4])<<32 | uint64(lenBuf[5])<<40 | uint64(lenBuf[6])<<48 | uint64(lenBuf[7])<<56
-	if n == 0 || n > 100<<20 || int64(n)+8 > info.Size() {
-		return fmt.Errorf("%w: %s: corrupt safetensors header: header length %d for a %d-byte file", ErrCheckpoint, path, n, info.Size())
-	}
-	header := make([]byte, n)
-	if _, err := f.ReadAt(header, 8); err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrCheckpoint, path, err)
-	}
-	var fields map[string]struct {
-		Dtype       string  `json:"dtype"`
-		Shape       []int   `json:"shape"`
-		DataOffsets []int64 `json:"data_offsets"`
-	}
-	if err := json.Unmarshal(header, &fields); err != nil {
-		return fmt.Errorf("%w: %s: corrupt safetensors header: %w", ErrCheckpoint, path, err)
-	}
-	data := info.Size() - 8 - int64(n)
-	for name, m := range fields {
-		if name == "__metadata__" {
-			continue
-		}
-		if len(m.DataOffsets) != 2 || m.DataOffsets[0] < 0 || m.DataOffsets[1] < m.DataOffsets[0] || m.DataOffsets[1] > data {
-			return fmt.Errorf("%w: %s: tensor %q: data offsets %v outside the %d-byte data section (truncated file?)",
-				ErrCheckpoint, path, name, m.DataOffsets, data)
-		}
-		if dt, ok := dtypes.MapOfNames[strings.ToLower(m.Dtype)]; ok {
-			size := int64(dt.Size())
-			for _, d := range m.Shape {
-				size *= int64(d)
-			}
-			if size != m.DataOffsets[1]-m.DataOffsets[0] {
-				return fmt.Errorf("%w: %s: tensor %q: shape %v of %s needs %d bytes, data offsets give %d",
-					ErrCheckpoint, path, name, m.Shape, m.Dtype, size, m.DataOffsets[1]-m.DataOffsets[0])
-			}
-		}
-	}
-	return nil
 }
 
 // transpose2D turns a float32 [rows, cols] tensor into [cols, rows].

@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
-	"github.com/gomlx/go-huggingface/hub"
-	"github.com/gomlx/go-huggingface/models/safetensors"
-	"github.com/gomlx/gomlx/core/tensors"
+	st "github.com/mtlora/mtlora/internal/safetensors"
 
 	"github.com/mtlora/mtlora/backend"
 	"github.com/mtlora/mtlora/zoo"
@@ -48,18 +47,13 @@ func readEncoderFixture(t *testing.T) *encoderFixture {
 // readReferenceTensors reads every tensor of a reference safetensors file as float32 values.
 func readReferenceTensors(t *testing.T, dir, file string) map[string][]float32 {
 	t.Helper()
-	r, err := safetensors.NewEmpty(hub.NewLocal(dir)).NewTensorReader(file)
+	ts, _, err := st.Read(filepath.Join(dir, file))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
 	out := map[string][]float32{}
-	for name := range r.Header.Tensors {
-		v, err := r.ReadTensor(nil, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[name] = tensors.MustCopyFlatData[float32](v)
+	for name, v := range ts {
+		out[name] = v.Data
 	}
 	return out
 }

@@ -21,10 +21,13 @@ var ErrFormat = errors.New("safetensors: bad file")
 // little-endian header length N, N bytes of JSON mapping each tensor name to
 // {"dtype", "shape", "data_offsets": [begin, end]} relative to the data section, then the data.
 
-// Tensor is a float32 tensor held on the host, as read from or written to a safetensors file.
+// Tensor is a float32 tensor held on the host, as read from or written to a safetensors file. DType is its
+// dtype in the file (Write writes F32); a tensor of integers or booleans is read with its shape and dtype but
+// no Data, so a reader that expects weights can name it.
 type Tensor struct {
 	Shape []int
 	Data  []float32
+	DType string
 }
 
 type stEntry struct {
@@ -73,8 +76,9 @@ func Write(path string, tensors map[string]Tensor, metadata map[string]string) e
 	return atomicfile.Write(path, buf)
 }
 
-// Read reads every tensor of a safetensors file as float32 (F32, F64, F16 and BF16 are
-// converted). Any inconsistency is an ErrFormat naming the file and the tensor.
+// Read reads every tensor of a safetensors file as float32: F32 as it is, F16 and BF16 exactly (every value
+// of theirs is a float32), F64 rounded to the nearest float32 (the precision every model here computes in).
+// Any inconsistency is an ErrFormat naming the file and the tensor.
 func Read(path string) (map[string]Tensor, map[string]string, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -84,15 +88,15 @@ func Read(path string) (map[string]Tensor, map[string]string, error) {
 		return fmt.Errorf("%w: %s: %s", ErrFormat, path, fmt.Sprintf(format, args...))
 	}
 	if len(raw) < 8 {
-		return nil, nil, bad("file of %d bytes is too short for a safetensors header", len(raw))
+		return nil, nil, bad("truncated: %d bytes, too short for a safetensors header", len(raw))
 	}
 	n := binary.LittleEndian.Uint64(raw[:8])
-	if n > maxHeader || n > uint64(len(raw)-8) {
-		return nil, nil, bad("header length %d exceeds the file (%d bytes): truncated or not safetensors", n, len(raw))
+	if n == 0 || n > maxHeader || n > uint64(len(raw)-8) {
+		return nil, nil, bad("corrupt safetensors header: header length %d for a %d-byte file (truncated, or not safetensors)", n, len(raw))
 	}
 	var header map[string]json.RawMessage
 	if err := json.Unmarshal(raw[8:8+n], &header); err != nil {
-		return nil, nil, bad("corrupt JSON header: %v", err)
+		return nil, nil, bad("corrupt safetensors header: %v", err)
 	}
 	data := raw[8+n:]
 	out := map[string]Tensor{}
@@ -115,14 +119,21 @@ func Read(path string) (map[string]Tensor, map[string]string, error) {
 			}
 			count *= d
 		}
-		width := map[string]int64{"F32": 4, "F64": 8, "F16": 2, "BF16": 2}[e.DType]
+		width := map[string]int64{"F32": 4, "F64": 8, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1,
+			"U64": 8, "U32": 4, "U16": 2, "U8": 1, "BOOL": 1}[e.DType]
 		if width == 0 {
-			return nil, nil, bad("tensor %q: dtype %s, expected F32, F64, F16 or BF16", name, e.DType)
+			return nil, nil, bad("tensor %q: unknown dtype %q", name, e.DType)
 		}
 		b, end := e.Offsets[0], e.Offsets[1]
-		if b < 0 || end < b || end > int64(len(data)) || end-b != int64(count)*width {
-			return nil, nil, bad("tensor %q: data_offsets %v do not hold shape %v of %s within %d data bytes",
-				name, e.Offsets, e.Shape, e.DType, len(data))
+		if b < 0 || end < b || end > int64(len(data)) {
+			return nil, nil, bad("tensor %q: data offsets %v outside the %d-byte data section (truncated file?)", name, e.Offsets, len(data))
+		}
+		if end-b != int64(count)*width {
+			return nil, nil, bad("tensor %q: shape %v of %s needs %d bytes, data offsets give %d", name, e.Shape, e.DType, int64(count)*width, end-b)
+		}
+		if !IsFloat(e.DType) {
+			out[name] = Tensor{Shape: slices.Clone(e.Shape), DType: e.DType}
+			continue
 		}
 		vals := make([]float32, count)
 		src := data[b:end]
@@ -138,10 +149,13 @@ func Read(path string) (map[string]Tensor, map[string]string, error) {
 				vals[i] = halfToFloat(binary.LittleEndian.Uint16(src[2*i:]))
 			}
 		}
-		out[name] = Tensor{Shape: slices.Clone(e.Shape), Data: vals}
+		out[name] = Tensor{Shape: slices.Clone(e.Shape), Data: vals, DType: e.DType}
 	}
 	return out, meta, nil
 }
+
+// IsFloat reports whether a safetensors dtype is one Read converts to float32 values.
+func IsFloat(dtype string) bool { return dtype == "F32" || dtype == "F64" || dtype == "F16" || dtype == "BF16" }
 
 func halfToFloat(h uint16) float32 {
 	sign := uint32(h>>15) << 31
