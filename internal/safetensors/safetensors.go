@@ -155,7 +155,9 @@ func Read(path string) (map[string]Tensor, map[string]string, error) {
 }
 
 // IsFloat reports whether a safetensors dtype is one Read converts to float32 values.
-func IsFloat(dtype string) bool { return dtype == "F32" || dtype == "F64" || dtype == "F16" || dtype == "BF16" }
+func IsFloat(dtype string) bool {
+	return dtype == "F32" || dtype == "F64" || dtype == "F16" || dtype == "BF16"
+}
 
 func halfToFloat(h uint16) float32 {
 	sign := uint32(h>>15) << 31
