@@ -2,20 +2,19 @@ package backend_test
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/mtlora/mtlora/backend"
 )
 
-// The backend comes from the environment, never from model code: GOMLX_BACKEND unset means the pure-Go
-// backend, built in and needing no setup.
-func ExampleName() {
-	os.Unsetenv("GOMLX_BACKEND")
+// The backend comes from the environment ($GOMLX_BACKEND; unset: the pure-Go backend, built in), never from
+// model code. The Go backend's SIMD kernels need a build with GOEXPERIMENT=simd, as the README's commands set.
+func ExampleSIMD() {
 	b, err := backend.New()
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(backend.Name(), b.Name())
+	defer b.Finalize()
+	fmt.Println(backend.SIMD())
 	// Output:
-	// go Go Backend
+	// true
 }
