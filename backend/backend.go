@@ -3,10 +3,9 @@
 // The pure-Go backend (github.com/gomlx/compute/gobackend, SIMD-accelerated on amd64 when built with
 // GOEXPERIMENT=simd) is compiled in always and is the default: it needs no setup.
 //
-// XLA (CPU or GPU through a PJRT plugin) is compiled in only with the build tag "xla" and used when the
-// environment variable GOMLX_BACKEND selects it, e.g.
-//
-//	GOMLX_BACKEND=xla:cpu go run -tags xla ./cmd/mtlora demo
+// XLA (CPU or GPU through a PJRT plugin) is compiled into every build with cgo and chosen automatically
+// when its plugin is installed (Auto; `mtlora fetch-assets -xla` installs the CPU one by package name).
+// GOMLX_BACKEND overrides the choice: go, xla:cpu, xla:cuda, xla:/path/to/plugin.so.
 //
 // ONNX Runtime (github.com/gomlx/compute-onnx) likewise, with the build tag "onnx" and its shared library
 // from `mtlora fetch-assets -onnxruntime`:
@@ -20,6 +19,7 @@ package backend
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -38,12 +38,53 @@ var ErrSlowBuild = fmt.Errorf("backend: built without GOEXPERIMENT=simd: the Go 
 // SIMD reports whether this binary was built with GOEXPERIMENT=simd (always true off amd64, where it does not apply).
 func SIMD() bool { return simdBuild }
 
-// Name returns the backend configuration New will use: $GOMLX_BACKEND if set, otherwise "go".
+// Auto is the default backend setting (GOMLX_BACKEND unset or "auto"): XLA on a GPU when a CUDA PJRT plugin
+// is installed, else XLA on the CPU when its plugin is installed (`mtlora fetch-assets -xla`), else the
+// pure-Go backend. XLA must be compiled in (builds with cgo).
+const Auto = "auto"
+
+var (
+	xlaCompiled bool                              // set by xla.go
+	xlaPlugins  = func() []string { return nil } // the plugins go-xla finds in its search paths
+)
+
+// Name returns the backend configuration New will use: $GOMLX_BACKEND if set (and not auto), otherwise
+// what Auto picks on this machine.
 func Name() string {
-	if cfg, ok := os.LookupEnv(compute.ConfigEnvVar); ok && cfg != "" {
-		return cfg
+	cfg, _ := choose()
+	return cfg
+}
+
+// Reason says in a sentence which backend New uses and why; every command prints it once.
+func Reason() string {
+	cfg, why := choose()
+	return fmt.Sprintf("backend %s: %s", cfg, why)
+}
+
+// hasPlugin reports whether go-xla finds a plugin of that name (or a versioned one, cuda_v0.5) in its
+// search paths (PJRT_PLUGIN_LIBRARY_PATH, ~/.local/lib/go-xla, /usr/local/lib/go-xla, the system's).
+func hasPlugin(name string) bool {
+	return slices.ContainsFunc(xlaPlugins(), func(p string) bool { return p == name || strings.HasPrefix(p, name+"_") })
+}
+
+// choose resolves the backend setting.
+func choose() (cfg, why string) {
+	if v, ok := os.LookupEnv(compute.ConfigEnvVar); ok && v != "" && v != Auto {
+		return v, compute.ConfigEnvVar + " selects it"
 	}
-	return gobackend.BackendName
+	if !xlaCompiled {
+		return gobackend.BackendName, "the pure-Go backend (XLA is not compiled into this build: it needs cgo)"
+	}
+	if hasPlugin("cuda") {
+		return "xla:cuda", "a CUDA PJRT plugin is installed (" + compute.ConfigEnvVar + "=xla:cpu or go overrides)"
+	}
+	if path, err := XLACPU.Path(); err == nil {
+		return "xla:" + path, "XLA on the CPU, its plugin installed by mtlora fetch-assets -xla (" + compute.ConfigEnvVar + "=go overrides)"
+	}
+	if hasPlugin("cpu") {
+		return "xla:cpu", "XLA on the CPU, with the plugin go-xla finds (" + compute.ConfigEnvVar + "=go overrides)"
+	}
+	return gobackend.BackendName, "the pure-Go backend: no XLA plugin is installed (mtlora fetch-assets -xla installs the CPU one)"
 }
 
 // checks holds, per backend name, a check of its configuration run before creating it (onnx.go adds one).
@@ -62,8 +103,7 @@ var (
 // same one (backends hold thread pools and device memory, so one per process is the norm).
 //
 // It fails, rather than run slowly, when the Go backend was built without GOEXPERIMENT=simd on amd64
-// (see EnvAllowSlow), and when GOMLX_BACKEND names a backend that is not compiled in (XLA needs -tags xla
-// and its PJRT plugin installed).
+// (see EnvAllowSlow), and when GOMLX_BACKEND names a backend that is not compiled in or not installed.
 func New() (compute.Backend, error) {
 	once.Do(func() { shared, sharedErr = create(Name()) })
 	return shared, sharedErr
@@ -92,7 +132,7 @@ func create(cfg string) (compute.Backend, error) {
 		hint := ""
 		switch name {
 		case "xla":
-			hint = "; XLA is compiled in only with `-tags xla` and needs its PJRT plugin installed (see environment.md)"
+			hint = "; XLA is compiled in only in builds with cgo (a C compiler; not with -tags noxla) and needs its PJRT plugin (mtlora fetch-assets -xla)"
 		case "onnx", "onnxruntime":
 			hint = "; ONNX Runtime is compiled in only with `-tags onnx` and needs its shared library (mtlora fetch-assets -onnxruntime; see environment.md)"
 		}

@@ -1,17 +1,55 @@
 package backend
 
 import (
-	"github.com/gomlx/compute"
+	"os"
+	"path/filepath"
 	"runtime"
+
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gomlx/compute"
 )
 
-func TestDefaultIsGoBackend(t *testing.T) {
+// Auto: the XLA CPU plugin when it is installed in the cache, else the pure-Go backend, saying why each time;
+// GOMLX_BACKEND overrides; without XLA compiled in, the Go backend.
+func TestAutoChoosesWhatIsInstalled(t *testing.T) {
 	t.Setenv("GOMLX_BACKEND", "")
-	if got := Name(); got != "go" {
-		t.Errorf("Name() = %q, want the embedded default \"go\"", got)
+	t.Setenv("MTLORA_CACHE", t.TempDir())
+	if !xlaCompiled {
+		if Name() != "go" || !strings.Contains(Reason(), "cgo") {
+			t.Errorf("without XLA: %s", Reason())
+		}
+		return
+	}
+	if hasPlugin("cpu") || hasPlugin("cuda") {
+		t.Skipf("go-xla finds plugins outside the cache (%v): auto would pick them", xlaPlugins())
+	}
+	if Name() != "go" || !strings.Contains(Reason(), "fetch-assets -xla") {
+		t.Errorf("nothing installed: %s", Reason())
+	}
+	dir, err := XLACPU.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	plugin := filepath.Join(dir, XLACPU.File)
+	if err := os.WriteFile(plugin, []byte("a plugin"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if Name() != "xla:"+plugin || !strings.Contains(Reason(), "XLA on the CPU") {
+		t.Errorf("plugin installed: %s", Reason())
+	}
+	t.Setenv("GOMLX_BACKEND", "go")
+	if Name() != "go" || !strings.Contains(Reason(), "GOMLX_BACKEND") {
+		t.Errorf("override: %s", Reason())
+	}
+	t.Setenv("GOMLX_BACKEND", "auto")
+	if Name() != "xla:"+plugin {
+		t.Errorf("GOMLX_BACKEND=auto: %s", Reason())
 	}
 }
 
@@ -24,10 +62,10 @@ func TestBuiltWithSIMD(t *testing.T) {
 
 func TestXLANotCompiledInIsAClearError(t *testing.T) {
 	if slices.Contains(compute.List(), "xla") {
-		t.Skip("XLA is compiled in (built with -tags xla)")
+		t.Skip("XLA is compiled in (a build with cgo)")
 	}
 	_, err := create("xla:cpu")
-	if !strings.Contains(err.Error(), "-tags xla") || !strings.Contains(err.Error(), "environment.md") {
+	if err == nil || !strings.Contains(err.Error(), "cgo") || !strings.Contains(err.Error(), "fetch-assets -xla") {
 		t.Errorf("error does not tell how to enable XLA: %v", err)
 	}
 }

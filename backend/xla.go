@@ -1,7 +1,13 @@
-//go:build xla
+//go:build cgo && !noxla
 
 package backend
 
-// With -tags xla the XLA backend (PJRT plugins for CPU/GPU) is compiled in. It is used only when
-// GOMLX_BACKEND selects it, e.g. GOMLX_BACKEND=xla:cpu or xla:cuda.
-import _ "github.com/gomlx/go-xla/compute/xla"
+import "github.com/gomlx/go-xla/compute/xla"
+
+// XLA (PJRT plugins for CPU and GPU) is compiled into every build with cgo (a C compiler); build with
+// CGO_ENABLED=0 or -tags noxla for a binary with the pure-Go backend only. go-xla's auto-installer, which
+// downloads plugins from GitHub, is not imported: plugins come from `mtlora fetch-assets -xla` or your own.
+func init() {
+	xlaCompiled = true
+	xlaPlugins = func() []string { return xla.GetAvailablePlugins() }
+}

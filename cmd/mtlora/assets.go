@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 
+	"github.com/mtlora/mtlora/backend"
 	"github.com/mtlora/mtlora/internal/cache"
 	"github.com/mtlora/mtlora/internal/npm"
 
@@ -23,23 +24,37 @@ func runFetchAssets(args []string) error {
 	fs := flag.NewFlagSet("fetch-assets", flag.ContinueOnError)
 	tarball := fs.String("tarball", "", "use this `FILE` (the npm tarball of the package fetched) instead of running npm pack")
 	ort := fs.Bool("onnxruntime", false, "fetch ONNX Runtime's shared library ("+onnxRuntime.String()+", MIT) for the optional onnx backend instead of echarts")
+	xlaCPU := fs.Bool("xla", false, "install the XLA CPU plugin ("+backend.XLACPU.Package.String()+", "+backend.XLACPU.License+") instead of echarts; -tarball is then the wheel")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: mtlora fetch-assets [-tarball FILE]
+       mtlora fetch-assets -xla [-tarball WHEEL]
        mtlora fetch-assets -onnxruntime [-tarball FILE]
 
 Fetches echarts.min.js from the npm package echarts@%s (SHA-512 checked) into the cache, so charts
 render offline; prints its path.
+
+With -xla it installs the XLA CPU PJRT plugin from the PyPI package %s (SHA-256 pinned) as
+pjrt_c_api_cpu_plugin.so in the cache, where the backend finds it: from then on every command runs on XLA
+(GOMLX_BACKEND=go selects the pure-Go backend). Prints the plugin's path.
 
 With -onnxruntime it fetches libonnxruntime.so.1 from the npm package %s instead (SHA-512
 checked; linux/amd64 and linux/arm64) for the optional ONNX Runtime backend, and prints the line that
 selects it:  export ONNXRUNTIME_SHARED_LIBRARY_PATH=…  (build with -tags onnx; see environment.md).
 
 Flags:
-`, plots.ECharts.Version, onnxRuntime)
+`, plots.ECharts.Version, backend.XLACPU.Package, onnxRuntime)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *xlaCPU {
+		p, err := backend.XLACPU.Fetch(*tarball, os.Stderr)
+		if err != nil {
+			return err
+		}
+		fmt.Println(p)
+		return nil
 	}
 	if *ort {
 		p, err := fetchONNXRuntime(*tarball)

@@ -88,7 +88,7 @@ Flags:
 			return err
 		}
 	}
-	be, err := backend.New()
+	be, err := newBackend()
 	if err != nil {
 		return err
 	}

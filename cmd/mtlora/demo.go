@@ -112,7 +112,7 @@ Flags:
 	if err != nil {
 		return err
 	}
-	b, err := backend.New()
+	b, err := newBackend()
 	if err != nil {
 		return err
 	}

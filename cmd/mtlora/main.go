@@ -23,7 +23,9 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"sync"
 
+	"github.com/gomlx/compute"
 	"github.com/mtlora/mtlora/backend"
 )
 
@@ -79,6 +81,17 @@ func main() {
 	os.Exit(2)
 }
 
+// newBackend returns the process's backend and says once, on standard error, which one it is and why.
+func newBackend() (compute.Backend, error) {
+	b, err := backend.New()
+	if err == nil {
+		backendOnce.Do(func() { fmt.Fprintln(os.Stderr, backend.Reason()) })
+	}
+	return b, err
+}
+
+var backendOnce sync.Once
+
 func runVersion(args []string) error {
 	fs := flag.NewFlagSet("version", flag.ContinueOnError)
 	if err := fs.Parse(args); err != nil {
@@ -93,6 +106,6 @@ func runVersion(args []string) error {
 			}
 		}
 	}
-	fmt.Printf("backend    %s (SIMD build: %v)\n", backend.Name(), backend.SIMD())
+	fmt.Printf("%s (SIMD build: %v)\n", backend.Reason(), backend.SIMD())
 	return nil
 }

@@ -7,14 +7,13 @@ import (
 	"os"
 	"strings"
 
-	"github.com/mtlora/mtlora/backend"
 	"github.com/mtlora/mtlora/datasets"
 	"github.com/mtlora/mtlora/experiment"
 )
 
 // openTrained loads a finished text run for inference on the configured backend.
 func openTrained(dir string) (*experiment.Trained, error) {
-	b, err := backend.New()
+	b, err := newBackend()
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/mtlora/mtlora/report"
 
-	"github.com/mtlora/mtlora/backend"
 	"github.com/mtlora/mtlora/experiment"
 	"github.com/mtlora/mtlora/plots"
 )
@@ -41,7 +40,7 @@ Flags:
 	} else if ok {
 		page = report.RunPage(res)
 		if res.Run.Config.Data == experiment.Synthetic {
-			b, err := backend.New()
+			b, err := newBackend()
 			if err != nil {
 				return err
 			}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/mtlora/mtlora/report"
 
-	"github.com/mtlora/mtlora/backend"
 	"github.com/mtlora/mtlora/experiment"
 )
 
@@ -70,7 +69,7 @@ Flags:
 	if err != nil {
 		return err
 	}
-	b, err := backend.New()
+	b, err := newBackend()
 	if err != nil {
 		return err
 	}
@@ -92,7 +91,7 @@ Flags:
 		}
 		return fmt.Errorf("no run %q in plan %q (-jobs lists them)", *only, plan.Name)
 	}
-	fmt.Fprintf(os.Stderr, "plan %s: %d runs (backend %s) → %s\n", plan.Name, len(runs), backend.Name(), *dir)
+	fmt.Fprintf(os.Stderr, "plan %s: %d runs → %s\n", plan.Name, len(runs), *dir)
 	rep, err := runWithProgress("sweep", env, runs, *dir, *parallel)
 	if err != nil {
 		return err

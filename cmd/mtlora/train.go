@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/mtlora/mtlora/backend"
 	"github.com/mtlora/mtlora/experiment"
 )
 
@@ -116,7 +115,7 @@ Flags:
 		printEval(res)
 		return nil
 	}
-	b, err := backend.New()
+	b, err := newBackend()
 	if err != nil {
 		return err
 	}
