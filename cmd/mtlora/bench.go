@@ -20,7 +20,7 @@ func runBench(args []string) error {
 	groups := fs.String("groups", strings.Join(perf.Groups, ","), "comma-separated case `groups` to run: "+strings.Join(perf.Groups, ", "))
 	ranks := fs.String("ranks", "8,16,64", "comma-separated adapter `ranks` of the layer cases")
 	reps := fs.Int("reps", 5, "timed repetitions per case (3× for MiniLM forward passes; after one untimed first call); the table shows their median")
-	modelDir := fs.String("model", "", "all-MiniLM-L6-v2 checkpoint `DIR` (default: the cached one from `mtlora fetch-model`)")
+	modelDir := fs.String("model", "", "the `MODEL` of the minilm and pipeline cases: minilm, a checkpoint directory or hub:ORG/NAME (default: the cached all-MiniLM-L6-v2)")
 	dataDir := fs.String("data", "", "prepared mtbench `DIR` (default: the cached one from `mtlora prepare-benchmark`)")
 	torch := fs.String("torch", "", "PyTorch reference `FILE` written by scripts/reference/torch_bench.py --json, for the toolkit/PyTorch ratios")
 	torchPython := fs.String("torch-python", "", "a `PYTHON` with torch, transformers and peft: runs "+perf.TorchScript+" --serve beside this process and\ninterleaves its cases with the toolkit's in the same rounds (the fairer ratio on a loaded machine; run from the repository root)")
@@ -50,7 +50,14 @@ Flags:
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	opts := perf.Options{ModelDir: *modelDir, DataDir: *dataDir}
+	opts := perf.Options{DataDir: *dataDir}
+	if *modelDir != "" {
+		dir, err := pretrained.Resolve(*modelDir, pretrained.HubOptions{}, os.Stderr)
+		if err != nil {
+			return err
+		}
+		opts.ModelDir = dir
+	}
 	for _, g := range strings.Split(*groups, ",") {
 		if g = strings.TrimSpace(g); g != "" {
 			opts.Groups = append(opts.Groups, g)
