@@ -202,12 +202,13 @@ func RunPlan(plan experiment.Plan) ([]*experiment.Result, error) {
 		total += r.Config.Steps
 	}
 	dash := NewDashboard(fmt.Sprintf("plan %s: %d run(s)", plan.Name, len(runs)), total)
+	dash.SetStatus(backend.Reason())
 	env := experiment.Env{Backend: b, OnStep: experiment.TotalProgress(runs, func(done, _ int, loss float64) { dash.OnStep(done, loss) })}
 	rep, err := experiment.RunSweep(env, runs, ResultsDir(plan), 1, nil)
 	if err != nil {
 		return nil, err
 	}
-	dash.SetStatus(fmt.Sprintf("%d run(s) trained, %d reused from %s", len(rep.Executed), len(rep.Skipped), ResultsDir(plan)))
+	dash.SetStatus(fmt.Sprintf("%d run(s) trained, %d reused from %s; %s", len(rep.Executed), len(rep.Skipped), ResultsDir(plan), backend.Reason()))
 	dash.Done()
 	return rep.Runs, nil
 }
