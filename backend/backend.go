@@ -44,7 +44,7 @@ func SIMD() bool { return simdBuild }
 const Auto = "auto"
 
 var (
-	xlaCompiled bool                              // set by xla.go
+	xlaCompiled bool                             // set by xla.go
 	xlaPlugins  = func() []string { return nil } // the plugins go-xla finds in its search paths
 )
 
