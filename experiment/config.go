@@ -50,6 +50,7 @@ type Config struct {
 	SharedHead          bool               `json:"shared_head,omitempty" help:"one classification head for every task instead of one per task (text data)"`
 	Conflict            float64            `json:"conflict" help:"synthetic data: how much the tasks' ideal updates conflict, 0 (agree) to 1 (opposite)"`
 	AnalyzeEvery        int                `json:"analyze_every,omitempty" help:"synthetic data: record the tasks' gradient cosines every N steps (0: off)"`
+	Devices             int                `json:"devices" help:"train data-parallel over this many devices of the backend (XLA CPU has 4); batch_size must be a multiple"`
 }
 
 // Names of the built-in data and model.
@@ -72,6 +73,7 @@ func Defaults() Config {
 		Config: adapterDefaults(),
 		Seed:   1, Steps: 300, BatchSize: 16, SeqLen: 64, LearningRate: 2e-3, Warmup: 30, Schedule: trainer.Linear,
 		ClipNorm: 1, EvalEvery: 100, EvalMax: 200, Sampling: datasets.Proportional, SamplingTemperature: 2, Conflict: 1,
+		Devices: 1,
 	}
 }
 
@@ -136,6 +138,10 @@ func (c Config) Validate() error {
 		return bad("conflict", "must be in [0, 1], got %v", c.Conflict)
 	case c.AnalyzeEvery < 0:
 		return bad("analyze_every", "must be ≥ 0 (0: off), got %d", c.AnalyzeEvery)
+	case c.Devices < 1:
+		return bad("devices", "must be ≥ 1, got %d", c.Devices)
+	case c.BatchSize%c.Devices != 0:
+		return bad("devices", "batch_size %d does not split over %d devices: it must be a multiple", c.BatchSize, c.Devices)
 	}
 	if err := c.Schedule.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)

@@ -119,7 +119,8 @@ func (run Run) fitConfig(taskInput int) trainer.FitConfig {
 	c := run.Config
 	return trainer.FitConfig{Steps: c.Steps, LearningRate: c.LearningRate, WeightDecay: c.WeightDecay, Warmup: c.Warmup,
 		Schedule: c.Schedule, ClipNorm: c.ClipNorm, EvalEvery: c.EvalEvery, Patience: c.Patience,
-		CheckpointEvery: max(1, c.Steps/20), Seed: c.Seed, NumTasks: len(c.Tasks), TaskInput: taskInput, TaskNames: c.Tasks}
+		CheckpointEvery: max(1, c.Steps/20), Seed: c.Seed, NumTasks: len(c.Tasks), TaskInput: taskInput, TaskNames: c.Tasks,
+		Devices: c.Devices}
 }
 
 func (run Run) sampler() datasets.SamplerConfig {

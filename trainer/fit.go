@@ -6,8 +6,11 @@ import (
 	"path/filepath"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/distributed"
 	"github.com/gomlx/compute/dtypes"
 	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/core/tensors/dtensor"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/train"
 	"github.com/gomlx/gomlx/ml/train/optimizer"
@@ -59,6 +62,10 @@ type FitConfig struct {
 	NumTasks        int      `json:"num_tasks"`
 	TaskInput       int      `json:"task_input"`           // which batch input holds the task ids
 	TaskNames       []string `json:"task_names,omitempty"` // for messages (a non-finite loss names its tasks)
+	// Devices > 1 trains data-parallel over the backend's first Devices devices: every batch is split along its
+	// first axis (batch_size must divide evenly) and XLA's automatic sharding runs the one logical step
+	// across them. 0 or 1: one device.
+	Devices int `json:"devices,omitempty"`
 }
 
 // Schedule is the learning-rate decay after warm-up.
@@ -105,6 +112,8 @@ func (c FitConfig) Validate() error {
 		return c.Schedule.Validate()
 	case c.NumTasks < 1:
 		return fmt.Errorf("trainer: field num_tasks: must be ≥ 1, got %d", c.NumTasks)
+	case c.Devices < 0:
+		return fmt.Errorf("trainer: field devices: must be ≥ 0, got %d", c.Devices)
 	}
 	return nil
 }
@@ -163,6 +172,10 @@ func Fit(b compute.Backend, store *model.Store, modelFn func(*model.Scope, []*No
 		WeightDecay(cfg.WeightDecay).Done()}, nil, nil)
 	tr.OnExecCreation(func(e *model.Exec, _ train.GraphType) { e.SetNodeLogger(probe.logger) })
 	check := checkedTasks{input: cfg.TaskInput, numTasks: cfg.NumTasks}
+	step, err := trainStep(b, tr, cfg.Devices)
+	if err != nil {
+		return nil, err
+	}
 	evaluate := func() (bool, error) {
 		if eval == nil {
 			return false, nil
@@ -196,7 +209,7 @@ func Fit(b compute.Backend, store *model.Store, modelFn func(*model.Scope, []*No
 		if err := check.check(batch, res.Step); err != nil {
 			return res, err
 		}
-		metrics, err := tr.TrainStep(batch)
+		metrics, err := step(batch)
 		if err != nil {
 			return res, fmt.Errorf("trainer: step %d: %w", res.Step+1, err)
 		}
@@ -311,4 +324,53 @@ func (c FitConfig) LearningRateAt(step int) float64 {
 		}
 	}
 	return lr
+}
+
+// trainStep returns the training step: the trainer's own on one device, or data-parallel over devices: the
+// batch's tensors split along their first axis over a one-axis mesh, XLA's automatic sharding partitioning the
+// one logical step (GoMLX's Trainer.DistributedTrainStep), so its result is the one-device step's up to float
+// rounding.
+func trainStep(b compute.Backend, tr *train.Trainer, devices int) (func(train.Batch) ([]*tensors.Tensor, error), error) {
+	if devices <= 1 {
+		return tr.TrainStep, nil
+	}
+	if n := b.NumDevices(); n < devices {
+		return nil, fmt.Errorf("trainer: field devices: %d devices asked for, the backend %s has %d", devices, b.Name(), n)
+	}
+	mesh, err := distributed.NewDeviceMesh([]int{devices}, []string{"data"})
+	if err != nil {
+		return nil, err
+	}
+	spec, err := distributed.NewShardingSpec(mesh, distributed.AxisSpec{"data"})
+	if err != nil {
+		return nil, err
+	}
+	assignment := make([]compute.DeviceNum, devices)
+	for i := range assignment {
+		assignment[i] = compute.DeviceNum(i)
+	}
+	shard := func(ts []*tensors.Tensor) ([]*dtensor.Tensor, error) {
+		out := make([]*dtensor.Tensor, len(ts))
+		for i, t := range ts {
+			if d := t.Shape().Dimensions; len(d) == 0 || d[0]%devices != 0 {
+				return nil, fmt.Errorf("trainer: field devices: a batch tensor of shape %s does not split over %d devices: batch_size must be a multiple of devices", t.Shape(), devices)
+			}
+			var err error
+			if out[i], err = dtensor.ShardTensor(spec, t); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	return func(batch train.Batch) ([]*tensors.Tensor, error) {
+		inputs, err := shard(batch.Inputs)
+		if err != nil {
+			return nil, err
+		}
+		labels, err := shard(batch.Labels)
+		if err != nil {
+			return nil, err
+		}
+		return tr.DistributedTrainStep(distributed.AutoSharding, assignment, train.DistributedBatch{Inputs: inputs, Labels: labels})
+	}, nil
 }

@@ -356,3 +356,36 @@ func TestFitKeepsTheLastTwoCheckpoints(t *testing.T) {
 		t.Fatalf("checkpoints %v, want %v", steps, want)
 	}
 }
+
+// Data-parallel training: the same run over two devices of the backend (XLA CPU has four) ends with the
+// one-device run's losses and weights up to float rounding — the batch split along its first axis, one
+// logical step partitioned by XLA. Skipped on a backend with one device (the Go backend).
+func TestFitDataParallelMatchesOneDevice(t *testing.T) {
+	if n := backend.MustNew().NumDevices(); n < 2 {
+		t.Skipf("backend %s has %d device", backend.Name(), n)
+	}
+	one, two := newSyntheticRun(t, 3), newSyntheticRun(t, 3)
+	one.cfg.Steps, two.cfg.Steps = 6, 6
+	two.cfg.Devices = 2
+	a, b := one.fit(t, "", nil), two.fit(t, "", nil)
+	worst := 0.0
+	for i := range a.Losses {
+		worst = max(worst, math.Abs(a.Losses[i]-b.Losses[i]))
+	}
+	wa, wb := adapterWeights(one.store), adapterWeights(two.store)
+	for k, v := range wa {
+		for i := range v {
+			worst = max(worst, math.Abs(float64(v[i]-wb[k][i])))
+		}
+	}
+	if worst > 1e-5 {
+		t.Errorf("two devices differ from one by %g (losses %v vs %v)", worst, a.Losses, b.Losses)
+	}
+	t.Logf("6 steps on 2 devices vs 1: worst |Δ| of losses and adapter weights %.2g", worst)
+	three := newSyntheticRun(t, 3)
+	three.cfg.Devices, three.cfg.Steps = 3, 1
+	if _, err := trainer.Fit(three.b, three.store, three.fn, loss.MeanSquaredError, three.data, three.eval, three.cfg, "", nil); err == nil ||
+		!strings.Contains(err.Error(), "field devices") {
+		t.Errorf("3 devices for batches of 32: %v", err)
+	}
+}
