@@ -19,6 +19,7 @@ package backend
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -39,7 +40,7 @@ var ErrSlowBuild = fmt.Errorf("backend: built without GOEXPERIMENT=simd: the Go 
 func SIMD() bool { return simdBuild }
 
 // Auto is the default backend setting (GOMLX_BACKEND unset or "auto"): XLA on a GPU when a CUDA PJRT plugin
-// is installed, else XLA on the CPU when its plugin is installed (`mtlora fetch-assets -xla`), else the
+// is installed and an NVIDIA GPU is present, else XLA on the CPU when its plugin is installed (`mtlora fetch-assets -xla`), else the
 // pure-Go backend. XLA must be compiled in (builds with cgo).
 const Auto = "auto"
 
@@ -70,6 +71,13 @@ func hasPlugin(name string) bool {
 	return slices.ContainsFunc(xlaPlugins(), func(p string) bool { return p == name || strings.HasPrefix(p, name+"_") })
 }
 
+// hasNvidiaDevice reports whether an NVIDIA GPU's device files exist (/dev/nvidia0, …), as go-xla's installer
+// checks: a CUDA plugin without a GPU is not chosen.
+var hasNvidiaDevice = func() bool {
+	m, _ := filepath.Glob("/dev/nvidia[0-9]*")
+	return len(m) > 0
+}
+
 // choose resolves the backend setting.
 func choose() (cfg, why string) {
 	if v, ok := os.LookupEnv(compute.ConfigEnvVar); ok && v != "" && v != Auto {
@@ -78,8 +86,8 @@ func choose() (cfg, why string) {
 	if !xlaCompiled {
 		return gobackend.BackendName, "the pure-Go backend (XLA is not compiled into this build: it needs cgo)"
 	}
-	if hasPlugin("cuda") {
-		return "xla:cuda", "a CUDA PJRT plugin is installed (" + compute.ConfigEnvVar + "=xla:cpu or go overrides)"
+	if hasPlugin("cuda") && hasNvidiaDevice() {
+		return "xla:cuda", "a CUDA PJRT plugin is installed and an NVIDIA GPU is present (" + compute.ConfigEnvVar + "=xla:cpu or go overrides)"
 	}
 	if path, err := XLACPU.Path(); err == nil {
 		return "xla:" + path, "XLA on the CPU, its plugin installed by mtlora fetch-assets -xla (" + compute.ConfigEnvVar + "=go overrides)"

@@ -79,3 +79,23 @@ func TestONNXNotCompiledInIsAClearError(t *testing.T) {
 		t.Errorf("error does not tell how to enable ONNX Runtime: %v", err)
 	}
 }
+
+// A CUDA plugin is chosen only with an NVIDIA GPU present; without one, auto goes on to the CPU.
+func TestAutoPicksTheGPUOnlyWhenThereIsOne(t *testing.T) {
+	if !xlaCompiled {
+		t.Skip("XLA is not compiled in")
+	}
+	t.Setenv("GOMLX_BACKEND", "")
+	t.Setenv("MTLORA_CACHE", t.TempDir())
+	plugins, gpu := xlaPlugins, hasNvidiaDevice
+	defer func() { xlaPlugins, hasNvidiaDevice = plugins, gpu }()
+	xlaPlugins = func() []string { return []string{"cuda_v0.5", "cpu"} }
+	hasNvidiaDevice = func() bool { return true }
+	if Name() != "xla:cuda" {
+		t.Errorf("plugin and GPU: %s", Reason())
+	}
+	hasNvidiaDevice = func() bool { return false }
+	if Name() != "xla:cpu" {
+		t.Errorf("plugin without a GPU: %s", Reason())
+	}
+}
