@@ -184,7 +184,19 @@ func ParseConfig(data []byte) (Config, error) {
 	if err := decodeStrict(data, &c); err != nil {
 		return c, err
 	}
+	c.normalize()
 	return c, c.Validate()
+}
+
+// normalize makes an empty list or map the same as none ("tasks": [] is every task, "task_weights": {} no
+// weights), so a configuration reads back from its JSON unchanged.
+func (c *Config) normalize() {
+	if len(c.Tasks) == 0 {
+		c.Tasks = nil
+	}
+	if len(c.TaskWeights) == 0 {
+		c.TaskWeights = nil
+	}
 }
 
 // decodeStrict decodes JSON into v, rejecting unknown keys and keys that match a field only when case is

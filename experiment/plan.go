@@ -54,6 +54,7 @@ func ParsePlan(data []byte) (Plan, error) {
 	if err := decodeStrict(data, &p); err != nil {
 		return p, fmt.Errorf("experiment: plan: %w", err)
 	}
+	p.Run.normalize()
 	// An axis given as [] decodes to an empty, non-nil slice: say so rather than run without it.
 	v := reflect.ValueOf(p.Vary)
 	for i := range v.NumField() {
