@@ -143,11 +143,8 @@ Flags:
 // describeData prints the tasks of data whose spec is inferred from a bare file, so the user sees what was
 // guessed before training on it.
 func describeData(data string) error {
-	if data == experiment.Synthetic || data == experiment.MTBench || strings.HasSuffix(strings.ToLower(data), ".json") {
-		return nil
-	}
 	src, err := experiment.OpenData(data)
-	if err != nil {
+	if err != nil || !src.Inferred {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "%s: inferred %d task(s) (the spec is saved with the run; edit it and pass it as -data to change them):\n", data, len(src.Spec.Tasks))
