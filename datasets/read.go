@@ -1,13 +1,8 @@
 package datasets
 
 import (
-	"bufio"
-	"context"
-	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,10 +12,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
 
 // ErrData is wrapped by every error about the content of a data file: its format, schema or values. The
@@ -77,6 +69,10 @@ type ReadOptions struct {
 	Columns   []string         // Parquet reads only these columns (nil: all); every format checks they exist
 	BatchRows int              // rows per record batch for Parquet, CSV and JSON Lines (default 4096)
 	Mem       memory.Allocator // default memory.DefaultAllocator
+	// AllowUnterminatedStream accepts an Arrow IPC stream that ends without its end-of-stream marker (some
+	// writers that stream into a pipe never close it). Off, such a stream is an error: it cannot be told
+	// from one cut short at a message boundary.
+	AllowUnterminatedStream bool
 }
 
 // Files lists the data files of path: the file itself, or the files of a directory (shards, sorted by path;
@@ -91,7 +87,7 @@ func Files(path string, format Format) ([]string, error) {
 	if !info.IsDir() {
 		return []string{path}, nil
 	}
-	var files []string
+	var files, skipped []string
 	var walk func(dir string) error
 	walk = func(dir string) error {
 		entries, err := os.ReadDir(dir)
@@ -108,6 +104,8 @@ func Files(path string, format Format) ([]string, error) {
 					if err := walk(filepath.Join(dir, name)); err != nil {
 						return err
 					}
+				} else {
+					skipped = append(skipped, name+"/ (a folder not named KEY=VALUE)")
 				}
 				continue
 			}
@@ -115,7 +113,11 @@ func Files(path string, format Format) ([]string, error) {
 			switch {
 			case err == nil && (format == FormatAuto || f == format):
 			case err != nil && format != FormatAuto && filepath.Ext(name) == "":
+			case err == nil:
+				skipped = append(skipped, fmt.Sprintf("%s (%s, not %s)", name, f, format))
+				continue
 			default:
+				skipped = append(skipped, name+" (not .parquet, .arrow, .arrows, .csv or .jsonl; files without an extension are read when the format is given)")
 				continue
 			}
 			files = append(files, filepath.Join(dir, name))
@@ -127,7 +129,13 @@ func Files(path string, format Format) ([]string, error) {
 	}
 	sort.Strings(files)
 	if len(files) == 0 {
-		return nil, fmt.Errorf("%w: directory %s holds no data files", ErrData, path)
+		if len(skipped) == 0 {
+			return nil, fmt.Errorf("%w: directory %s holds no data files", ErrData, path)
+		}
+		if len(skipped) > 5 {
+			skipped = append(skipped[:5], fmt.Sprintf("and %d more", len(skipped)-5))
+		}
+		return nil, fmt.Errorf("%w: directory %s holds no data files; skipped: %s", ErrData, path, strings.Join(skipped, "; "))
 	}
 	return files, nil
 }
@@ -198,6 +206,9 @@ func Scan(path string, opts ReadOptions, fn func(file string, first int64, rec a
 	}
 	files, err := Files(path, opts.Format)
 	if err != nil {
+		if errors.Is(err, ErrData) {
+			return err
+		}
 		return fmt.Errorf("%w: %w", ErrData, err)
 	}
 	var ref *arrow.Schema
@@ -229,6 +240,9 @@ func Scan(path string, opts ReadOptions, fn func(file string, first int64, rec a
 				}
 				defer withParts.Release()
 				rec = withParts
+			}
+			if err := checkBatch(f, first, rec); err != nil {
+				return err
 			}
 			if !checked {
 				if err := checkColumns(f, rec.Schema(), opts.Columns); err != nil {
@@ -307,95 +321,11 @@ func scanFile(path string, format Format, opts ReadOptions, fn func(arrow.Record
 	bad := func(err error) error { return fmt.Errorf("%w: %s: %w", ErrData, path, err) }
 	switch format {
 	case FormatParquet:
-		pf, err := file.OpenParquetFile(path, false)
-		if err != nil {
-			return bad(err)
-		}
-		defer pf.Close()
-		fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: int64(opts.BatchRows)}, opts.Mem)
-		if err != nil {
-			return bad(err)
-		}
-		var cols []int
-		if opts.Columns != nil {
-			schema := pf.MetaData().Schema
-			for _, c := range opts.Columns {
-				found := false
-				for i := range schema.NumColumns() { // the leaves of c: c itself, or c.list.element, c.key_value.key, …
-					if p := schema.Column(i).ColumnPath().String(); p == c || strings.HasPrefix(p, c+".") {
-						found = true
-						if !slices.Contains(cols, i) {
-							cols = append(cols, i)
-						}
-					}
-				}
-				if !found {
-					s, err := fr.Schema()
-					if err != nil {
-						return bad(err)
-					}
-					if err := checkColumns(path, s, []string{c}); err != nil {
-						return err
-					}
-					return fmt.Errorf("%w: %s: column %q has no Parquet leaf columns", ErrData, path, c)
-				}
-			}
-		}
-		rr, err := fr.GetRecordReader(context.Background(), cols, nil)
-		if err != nil {
-			return bad(err)
-		}
-		defer rr.Release()
-		for rr.Next() {
-			if err := fn(rr.RecordBatch()); err != nil {
-				return err
-			}
-		}
-		if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
-			return bad(err)
-		}
-		return nil
+		return scanParquet(path, opts, fn)
 	case FormatIPCFile:
-		f, err := os.Open(path)
-		if err != nil {
-			return bad(err)
-		}
-		defer f.Close()
-		r, err := ipc.NewFileReader(f, ipc.WithAllocator(opts.Mem))
-		if err != nil {
-			return bad(err)
-		}
-		defer r.Close()
-		for i := range r.NumRecords() {
-			rec, err := r.RecordBatch(i)
-			if err != nil {
-				return bad(fmt.Errorf("record batch %d: %w", i, err))
-			}
-			if err := fn(rec); err != nil {
-				return err
-			}
-		}
-		return nil
+		return scanIPCFile(path, opts, fn)
 	case FormatIPCStream:
-		f, err := os.Open(path)
-		if err != nil {
-			return bad(err)
-		}
-		defer f.Close()
-		r, err := ipc.NewReader(f, ipc.WithAllocator(opts.Mem))
-		if err != nil {
-			return bad(err)
-		}
-		defer r.Release()
-		for r.Next() {
-			if err := fn(r.RecordBatch()); err != nil {
-				return err
-			}
-		}
-		if err := r.Err(); err != nil && !errors.Is(err, io.EOF) {
-			return bad(err)
-		}
-		return nil
+		return scanIPCStream(path, opts, fn)
 	case FormatCSV:
 		f, err := os.Open(path)
 		if err != nil {
@@ -414,232 +344,86 @@ func scanFile(path string, format Format, opts ReadOptions, fn func(arrow.Record
 	return fmt.Errorf("datasets: unknown format %d", int(format))
 }
 
-// scanCSV reads CSV with a header row into batches of string columns.
-func scanCSV(path string, r io.Reader, opts ReadOptions, fn func(arrow.RecordBatch) error) error {
-	cr := csv.NewReader(bufio.NewReader(r))
-	cr.ReuseRecord = true
-	header, err := cr.Read()
-	if err == io.EOF {
-		return fmt.Errorf("%w: %s: empty file: expected a header row", ErrData, path)
-	}
-	if err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrData, path, err)
-	}
-	header = slices.Clone(header)
-	if len(header) > 0 {
-		header[0] = strings.TrimPrefix(header[0], "\ufeff") // a UTF-8 byte-order mark
-	}
-	fields := make([]arrow.Field, len(header))
-	for i, h := range header {
-		if slices.Index(header, h) != i {
-			return fmt.Errorf("%w: %s: header names column %q twice", ErrData, path, h)
+// checkBatch validates every column of a decoded batch before anything reads a value: offsets inside their
+// data, buffers long enough for the rows, dictionary indices inside the dictionary. arrow-go's decoders do
+// not check what damaged metadata declares, and a value read past a buffer would be a panic or another
+// row's bytes.
+func checkBatch(file string, first int64, rec arrow.RecordBatch) error {
+	for c, col := range rec.Columns() {
+		if err := checkArray(col); err != nil {
+			return fmt.Errorf("%w: %s: rows %d to %d: column %q: %w", ErrData, file, first+1, first+rec.NumRows(), rec.Schema().Field(c).Name, err)
 		}
-		fields[i] = arrow.Field{Name: h, Type: arrow.BinaryTypes.String, Nullable: true}
-	}
-	schema := arrow.NewSchema(fields, nil)
-	b := array.NewRecordBuilder(opts.Mem, schema)
-	defer b.Release()
-	rows := 0
-	flush := func() error {
-		rec := b.NewRecordBatch()
-		defer rec.Release()
-		rows = 0
-		return fn(rec)
-	}
-	row := 0
-	for {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
+		if int64(col.Len()) != rec.NumRows() {
+			return fmt.Errorf("%w: %s: rows %d to %d: column %q has %d values for %d rows", ErrData, file, first+1, first+rec.NumRows(), rec.Schema().Field(c).Name, col.Len(), rec.NumRows())
 		}
-		row++
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				return fmt.Errorf("%w: %s: row %d (line %d): %w", ErrData, path, row, pe.Line, pe.Err)
-			}
-			return fmt.Errorf("%w: %s: row %d: %w", ErrData, path, row, err)
-		}
-		for i, v := range rec {
-			b.Field(i).(*array.StringBuilder).Append(v)
-		}
-		if rows++; rows == opts.BatchRows {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-	}
-	if rows > 0 || row == 0 {
-		return flush()
 	}
 	return nil
 }
 
-// jsonKind is the type of a JSON Lines column, fixed by the first line that has a non-null value.
-type jsonKind int
+func checkArray(arr arrow.Array) error {
+	d := arr.Data()
+	n := int64(d.Offset() + d.Len())
+	if bufs := d.Buffers(); len(bufs) > 0 && bufs[0] != nil && int64(bufs[0].Len())*8 < n {
+		return fmt.Errorf("validity bitmap of %d bytes for %d values", bufs[0].Len(), n)
+	}
+	if fw, ok := arr.DataType().(arrow.FixedWidthDataType); ok && arr.DataType().ID() != arrow.DICTIONARY {
+		if bufs := d.Buffers(); len(bufs) < 2 || bufs[1] == nil && n > 0 || bufs[1] != nil && int64(bufs[1].Len())*8 < n*int64(fw.BitWidth()) {
+			return fmt.Errorf("data buffer too short for %d values of %d bits", n, fw.BitWidth())
+		}
+	}
+	switch a := arr.(type) {
+	case *array.Dictionary:
+		if err := checkArray(a.Indices()); err != nil {
+			return fmt.Errorf("dictionary indices: %w", err)
+		}
+		if err := checkArray(a.Dictionary()); err != nil {
+			return fmt.Errorf("dictionary: %w", err)
+		}
+		size := a.Dictionary().Len()
+		for i := range a.Len() {
+			if a.IsValid(i) {
+				if k := a.GetValueIndex(i); k < 0 || k >= size {
+					return fmt.Errorf("value %d: dictionary index %d outside the %d-entry dictionary", i, k, size)
+				}
+			}
+		}
+		return nil
+	case *array.List:
+		if err := a.ValidateFull(); err != nil {
+			return err
+		}
+		return checkArray(a.ListValues())
+	case *array.LargeList:
+		if err := a.ValidateFull(); err != nil {
+			return err
+		}
+		return checkArray(a.ListValues())
+	case *array.String:
+		return checkOffsets(a.Validate(), a.ValueOffsets)
+	case *array.LargeString:
+		return checkOffsets(a.Validate(), a.ValueOffsets)
+	case *array.Binary:
+		return checkOffsets(a.Validate(), a.ValueOffsets)
+	case *array.LargeBinary:
+		return checkOffsets(a.Validate(), a.ValueOffsets)
+	case interface{ ValidateFull() error }:
+		return a.ValidateFull()
+	}
+	return nil
+}
 
-const (
-	jsonUnknown jsonKind = iota
-	jsonString
-	jsonNumber
-	jsonBool
-	jsonStrings
-)
-
-var jsonKindNames = []string{"null", "string", "number", "boolean", "array of strings"}
-
-// scanJSONL reads JSON Lines into batches: columns are the keys of the first object (then in order of first
-// appearance); strings become utf8, numbers float64, booleans bool, arrays of strings list<utf8>; a value of
-// another type is an error naming the line and the key. Objects and other arrays are not supported as values.
-func scanJSONL(path string, r io.Reader, opts ReadOptions, fn func(arrow.RecordBatch) error) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<16), 64<<20)
-	type row struct {
-		line int
-		vals map[string]json.RawMessage
+// checkOffsets completes arrow-go's Validate (offsets buffer long enough, first and last offsets inside the
+// data) with what its ValidateFull checks too late to avoid a panic: no offset is negative or smaller than
+// the one before — so every value lies inside the data. Text validity is column.text's, with its row.
+func checkOffsets[T int32 | int64](err error, offsets func() []T) error {
+	if err != nil {
+		return err
 	}
-	var keys []string
-	kinds := map[string]jsonKind{}
-	var pending []row
-	frozen := false // the first batch fixes the columns and their types
-	flush := func() error {
-		if !frozen {
-			for k, kind := range kinds {
-				if kind == jsonUnknown {
-					kinds[k] = jsonString // null on every line so far
-				}
-			}
-			frozen = true
+	offs := offsets()
+	for i, o := range offs {
+		if o < 0 || i > 0 && o < offs[i-1] {
+			return fmt.Errorf("value offsets decrease or are negative at value %d (%d after %d)", i, o, offs[max(0, i-1)])
 		}
-		fields := make([]arrow.Field, len(keys))
-		for i, k := range keys {
-			t := arrow.DataType(arrow.BinaryTypes.String)
-			switch kinds[k] {
-			case jsonNumber:
-				t = arrow.PrimitiveTypes.Float64
-			case jsonBool:
-				t = arrow.FixedWidthTypes.Boolean
-			case jsonStrings:
-				t = arrow.ListOf(arrow.BinaryTypes.String)
-			}
-			fields[i] = arrow.Field{Name: k, Type: t, Nullable: true}
-		}
-		b := array.NewRecordBuilder(opts.Mem, arrow.NewSchema(fields, nil))
-		defer b.Release()
-		for _, p := range pending {
-			for i, k := range keys {
-				raw, ok := p.vals[k]
-				if !ok || string(raw) == "null" {
-					b.Field(i).AppendNull()
-					continue
-				}
-				var err error
-				switch fb := b.Field(i).(type) {
-				case *array.StringBuilder:
-					var s string
-					err = json.Unmarshal(raw, &s)
-					fb.Append(s)
-				case *array.Float64Builder:
-					var x float64
-					err = json.Unmarshal(raw, &x)
-					fb.Append(x)
-				case *array.BooleanBuilder:
-					var x bool
-					err = json.Unmarshal(raw, &x)
-					fb.Append(x)
-				case *array.ListBuilder:
-					var x []string
-					if err = json.Unmarshal(raw, &x); err == nil {
-						fb.Append(true)
-						fb.ValueBuilder().(*array.StringBuilder).AppendValues(x, nil)
-					}
-				}
-				if err != nil {
-					return fmt.Errorf("%w: %s: line %d: key %q: expected a %s (as on earlier lines), found %.40s",
-						ErrData, path, p.line, k, jsonKindNames[kinds[k]], raw)
-				}
-			}
-		}
-		pending = pending[:0]
-		rec := b.NewRecordBatch()
-		defer rec.Release()
-		return fn(rec)
-	}
-	line, rows := 0, 0
-	for sc.Scan() {
-		line++
-		text := strings.TrimSpace(sc.Text())
-		if text == "" {
-			continue
-		}
-		var vals map[string]json.RawMessage
-		if err := json.Unmarshal([]byte(text), &vals); err != nil {
-			return fmt.Errorf("%w: %s: line %d: not a JSON object: %w", ErrData, path, line, err)
-		}
-		dec := json.NewDecoder(strings.NewReader(text)) // keys in the order of the line
-		_, _ = dec.Token()
-		for dec.More() {
-			t, err := dec.Token()
-			if err != nil {
-				break
-			}
-			k, _ := t.(string)
-			var skip json.RawMessage
-			_ = dec.Decode(&skip)
-			if _, seen := kinds[k]; !seen {
-				if frozen {
-					return fmt.Errorf("%w: %s: line %d: key %q first appears after the first %d lines fixed the columns",
-						ErrData, path, line, k, opts.BatchRows)
-				}
-				keys = append(keys, k)
-				kinds[k] = jsonUnknown
-			}
-		}
-		for k, raw := range vals {
-			kind := jsonUnknown
-			switch c := strings.TrimSpace(string(raw)); {
-			case c == "null":
-			case strings.HasPrefix(c, `"`):
-				kind = jsonString
-			case c == "true" || c == "false":
-				kind = jsonBool
-			case strings.HasPrefix(c, "["):
-				var x []string
-				if json.Unmarshal(raw, &x) != nil {
-					return fmt.Errorf("%w: %s: line %d: key %q: an array must hold strings only (as choices do), found %.40s", ErrData, path, line, k, c)
-				}
-				kind = jsonStrings
-			case strings.HasPrefix(c, "{"):
-				return fmt.Errorf("%w: %s: line %d: key %q: nested objects are not supported", ErrData, path, line, k)
-			default:
-				kind = jsonNumber
-			}
-			if kind == jsonUnknown {
-				continue
-			}
-			if kinds[k] == jsonUnknown {
-				kinds[k] = kind
-			} else if kinds[k] != kind {
-				return fmt.Errorf("%w: %s: line %d: key %q: expected a %s (as on earlier lines), found a %s",
-					ErrData, path, line, k, jsonKindNames[kinds[k]], jsonKindNames[kind])
-			}
-		}
-		pending = append(pending, row{line, vals})
-		rows++
-		if len(pending) == opts.BatchRows {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("%w: %s: line %d: %w", ErrData, path, line+1, err)
-	}
-	if rows == 0 {
-		return fmt.Errorf("%w: %s: empty file: no JSON objects", ErrData, path)
-	}
-	if len(pending) > 0 {
-		return flush()
 	}
 	return nil
 }

@@ -29,8 +29,12 @@ type Spec struct {
 	SplitColumn string `json:"split_column,omitempty"` // optional train/validation/test column; else a stable hash split
 	// ChoicesColumn holds the candidate answers of multiple-choice tasks (default "choices"): a list of strings,
 	// or a string holding a JSON array of strings (CSV).
-	ChoicesColumn string     `json:"choices_column,omitempty"`
-	Tasks         []TaskSpec `json:"tasks"`
+	ChoicesColumn string `json:"choices_column,omitempty"`
+	// AllowEmptyText keeps examples whose text, pair or a choice is the empty string; without it they are an
+	// error naming the row (an empty text is more often a lost value than a meant one). A null is always an
+	// error; in CSV an empty unquoted field is null and "" is the empty text.
+	AllowEmptyText bool       `json:"allow_empty_text,omitempty"`
+	Tasks          []TaskSpec `json:"tasks"`
 }
 
 // TaskSpec describes one task.
@@ -265,7 +269,11 @@ func Load(spec Spec, opts ReadOptions, validation, test float64) (*Set, error) {
 	}
 	for i, n := range counts {
 		if n == 0 {
-			return nil, fmt.Errorf("%w: task %q has no examples", ErrData, spec.Tasks[i].Name)
+			where := spec.Tasks[i].Path
+			if where == "" {
+				where = spec.Path
+			}
+			return nil, fmt.Errorf("%w: %s: task %q has no examples", ErrData, where, spec.Tasks[i].Name)
 		}
 	}
 	return set, nil
@@ -285,27 +293,43 @@ func getColumn(file string, rec arrow.RecordBatch, name string) (column, error) 
 	return column{name, rec.Column(idx[0])}, nil
 }
 
-// text returns row i as a string; only string columns (utf8, large utf8, dictionary of them) qualify.
+// view returns row i of a string column (utf8, large utf8, string view, dictionary of them) as a view into
+// the Arrow buffers, valid only while the batch is; ok is false for other column types.
+func (c column) view(i int) (s string, ok bool) {
+	switch a := c.arr.(type) {
+	case *array.String:
+		return a.Value(i), true
+	case *array.LargeString:
+		return a.Value(i), true
+	case *array.StringView:
+		return a.Value(i), true
+	case *array.Dictionary:
+		switch d := a.Dictionary().(type) {
+		case *array.String:
+			return d.Value(a.GetValueIndex(i)), true
+		case *array.LargeString:
+			return d.Value(a.GetValueIndex(i)), true
+		}
+	}
+	return "", false
+}
+
+// text returns row i of a string column as a string of its own — a copy, not a view into the Arrow
+// buffers, which the allocator may free or reuse once the batch is released — and checks it is valid
+// UTF-8: the one rule for every format.
 func (c column) text(file string, row int64, i int) (string, error) {
 	if c.arr.IsNull(i) {
 		return "", fmt.Errorf("%w: %s: row %d: column %q is null", ErrData, file, row, c.name)
 	}
-	switch a := c.arr.(type) {
-	case *array.String:
-		return a.Value(i), nil
-	case *array.LargeString:
-		return a.Value(i), nil
-	case *array.StringView:
-		return a.Value(i), nil
-	case *array.Dictionary:
-		switch d := a.Dictionary().(type) {
-		case *array.String:
-			return d.Value(a.GetValueIndex(i)), nil
-		case *array.LargeString:
-			return d.Value(a.GetValueIndex(i)), nil
-		}
+	v, ok := c.view(i)
+	if !ok {
+		return "", fmt.Errorf("%w: %s: column %q is %s, expected a string column", ErrData, file, c.name, c.arr.DataType())
 	}
-	return "", fmt.Errorf("%w: %s: column %q is %s, expected a string column", ErrData, file, c.name, c.arr.DataType())
+	if at := invalidAt(v); at >= 0 {
+		return "", fmt.Errorf("%w: %s: row %d: column %q is not valid UTF-8 (byte %d of the value: %q)",
+			ErrData, file, row, c.name, at, v[max(0, at-8):min(len(v), at+4)])
+	}
+	return strings.Clone(v), nil
 }
 
 // value returns row i in its canonical string form: strings as they are, integers in decimal, booleans as
@@ -338,11 +362,10 @@ func (c column) value(file string, row int64, i int) (string, error) {
 	case *array.Boolean:
 		return strconv.FormatBool(a.Value(i)), nil
 	}
-	s, err := c.text(file, row, i)
-	if err != nil {
+	if _, ok := c.view(i); !ok {
 		return "", fmt.Errorf("%w: %s: column %q is %s, expected strings, integers, floats or booleans", ErrData, file, c.name, c.arr.DataType())
 	}
-	return s, nil
+	return c.text(file, row, i)
 }
 
 func (set *Set) addRows(file string, first int64, rec arrow.RecordBatch, fixedTask int, needPair, needChoices bool, validation, test float64) error {
@@ -406,6 +429,16 @@ func (set *Set) addRows(file string, first int64, rec arrow.RecordBatch, fixedTa
 				return err
 			}
 		}
+		if !spec.AllowEmptyText {
+			if err := notEmpty(file, row, spec.TextColumn, e.Text); err != nil {
+				return err
+			}
+			if ts.Pair {
+				if err := notEmpty(file, row, spec.PairColumn, e.Pair); err != nil {
+					return err
+				}
+			}
+		}
 		label, err := labelCol.value(file, row, i)
 		if err != nil {
 			return err
@@ -414,6 +447,10 @@ func (set *Set) addRows(file string, first int64, rec arrow.RecordBatch, fixedTa
 		case ts.MultipleChoice:
 			if e.Choices, err = choicesCol.choices(file, row, i); err != nil {
 				return err
+			}
+			if !spec.AllowEmptyText && slices.Contains(e.Choices, "") {
+				return fmt.Errorf("%w: %s: row %d: column %q: choice %d is the empty text (set allow_empty_text in the spec to keep empty texts)",
+					ErrData, file, row, spec.ChoicesColumn, slices.Index(e.Choices, ""))
 			}
 			if len(e.Choices) < 2 {
 				return fmt.Errorf("%w: %s: row %d: column %q: multiple-choice task %q needs at least 2 choices, found %d",
@@ -456,6 +493,14 @@ func (set *Set) addRows(file string, first int64, rec arrow.RecordBatch, fixedTa
 			e.Split = SplitOf(key, validation, test)
 		}
 		set.Examples = append(set.Examples, e)
+	}
+	return nil
+}
+
+// notEmpty rejects an empty text unless the spec allows them (Spec.AllowEmptyText).
+func notEmpty(file string, row int64, col, s string) error {
+	if s == "" {
+		return fmt.Errorf("%w: %s: row %d: column %q is the empty text (set allow_empty_text in the spec to keep empty texts)", ErrData, file, row, col)
 	}
 	return nil
 }
