@@ -33,7 +33,7 @@ func integrityRows() [][3]string {
 	for i := range 48 {
 		task, label := "sentiment", []string{"neg", "pos"}[i%2]
 		if i%3 == 0 {
-			task, label = "topic", []string{"politics", "sport", "science"}[i%3]
+			task, label = "topic", []string{"politics", "sport", "science"}[(i/3)%3]
 		}
 		text := fmt.Sprintf("row %d: naïve café — 日本語 %s", i, strings.Repeat("x", i%7))
 		switch i % 5 {

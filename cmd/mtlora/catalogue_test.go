@@ -237,6 +237,57 @@ func catalogue() []badInput {
 		{"data path that does not exist", func(t *testing.T, d string) error { return loadText(filepath.Join(d, "absent.parquet")) },
 			nil, []string{"absent.parquet"}},
 
+		// Data integrity (issue 17): damaged files and values a format could change are errors, never fewer
+		// rows or other values. The corruption sweep (datasets/integrity_test.go) covers thousands more.
+		{"Parquet file cut short, its footer kept", func(t *testing.T, d string) error {
+			rec := catalogueRecord(20000, plainText)
+			defer rec.Release()
+			return loadText(writeBytes(t, d, "cut.parquet", cutKeepingFooter(parquetBytes(t, rec, 5000), 0.6)))
+		}, datasets.ErrData, []string{"cut.parquet", "row group", "column chunk", "outside the file"}},
+		{"Arrow IPC stream without its end-of-stream marker", func(t *testing.T, d string) error {
+			rec := catalogueRecord(30, plainText)
+			defer rec.Release()
+			data := streamBytes(t, rec, 10)
+			return loadText(writeBytes(t, d, "cut.arrows", data[:len(data)-8]))
+		}, datasets.ErrData, []string{"cut.arrows", "after 3 record batches", "without its end-of-stream marker"}},
+		{"bytes after an Arrow IPC stream's end", func(t *testing.T, d string) error {
+			rec := catalogueRecord(30, plainText)
+			defer rec.Release()
+			data := streamBytes(t, rec, 10)
+			return loadText(writeBytes(t, d, "tail.arrows", append(data, data[:64]...)))
+		}, datasets.ErrData, []string{"tail.arrows", "64 bytes follow the end-of-stream marker"}},
+		{"CSV text field left empty (NULL)", func(t *testing.T, d string) error {
+			return loadText(write(t, d, "null.csv", goodCSV+"topic,,sport\n"))
+		}, datasets.ErrData, []string{"null.csv", "row 3", `column "text" is null`}},
+		{"CSV text that is the empty string", func(t *testing.T, d string) error {
+			return loadText(write(t, d, "blank.csv", goodCSV+"topic,\"\",sport\n"))
+		}, datasets.ErrData, []string{"blank.csv", "row 3", `column "text" is the empty text`, "allow_empty_text"}},
+		{"CSV quote inside an unquoted field", func(t *testing.T, d string) error {
+			return loadText(write(t, d, "bare.csv", goodCSV+"topic,say \"hi\",sport\n"))
+		}, datasets.ErrData, []string{"bare.csv", "row 3", "line 4", `column "text"`, "double quote inside an unquoted field"}},
+		{"CSV text that is not UTF-8", func(t *testing.T, d string) error {
+			return loadText(write(t, d, "latin1.csv", goodCSV+"topic,caf\xe9,sport\n"))
+		}, datasets.ErrData, []string{"latin1.csv", "row 3", `column "text"`, "not valid UTF-8"}},
+		{"Parquet text that is not UTF-8", func(t *testing.T, d string) error {
+			rec := catalogueRecord(6, func(i int) string { return map[bool]string{true: "caf\xe9", false: "ok"}[i == 4] })
+			defer rec.Release()
+			return loadText(writeBytes(t, d, "latin1.parquet", parquetBytes(t, rec, 100)))
+		}, datasets.ErrData, []string{"latin1.parquet", "row 5", `column "text"`, "not valid UTF-8"}},
+		{"JSON Lines text that is not UTF-8", func(t *testing.T, d string) error {
+			return loadText(write(t, d, "latin1.jsonl", `{"task":"topic","text":"a","label":"sport"}`+"\n"+`{"task":"topic","text":"caf`+"\xe9"+`","label":"sport"}`+"\n"))
+		}, datasets.ErrData, []string{"latin1.jsonl", "line 2", `key "text"`, "not valid UTF-8"}},
+		{"JSON Lines text with half a surrogate pair", func(t *testing.T, d string) error {
+			return loadText(write(t, d, "surrogate.jsonl", `{"task":"topic","text":"a\ud800b","label":"sport"}`+"\n"))
+		}, datasets.ErrData, []string{"surrogate.jsonl", "line 1", `key "text"`, "half a UTF-16 surrogate pair"}},
+		{"JSON Lines key given twice", func(t *testing.T, d string) error {
+			return loadText(write(t, d, "twice.jsonl", `{"task":"topic","text":"a","text":"b","label":"sport"}`+"\n"))
+		}, datasets.ErrData, []string{"twice.jsonl", "line 1", `key "text" appears twice`}},
+		{"folder without data files", func(t *testing.T, d string) error {
+			write(t, d, "data/notes.txt", "not data")
+			write(t, d, "data/part-0", "no extension")
+			return loadText(filepath.Join(d, "data"))
+		}, datasets.ErrData, []string{"holds no data files", "skipped", "notes.txt", "part-0", "files without an extension are read when the format is given"}},
+
 		// Text and models.
 		{"text longer than the model", func(t *testing.T, d string) error {
 			tok, err := pretrained.LoadTokenizer(tinyVocab(t, d))
