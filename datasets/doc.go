@@ -7,6 +7,15 @@
 // partition folders (task=NAME/part-0.parquet, the key becoming a column). Errors wrap ErrData and name the
 // file, row and column.
 //
+// # Integrity
+//
+// A read gives the rows a file holds or an error: Parquet row counts are checked per row group and file and
+// page checksums verified where a writer wrote them; Arrow IPC metadata is bounds-checked before arrow-go
+// decodes it, a file's footer must account for every record batch and a stream must end with its
+// end-of-stream marker; every batch is validated before a value is read. CSV is read byte for byte (an empty
+// unquoted field is null, "" the empty text). Texts must be valid UTF-8 in every format, and the texts of
+// Examples are copies, not views into Arrow buffers, so any allocator may be passed in ReadOptions.Mem.
+//
 // # Specs and tasks
 //
 // A Spec says which columns hold the text, the second text of pairs, the label, the task, the split and the

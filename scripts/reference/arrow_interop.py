@@ -15,7 +15,10 @@ reads them. Files pyarrow cannot read are listed with its error.
 
 It also writes multi-task datasets the way users bring them, with what pyarrow.dataset reads back under
 expected.json's "datasets": a hive-partitioned folder (task=NAME/…, written by pyarrow.dataset with URL-encoded
-partition values), shards without a file extension, and labels stored as DOUBLE and BOOLEAN columns.
+partition values), shards without a file extension, and labels stored as DOUBLE and BOOLEAN columns; Parquet
+files with page checksums (integrity/, for the corruption sweep); and CSV files whose texts hold line breaks,
+quotes, empty strings and NULLs, written by pyarrow and, when the duckdb package is installed, by DuckDB
+(with a DuckDB Parquet file of the same table), under expected.json's "csv_edges".
 """
 import json
 import math
@@ -112,6 +115,64 @@ def write_datasets(out):
     }
 
 
+def integrity_rows():
+    """The rows of datasets/integrity_test.go's integrityRows, for the corruption sweep over files with page
+    checksums (which arrow-go cannot write)."""
+    rows = []
+    for i in range(48):
+        task, label = "sentiment", ["neg", "pos"][i % 2]
+        if i % 3 == 0:
+            task, label = "topic", ["politics", "sport", "science"][(i // 3) % 3]
+        text = f"row {i}: naïve café — 日本語 {'x' * (i % 7)}"
+        text += {1: ', with a comma and "quotes"', 2: "\r\nsecond line (CRLF)", 3: "\nsecond line\tand a tab"}.get(i % 5, "")
+        rows.append((task, text, label))
+    return rows
+
+
+def write_integrity(out):
+    """Parquet files with page checksums (CRC-32 of each page as written), data page v1 and v2."""
+    d = os.path.join(out, "integrity")
+    os.makedirs(d, exist_ok=True)
+    rows = integrity_rows()
+    t = pa.table({"task": [r[0] for r in rows], "text": [r[1] for r in rows], "label": [r[2] for r in rows]})
+    files = {}
+    p = os.path.join(d, "pyarrow_checksum.parquet")
+    pq.write_table(t, p, row_group_size=16, compression="snappy", use_dictionary=True, write_page_checksum=True)
+    files[p] = "parquet"
+    p = os.path.join(d, "pyarrow_checksum_v2.parquet")
+    pq.write_table(t, p, row_group_size=20, compression="none", use_dictionary=False, data_page_version="2.0",
+                   write_page_checksum=True, data_page_size=256)
+    files[p] = "parquet"
+    return files
+
+
+EDGE_TEXTS = ["line one\r\nline two (CRLF inside a quoted field)", "", None, 'a "quoted" word', "comma, inside",
+              "ends with CR\r", "bare\nLF", "  spaces kept  ", "tab\there", "naïve café 日本語", "\r\n"]
+
+
+def write_csv_edges(out):
+    """CSV written by pyarrow and by DuckDB from one table whose texts need quoting, hold line breaks
+    (\r\n, \n, a lone \r), or are empty or NULL: the Go reader must return the very values written."""
+    t = pa.table({"text": pa.array(EDGE_TEXTS, pa.string()), "label": pa.array([str(i) for i in range(len(EDGE_TEXTS))])})
+    files = {}
+    p = os.path.join(out, "edges_pyarrow.csv")
+    pacsv.write_csv(t, p)
+    files["pyarrow"] = p
+    try:
+        import duckdb
+    except ImportError:
+        return files, None
+    con = duckdb.connect()
+    con.register("edges", t)
+    p = os.path.join(out, "edges_duckdb.csv")
+    con.execute(f"COPY (SELECT * FROM edges) TO '{p}' (HEADER, DELIMITER ',')")
+    files["duckdb"] = p
+    p = os.path.join(out, "edges_duckdb.parquet")
+    con.execute(f"COPY (SELECT * FROM edges) TO '{p}' (FORMAT parquet)")
+    files["duckdb_parquet"] = p
+    return files, f"duckdb {duckdb.__version__}"
+
+
 def jsonable(v):
     if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
         return repr(v)
@@ -158,7 +219,11 @@ def main():
         for name in sorted(os.listdir(d)):
             if name.endswith(".parquet"):
                 files[os.path.join(d, name)] = "parquet"
-    expected = {"writer": f"pyarrow {pa.__version__}", "files": {}, "datasets": write_datasets(out)}
+    files.update(write_integrity(out))
+    edges, duckdb_version = write_csv_edges(out)
+    expected = {"writer": f"pyarrow {pa.__version__}", "files": {}, "datasets": write_datasets(out),
+                "csv_edges": {"files": edges, "duckdb": duckdb_version, "text": EDGE_TEXTS,
+                              "label": [str(i) for i in range(len(EDGE_TEXTS))]}}
     for path, fmt in files.items():
         desc = describe(path, fmt)
         if desc is None:
