@@ -20,6 +20,8 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/mtlora/mtlora/internal/arrowmsg"
 )
 
 // The integrity guarantee: a loader returns exactly the rows a file holds, or an error wrapping ErrData that
@@ -270,6 +272,14 @@ func damages(t *testing.T, name string, data []byte, checksummed bool) []damage 
 			out = append(out, damage{fmt.Sprintf("footer length %+d", delta), d, exact})
 		}
 	case ".arrows":
+		mr := arrowmsg.NewReader(bytes.NewReader(data), int64(len(data)), memory.NewGoAllocator())
+		for {
+			if _, err := mr.Message(); err != nil {
+				break
+			}
+			out = append(out, damage{fmt.Sprintf("cut after message %d (a message boundary, byte %d)", mr.Messages, mr.Read), data[:mr.Read], exact})
+		}
+		mr.Release()
 		eos := len(data) - 8 // the end-of-stream marker: 0xFFFFFFFF then a zero length
 		out = append(out, damage{"end-of-stream marker removed", data[:eos], exact},
 			damage{"bytes after the end-of-stream marker", append(bytes.Clone(data), data[:16]...), exact})
