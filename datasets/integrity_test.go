@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -94,36 +95,30 @@ func integrityFiles(t *testing.T) map[string][]byte {
 	parquetFile("snappy-dict-v2.parquet", parquet.NewWriterProperties(parquet.WithMaxRowGroupLength(20),
 		parquet.WithCompression(compress.Codecs.Snappy), parquet.WithDictionaryDefault(true), parquet.WithDataPageVersion(parquet.DataPageV2)))
 
-	var buf bytes.Buffer
-	fw, err := ipc.NewFileWriter(&buf, ipc.WithSchema(rec.Schema()))
-	if err != nil {
-		t.Fatal(err)
+	type batchWriter interface {
+		Write(arrow.RecordBatch) error
+		Close() error
 	}
-	for _, lo := range []int64{0, 16, 32} {
-		s := rec.NewSlice(lo, lo+16)
-		if err := fw.Write(s); err != nil {
+	ipcFile := func(name string, open func(io.Writer) (batchWriter, error)) { // three batches of 16 rows
+		var buf bytes.Buffer
+		w, err := open(&buf)
+		if err != nil {
 			t.Fatal(err)
 		}
-		s.Release()
-	}
-	if err := fw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	out["batches.arrow"] = bytes.Clone(buf.Bytes())
-
-	buf.Reset()
-	sw := ipc.NewWriter(&buf, ipc.WithSchema(rec.Schema()))
-	for _, lo := range []int64{0, 16, 32} {
-		s := rec.NewSlice(lo, lo+16)
-		if err := sw.Write(s); err != nil {
+		for _, lo := range []int64{0, 16, 32} {
+			s := rec.NewSlice(lo, lo+16)
+			if err := w.Write(s); err != nil {
+				t.Fatal(err)
+			}
+			s.Release()
+		}
+		if err := w.Close(); err != nil {
 			t.Fatal(err)
 		}
-		s.Release()
+		out[name] = buf.Bytes()
 	}
-	if err := sw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	out["batches.arrows"] = bytes.Clone(buf.Bytes())
+	ipcFile("batches.arrow", func(w io.Writer) (batchWriter, error) { return ipc.NewFileWriter(w, ipc.WithSchema(rec.Schema())) })
+	ipcFile("batches.arrows", func(w io.Writer) (batchWriter, error) { return ipc.NewWriter(w, ipc.WithSchema(rec.Schema())), nil })
 
 	var csv, jsonl bytes.Buffer
 	csv.WriteString("task,text,label\r\n")

@@ -20,20 +20,16 @@ import (
 // some) is an error.
 func scanIPCFile(path string, opts ReadOptions, fn func(arrow.RecordBatch) error) error {
 	bad := func(err error) error { return fmt.Errorf("%w: %s: %w", ErrData, path, err) }
-	f, err := os.Open(path)
+	f, size, err := openData(path)
 	if err != nil {
-		return bad(err)
+		return err
 	}
 	defer f.Close()
-	st, err := f.Stat()
+	found, err := ipcFileBatches(f, size, opts)
 	if err != nil {
 		return bad(err)
 	}
-	found, err := ipcFileBatches(f, st.Size(), opts)
-	if err != nil {
-		return bad(err)
-	}
-	r, err := ipc.NewFileReader(f, ipc.WithAllocator(opts.Mem), ipc.WithMetadataSizeLimit(st.Size()), ipc.WithBodySizeLimit(st.Size()))
+	r, err := ipc.NewFileReader(f, ipc.WithAllocator(opts.Mem), ipc.WithMetadataSizeLimit(size), ipc.WithBodySizeLimit(size))
 	if err != nil {
 		return bad(err)
 	}
@@ -102,16 +98,12 @@ func ipcFileBatches(f *os.File, size int64, opts ReadOptions) (int, error) {
 // one.
 func scanIPCStream(path string, opts ReadOptions, fn func(arrow.RecordBatch) error) error {
 	bad := func(err error) error { return fmt.Errorf("%w: %s: %w", ErrData, path, err) }
-	f, err := os.Open(path)
+	f, size, err := openData(path)
 	if err != nil {
-		return bad(err)
+		return err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return bad(err)
-	}
-	mr := arrowmsg.NewReader(f, st.Size(), opts.Mem)
+	mr := arrowmsg.NewReader(f, size, opts.Mem)
 	defer mr.Release()
 	r, err := ipc.NewReaderFromMessageReader(mr, ipc.WithAllocator(opts.Mem))
 	if err != nil {
@@ -131,8 +123,8 @@ func scanIPCStream(path string, opts ReadOptions, fn func(arrow.RecordBatch) err
 	switch {
 	case !mr.EOS && !opts.AllowUnterminatedStream:
 		return bad(fmt.Errorf("the stream ends after %d record batches without its end-of-stream marker: the file may be cut short (ReadOptions.AllowUnterminatedStream accepts such streams)", batches))
-	case mr.EOS && mr.Read != st.Size():
-		return bad(fmt.Errorf("%d bytes follow the end-of-stream marker (at byte %d)", st.Size()-mr.Read, mr.Read))
+	case mr.EOS && mr.Read != size:
+		return bad(fmt.Errorf("%d bytes follow the end-of-stream marker (at byte %d)", size-mr.Read, mr.Read))
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package datasets
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 
@@ -21,15 +20,11 @@ import (
 // arrow-go reports a short read as an error wrapping io.EOF, which is not the end of the data.
 func scanParquet(path string, opts ReadOptions, fn func(arrow.RecordBatch) error) error {
 	bad := func(err error) error { return fmt.Errorf("%w: %s: %w", ErrData, path, err) }
-	f, err := os.Open(path)
+	f, size, err := openData(path)
 	if err != nil {
-		return bad(err)
+		return err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return bad(err)
-	}
 	pf, err := file.NewParquetReader(f)
 	if err != nil {
 		return bad(err)
@@ -82,7 +77,7 @@ func scanParquet(path string, opts ReadOptions, fn func(arrow.RecordBatch) error
 			if cc.HasDictionaryPage() && cc.DictionaryPageOffset() > 0 && cc.DictionaryPageOffset() < start {
 				start = cc.DictionaryPageOffset()
 			}
-			if _, err := parquetcrc.CheckChunk(f, st.Size(), start, cc.TotalCompressedSize()); err != nil {
+			if _, err := parquetcrc.CheckChunk(f, size, start, cc.TotalCompressedSize()); err != nil {
 				return bad(fmt.Errorf("row group %d: column %s: %w", rg, md.Schema.Column(c).ColumnPath(), err))
 			}
 		}

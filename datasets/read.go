@@ -427,3 +427,17 @@ func checkOffsets[T int32 | int64](err error, offsets func() []T) error {
 	}
 	return nil
 }
+
+// openData opens a data file for a reader that needs its size; errors wrap ErrData and name the file.
+func openData(path string) (*os.File, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %s: %w", ErrData, path, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("%w: %s: %w", ErrData, path, err)
+	}
+	return f, st.Size(), nil
+}
