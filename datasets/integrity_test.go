@@ -366,3 +366,42 @@ func TestCorruptionSweep(t *testing.T) {
 		})
 	}
 }
+
+// The two opt-ins: a stream without its end-of-stream marker loads its complete batches when the caller
+// allows it, and empty texts load when the spec allows them (CSV: "" is the empty text; an unquoted empty
+// field is NULL, which no option admits).
+func TestIntegrityOptIns(t *testing.T) {
+	dir := t.TempDir()
+	data := integrityFiles(t)["batches.arrows"]
+	path := filepath.Join(dir, "open.arrows")
+	if err := os.WriteFile(path, data[:len(data)-8], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(integritySpec(path), ReadOptions{}, 0.2, 0); err == nil || !strings.Contains(err.Error(), "end-of-stream marker") {
+		t.Fatalf("unterminated stream: %v", err)
+	}
+	set, err := Load(integritySpec(path), ReadOptions{AllowUnterminatedStream: true}, 0.2, 0)
+	if err != nil || len(set.Examples) != len(integrityRows()) {
+		t.Fatalf("unterminated stream, allowed: %v", err)
+	}
+
+	csvPath := filepath.Join(dir, "empty.csv")
+	if err := os.WriteFile(csvPath, []byte("task,text,label\nsentiment,\"\",pos\nsentiment,x,neg\ntopic,y,sport\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec := integritySpec(csvPath)
+	if _, err := Load(spec, ReadOptions{}, 0, 0); err == nil || !strings.Contains(err.Error(), "allow_empty_text") {
+		t.Fatalf("empty text: %v", err)
+	}
+	spec.AllowEmptyText = true
+	set, err = Load(spec, ReadOptions{}, 0, 0)
+	if err != nil || len(set.Examples) != 3 || set.Examples[0].Text != "" {
+		t.Fatalf("empty text, allowed: %v", err)
+	}
+	if err := os.WriteFile(csvPath, []byte("task,text,label\nsentiment,,pos\nsentiment,x,neg\ntopic,y,sport\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(spec, ReadOptions{}, 0, 0); err == nil || !strings.Contains(err.Error(), "is null") {
+		t.Fatalf("null text with allow_empty_text: %v", err)
+	}
+}
