@@ -11,6 +11,8 @@ import (
 	"os"
 	"slices"
 
+	"github.com/gomlx/compute/dtypes/float16"
+
 	"github.com/mtlora/mtlora/internal/atomicfile"
 )
 
@@ -146,7 +148,7 @@ func Read(path string) (map[string]Tensor, map[string]string, error) {
 			case "BF16":
 				vals[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(src[2*i:])) << 16)
 			case "F16":
-				vals[i] = halfToFloat(binary.LittleEndian.Uint16(src[2*i:]))
+				vals[i] = float16.Float16(binary.LittleEndian.Uint16(src[2*i:])).Float32()
 			}
 		}
 		out[name] = Tensor{Shape: slices.Clone(e.Shape), Data: vals, DType: e.DType}
@@ -157,23 +159,4 @@ func Read(path string) (map[string]Tensor, map[string]string, error) {
 // IsFloat reports whether a safetensors dtype is one Read converts to float32 values.
 func IsFloat(dtype string) bool {
 	return dtype == "F32" || dtype == "F64" || dtype == "F16" || dtype == "BF16"
-}
-
-func halfToFloat(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	frac := uint32(h) & 0x3ff
-	switch {
-	case exp == 0 && frac == 0:
-		return math.Float32frombits(sign)
-	case exp == 0: // subnormal
-		f := float32(frac) / 1024 * float32(math.Pow(2, -14))
-		if sign != 0 {
-			f = -f
-		}
-		return f
-	case exp == 0x1f:
-		return math.Float32frombits(sign | 0x7f800000 | frac<<13)
-	}
-	return math.Float32frombits(sign | (exp+112)<<23 | frac<<13)
 }
