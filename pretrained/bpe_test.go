@@ -1,0 +1,87 @@
+package pretrained
+
+import (
+	"encoding/json"
+	"os"
+	"slices"
+	"testing"
+
+	"github.com/mtlora/mtlora/internal/gguf"
+)
+
+// smolLM2GGUF opens SmolLM2's GGUF from the cache (`mtlora fetch-model smollm2-135m`), or skips unless
+// MTLORA_REQUIRE_MODELS=1.
+func smolLM2GGUF(t *testing.T) *gguf.File {
+	t.Helper()
+	dir, err := SmolLM2.Path()
+	if err != nil {
+		if os.Getenv("MTLORA_REQUIRE_MODELS") == "1" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	f, err := gguf.Open(dir + "/" + SmolLM2GGUF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// The GGUF's own tokenizer gives transformers' ids (scripts/reference/decoder_fixtures.py) on accents, CJK,
+// emoji with joiners and skin tones, code, runs of spaces and newlines, CRLF, contractions, digits, no-break
+// and ideographic spaces, special tokens inside text, an empty text, NUL and zero-width space; and decoding
+// the ids gives the text back.
+func TestBPETokenizerMatchesTransformers(t *testing.T) {
+	tok, err := NewBPEFromGGUF(smolLM2GGUF(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile("testdata/smollm2/tokens.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []struct {
+		Text string  `json:"text"`
+		IDs  []int32 `json:"ids"`
+	}
+	if err := json.Unmarshal(data, &cases); err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) < 20 {
+		t.Fatalf("%d cases", len(cases))
+	}
+	for _, c := range cases {
+		got := tok.Encode(c.Text)
+		if !slices.Equal(got, c.IDs) && !(len(got) == 0 && len(c.IDs) == 0) {
+			t.Errorf("%q:\n got  %v\n want %v", c.Text, got, c.IDs)
+			continue
+		}
+		if back := tok.Decode(got); back != c.Text {
+			t.Errorf("%q decodes back as %q", c.Text, back)
+		}
+	}
+	if tok.AddBOS || tok.EOS != 2 || tok.Pad != 2 || tok.VocabSize() != 49152 {
+		t.Errorf("add BOS %v, EOS %d, pad %d, vocabulary %d", tok.AddBOS, tok.EOS, tok.Pad, tok.VocabSize())
+	}
+}
+
+// GPT-2's pre-tokenizer pattern, on its corner cases.
+func TestSplitGPT2(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []string
+	}{
+		{"Hello world", []string{"Hello", " world"}},
+		{"  spaces   x", []string{" ", " spaces", "  ", " x"}},
+		{"don't", []string{"don", "'t"}},
+		{"''s", []string{"''", "s"}},
+		{"a\n\nb", []string{"a", "\n", "\n", "b"}},
+		{"x  ", []string{"x", "  "}},
+		{" 123 ?!", []string{" 123", " ?!"}},
+		{"日本語 text", []string{"日本語", " text"}},
+	} {
+		if got := splitGPT2(c.in); !slices.Equal(got, c.want) {
+			t.Errorf("%q: %q, want %q", c.in, got, c.want)
+		}
+	}
+}
