@@ -118,7 +118,7 @@ type Config struct {
 	// NumTasks T: task ids run over [0, T). Methods that ignore task ids still validate them.
 	NumTasks int `json:"num_tasks" help:"-"`
 	// Targets selects which linear layers of a model get the adapter.
-	Targets Targets `json:"targets" help:"roles of the adapted linear layers: q, k, v, o, ffn_in, ffn_out, dense (or attention, ffn, all)"`
+	Targets Targets `json:"targets" help:"roles of the adapted linear layers: q, k, v, o, ffn_in (up), ffn_out (down), ffn_gate, dense (or attention, ffn, all)"`
 
 	// N is the number of components: MTL-LoRA's pool of up-projections B_i, MultiLoRA's LoRA pairs,
 	// MoELoRA's experts, HydraLoRA's B-heads. Unused by LoRA, DoRA and per-task LoRA.

@@ -18,17 +18,18 @@ const (
 	TargetFFNIn                          // feed-forward up (intermediate) projection
 	TargetFFNOut                         // feed-forward down (output) projection
 	TargetDense                          // any other linear layer (e.g. a single-layer model, a pooler)
+	TargetFFNGate                        // feed-forward gate projection of a gated (SwiGLU) feed-forward
 	targetEnd
 
 	// TargetAttention is q, k, v and o.
 	TargetAttention = TargetQuery | TargetKey | TargetValue | TargetAttnOutput
-	// TargetFFN is the feed-forward in and out projections.
-	TargetFFN = TargetFFNIn | TargetFFNOut
+	// TargetFFN is the feed-forward projections: in (LLaMA's up), out (down) and gate.
+	TargetFFN = TargetFFNIn | TargetFFNOut | TargetFFNGate
 	// TargetAll is every role.
 	TargetAll = targetEnd - 1
 )
 
-var targetNames = []string{"q", "k", "v", "o", "ffn_in", "ffn_out", "dense"}
+var targetNames = []string{"q", "k", "v", "o", "ffn_in", "ffn_out", "dense", "ffn_gate"}
 
 // Validate rejects bits outside the defined roles.
 func (t Targets) Validate() error {
@@ -58,7 +59,7 @@ func (t Targets) String() string {
 	return strings.Join(parts, ",")
 }
 
-// ParseTargets reads a comma-separated list of role names: q, k, v, o, ffn_in, ffn_out, dense, or the
+// ParseTargets reads a comma-separated list of role names: q, k, v, o, ffn_in, ffn_out, ffn_gate, dense, or the
 // groups attention, ffn and all. Unknown names are an error naming them.
 func ParseTargets(s string) (Targets, error) {
 	var t Targets

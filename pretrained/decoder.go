@@ -1,0 +1,256 @@
+package pretrained
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/mtlora/mtlora/internal/gguf"
+	"github.com/mtlora/mtlora/zoo"
+)
+
+// Decoder is a LLaMA-family decoder checkpoint in a GGUF file: its architecture from the file's metadata,
+// its tokenizer, and its weights dequantised to float32 when loaded.
+type Decoder struct {
+	Path   string // the GGUF file
+	Arch   string // general.architecture: llama
+	Config zoo.LlamaConfig
+	File   *gguf.File
+}
+
+// decoderArchitectures are the GGUF architectures whose tensors and metadata the loader knows.
+var decoderArchitectures = []string{"llama"}
+
+// OpenDecoder reads the metadata and tensor directory of a GGUF decoder (path: the .gguf file, or a
+// directory holding exactly one) and checks that every tensor the architecture needs is there with the shape
+// its metadata implies and a type that can be dequantised — before any weight is read.
+func OpenDecoder(path string) (*Decoder, error) {
+	if info, err := os.Stat(path); err == nil && info.IsDir() {
+		matches, _ := filepath.Glob(filepath.Join(path, "*.gguf"))
+		if len(matches) != 1 {
+			return nil, fmt.Errorf("%w: %s holds %d .gguf files, expected one", ErrCheckpoint, path, len(matches))
+		}
+		path = matches[0]
+	}
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCheckpoint, err)
+	}
+	d := &Decoder{Path: path, File: f}
+	d.Arch, _ = f.Meta["general.architecture"].(string)
+	if !slices.Contains(decoderArchitectures, d.Arch) {
+		return nil, fmt.Errorf("%w: %s: architecture %q is not supported (supported: %s)", ErrCheckpoint, path, d.Arch, strings.Join(decoderArchitectures, ", "))
+	}
+	if d.Config, err = d.config(); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrCheckpoint, path, err)
+	}
+	if err := d.Config.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrCheckpoint, path, err)
+	}
+	want := d.expectedTensors()
+	for _, t := range f.Tensors {
+		target, ok := want[t.Name]
+		if !ok {
+			if t.Name == "rope_freqs.weight" || strings.HasSuffix(t.Name, ".rope_freqs.weight") {
+				return nil, fmt.Errorf("%w: %s: tensor %q: rotary frequency factors (LLaMA 3.1 rope scaling) are not supported", ErrCheckpoint, path, t.Name)
+			}
+			return nil, fmt.Errorf("%w: %s: unexpected tensor %q: not part of a %s decoder with %d blocks", ErrCheckpoint, path, t.Name, d.Arch, d.Config.Layers)
+		}
+		if !slices.Equal(t.Shape, target.shape) {
+			return nil, fmt.Errorf("%w: %s: tensor %q has shape %v, expected %v from the metadata", ErrCheckpoint, path, t.Name, t.Shape, target.shape)
+		}
+		if t.Bytes == 0 {
+			return nil, fmt.Errorf("%w: %s: tensor %q is %s, a quantisation this loader does not dequantise (supported: %s)",
+				ErrCheckpoint, path, t.Name, t.Type, strings.Join(gguf.Supported(), ", "))
+		}
+	}
+	var missing []string
+	for name := range want {
+		if _, ok := f.Tensor(name); !ok {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return nil, fmt.Errorf("%w: %s: missing tensor %s", ErrCheckpoint, path, strings.Join(quoteAll(missing), ", "))
+	}
+	return d, nil
+}
+
+// config reads the architecture from the metadata (ggml's llama keys).
+func (d *Decoder) config() (zoo.LlamaConfig, error) {
+	a := d.Arch + "."
+	var errs []string
+	uint := func(key string, def int) int {
+		v, ok := d.File.Meta[a+key]
+		if !ok {
+			if def < 0 {
+				errs = append(errs, fmt.Sprintf("metadata %s%s is missing", a, key))
+			}
+			return def
+		}
+		u, ok := v.(uint64)
+		if !ok || u > 1<<31 {
+			errs = append(errs, fmt.Sprintf("metadata %s%s is %v, expected a count", a, key, v))
+			return 0
+		}
+		return int(u)
+	}
+	float := func(key string, def float64) float64 {
+		v, ok := d.File.Meta[a+key]
+		if !ok {
+			return def
+		}
+		x, ok := v.(float64)
+		if !ok {
+			errs = append(errs, fmt.Sprintf("metadata %s%s is %v, expected a number", a, key, v))
+		}
+		return x
+	}
+	c := zoo.LlamaConfig{
+		Layers: uint("block_count", -1), Hidden: uint("embedding_length", -1), Intermediate: uint("feed_forward_length", -1),
+		Heads: uint("attention.head_count", -1), MaxPositions: uint("context_length", -1),
+		RopeTheta: float("rope.freq_base", 10000), RMSNormEps: float("attention.layer_norm_rms_epsilon", 1e-5),
+	}
+	c.KVHeads = uint("attention.head_count_kv", c.Heads)
+	if c.Heads > 0 {
+		c.HeadDim = uint("rope.dimension_count", c.Hidden/c.Heads)
+	}
+	tokens, _ := d.File.Meta["tokenizer.ggml.tokens"].([]string)
+	c.Vocab = uint("vocab_size", len(tokens))
+	if len(tokens) > 0 && c.Vocab != len(tokens) {
+		errs = append(errs, fmt.Sprintf("%svocab_size %d but the tokenizer has %d tokens", a, c.Vocab, len(tokens)))
+	}
+	if c.HeadDim*c.Heads != c.Hidden && c.HeadDim > 0 {
+		errs = append(errs, fmt.Sprintf("rope.dimension_count %d × head_count %d is not embedding_length %d: partial rotary embeddings are not supported", c.HeadDim, c.Heads, c.Hidden))
+	}
+	_, hasOutput := d.File.Tensor("output.weight")
+	c.Tied = !hasOutput
+	if len(errs) > 0 {
+		return c, fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return c, nil
+}
+
+// decoderTensor is where a GGUF tensor goes: its store path, its row-major shape in the file, whether it is
+// a linear weight ([out, in] → GoMLX's [in, out]), and for q and k the head count whose rows GGUF
+// interleaved for its rotary layout.
+type decoderTensor struct {
+	path      string
+	shape     []int
+	linear    bool
+	ropeHeads int
+	hfName    string // the Hugging Face tensor name
+}
+
+func (d *Decoder) expectedTensors() map[string]decoderTensor {
+	c := d.Config
+	H, F, q, kv := c.Hidden, c.Intermediate, c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
+	t := map[string]decoderTensor{
+		"token_embd.weight":  {path: zoo.LlamaEmbed + "/embeddings", shape: []int{c.Vocab, H}, hfName: "model.embed_tokens.weight"},
+		"output_norm.weight": {path: zoo.LlamaNorm + "/weight", shape: []int{H}, hfName: "model.norm.weight"},
+	}
+	if !c.Tied {
+		t["output.weight"] = decoderTensor{path: zoo.LlamaOutput + "/dense/weights", shape: []int{c.Vocab, H}, linear: true, hfName: "lm_head.weight"}
+	}
+	for l := range c.Layers {
+		s, b, hf := fmt.Sprintf(zoo.LlamaLayer, l), fmt.Sprintf("blk.%d.", l), fmt.Sprintf("model.layers.%d.", l)
+		lin := func(name, scope, hfModule string, out, in, ropeHeads int) {
+			t[b+name+".weight"] = decoderTensor{path: s + "/" + scope + "/dense/weights", shape: []int{out, in}, linear: true,
+				ropeHeads: ropeHeads, hfName: hf + hfModule + ".weight"}
+		}
+		lin("attn_q", "attention/q_proj", "self_attn.q_proj", q, H, c.Heads)
+		lin("attn_k", "attention/k_proj", "self_attn.k_proj", kv, H, c.KVHeads)
+		lin("attn_v", "attention/v_proj", "self_attn.v_proj", kv, H, 0)
+		lin("attn_output", "attention/o_proj", "self_attn.o_proj", H, q, 0)
+		lin("ffn_gate", "mlp/gate_proj", "mlp.gate_proj", F, H, 0)
+		lin("ffn_up", "mlp/up_proj", "mlp.up_proj", F, H, 0)
+		lin("ffn_down", "mlp/down_proj", "mlp.down_proj", H, F, 0)
+		t[b+"attn_norm.weight"] = decoderTensor{path: s + "/input_norm/weight", shape: []int{H}, hfName: hf + "input_layernorm.weight"}
+		t[b+"ffn_norm.weight"] = decoderTensor{path: s + "/post_attention_norm/weight", shape: []int{H}, hfName: hf + "post_attention_layernorm.weight"}
+	}
+	return t
+}
+
+// Tokenizer builds the GGUF's own tokenizer.
+func (d *Decoder) Tokenizer() (*BPETokenizer, error) { return NewBPEFromGGUF(d.File) }
+
+// LoadWeights dequantises every tensor into store under scope, all or nothing (the store must hold none of
+// them). q and k rows are put back from GGUF's interleaved rotary layout into Hugging Face's (half-split),
+// as transformers does when it reads a GGUF, so that adapters and exports name the same rows as the Hugging
+// Face model; linear weights become [in, out].
+func (d *Decoder) LoadWeights(store *model.Store, scope string) (LoadReport, error) {
+	var rep LoadReport
+	want := d.expectedTensors()
+	prefix := "/" + strings.Trim(scope, "/")
+	if prefix != "/" {
+		prefix += "/"
+	}
+	for _, target := range want {
+		if store.GetVariable(prefix+target.path) != nil {
+			return rep, fmt.Errorf("%w: the store already holds %s: load a checkpoint into a fresh store", ErrCheckpoint, prefix+target.path)
+		}
+	}
+	values := map[string]*tensors.Tensor{}
+	for name, target := range want {
+		tn, _ := d.File.Tensor(name)
+		v, err := d.File.Read(tn)
+		if err != nil {
+			return rep, fmt.Errorf("%w: %w", ErrCheckpoint, err)
+		}
+		if target.ropeHeads > 0 {
+			v = unpermuteRotary(v, target.shape, target.ropeHeads)
+		}
+		t := tensors.FromFlatDataAndDimensions(v, target.shape...)
+		if target.linear {
+			t = transpose2D(t)
+		}
+		values[name] = t
+	}
+	for _, name := range slices.Sorted(maps.Keys(values)) {
+		t := values[name]
+		if _, err := store.CreateVariable(prefix+want[name].path, t); err != nil {
+			return rep, fmt.Errorf("%w: tensor %q → %s: %w", ErrCheckpoint, name, prefix+want[name].path, err)
+		}
+		rep.Loaded++
+		rep.Params += int64(t.Shape().Size())
+	}
+	return rep, nil
+}
+
+// unpermuteRotary reorders the rows of a q or k weight [heads·dh, in] from GGUF's layout — llama.cpp's
+// converter interleaves each head's two rotary halves, row 2i+j holding Hugging Face's row j·dh/2 + i — back
+// to Hugging Face's.
+func unpermuteRotary(v []float32, shape []int, heads int) []float32 {
+	rows, cols := shape[0], shape[1]
+	dh := rows / heads
+	out := make([]float32, len(v))
+	for h := range heads {
+		for i := range dh / 2 {
+			for j := range 2 {
+				src, dst := h*dh+2*i+j, h*dh+j*dh/2+i
+				copy(out[dst*cols:(dst+1)*cols], v[src*cols:(src+1)*cols])
+			}
+		}
+	}
+	return out
+}
+
+// ModulePath returns the Hugging Face module name of one of the decoder's linear layers (a store path such as
+// /layer_0/attention/q_proj): model.layers.0.self_attn.q_proj, for PEFT adapters that load onto the
+// Hugging Face model. Other paths keep mtlcore's default naming.
+func (d *Decoder) ModulePath(layerPath string) string {
+	for _, t := range d.expectedTensors() {
+		if t.linear && "/"+strings.TrimSuffix(t.path, "/dense/weights") == layerPath {
+			return strings.TrimSuffix(t.hfName, ".weight")
+		}
+	}
+	return strings.ReplaceAll(strings.TrimPrefix(layerPath, "/"), "/", ".")
+}

@@ -1,0 +1,221 @@
+package zoo
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/layers/activation"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/initializer"
+
+	"github.com/mtlora/mtlora/mtlcore"
+)
+
+// LlamaConfig is the architecture of a LLaMA-family decoder (LLaMA 2/3, SmolLM2, Mistral, Qwen2): RMSNorm
+// before attention and feed-forward, rotary position embeddings, grouped-query causal attention, a SwiGLU
+// feed-forward, and an output projection that is the token embedding (tied) or its own matrix.
+type LlamaConfig struct {
+	Vocab        int     // vocabulary size
+	Hidden       int     // model width H
+	Layers       int     // decoder blocks
+	Heads        int     // query heads
+	KVHeads      int     // key-value heads (grouped-query attention: Heads is a multiple)
+	HeadDim      int     // width of a head (H / Heads for LLaMA)
+	Intermediate int     // feed-forward width
+	MaxPositions int     // context length the model was trained for
+	RopeTheta    float64 // rotary base (1e4 LLaMA 2, 5e5 LLaMA 3, 1e5 SmolLM2)
+	RMSNormEps   float64 // RMSNorm epsilon
+	Tied         bool    // the output projection is the token embedding
+	QKVBias      bool    // q, k and v projections have biases (Qwen2)
+}
+
+// Validate reports the first field that cannot describe a decoder.
+func (c LlamaConfig) Validate() error {
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"vocab_size", c.Vocab}, {"hidden_size", c.Hidden}, {"num_hidden_layers", c.Layers}, {"num_attention_heads", c.Heads},
+		{"num_key_value_heads", c.KVHeads}, {"head_dim", c.HeadDim}, {"intermediate_size", c.Intermediate},
+		{"max_position_embeddings", c.MaxPositions}} {
+		if f.v <= 0 {
+			return fmt.Errorf("llama config: %s must be positive, got %d", f.name, f.v)
+		}
+	}
+	if c.Heads%c.KVHeads != 0 {
+		return fmt.Errorf("llama config: num_attention_heads %d is not a multiple of num_key_value_heads %d", c.Heads, c.KVHeads)
+	}
+	if c.HeadDim%2 != 0 {
+		return fmt.Errorf("llama config: head_dim %d must be even (rotary embeddings rotate pairs)", c.HeadDim)
+	}
+	if !(c.RopeTheta > 0) || !(c.RMSNormEps > 0) {
+		return fmt.Errorf("llama config: rope_theta (%g) and rms_norm_eps (%g) must be positive", c.RopeTheta, c.RMSNormEps)
+	}
+	return nil
+}
+
+// LinearLayers lists the linear layers of one decoder block with [dIn, dOut], for Injector.CheckLayers.
+func (c LlamaConfig) LinearLayers() map[string][2]int {
+	q, kv := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
+	return map[string][2]int{
+		"q_proj": {c.Hidden, q}, "k_proj": {c.Hidden, kv}, "v_proj": {c.Hidden, kv}, "o_proj": {q, c.Hidden},
+		"gate_proj": {c.Hidden, c.Intermediate}, "up_proj": {c.Hidden, c.Intermediate}, "down_proj": {c.Intermediate, c.Hidden},
+	}
+}
+
+// Scopes of the decoder's variables, relative to the scope it is built in; package pretrained maps a
+// checkpoint's tensors onto them. Linear layers keep mtlcore's layout (<layer>/dense/weights [in, out],
+// <layer>/adapter/...), norms hold "weight" [H].
+const (
+	LlamaEmbed  = "embed_tokens" // embed_tokens/embeddings [vocab, H]
+	LlamaLayer  = "layer_%d"     // attention/{q_proj,k_proj,v_proj,o_proj}, mlp/{gate_proj,up_proj,down_proj}, input_norm, post_attention_norm
+	LlamaNorm   = "norm"         // final RMSNorm
+	LlamaOutput = "lm_head"      // untied output projection lm_head/dense/weights [H, vocab]
+)
+
+// LlamaInputs are a batch's token ids and attention mask, [batch, seq] int32 (mask 1 for tokens, 0 for
+// padding, which may be on either side). Positions [batch, seq] int32 are each token's position; nil counts
+// real tokens from 0 (the mask's running sum − 1), so left-padded rows get the positions of unpadded ones.
+type LlamaInputs struct {
+	Tokens, Mask, Positions *Node
+}
+
+// Llama builds the decoder and returns the final hidden state [batch, seq, H] (after the last RMSNorm).
+// Every projection — q, k, v, o, gate, up, down — goes through the injector with its role (q, k, v, o,
+// ffn_gate, ffn_in, ffn_out), so any mtlcore adapter applies to any of them; taskIDs [batch] int32 selects
+// each example's task. With an injector every pretrained weight is frozen (a nil injector trains them all).
+//
+// Attention is causal and ignores padding keys: query t sees keys s ≤ t whose mask is 1.
+func Llama(cfg LlamaConfig, inj *mtlcore.Injector) func(scope *model.Scope, in LlamaInputs, taskIDs *Node) *Node {
+	return func(scope *model.Scope, in LlamaInputs, taskIDs *Node) *Node {
+		if err := cfg.Validate(); err != nil {
+			panic(err)
+		}
+		frozen := inj != nil
+		seq := in.Tokens.Shape().Dimensions[1]
+		if seq > cfg.MaxPositions {
+			panic(fmt.Errorf("llama: sequence length %d exceeds the context length %d", seq, cfg.MaxPositions))
+		}
+		positions := in.Positions
+		if positions == nil {
+			positions = realPositions(in.Mask)
+		}
+		cos, sin := rotary(positions, cfg.HeadDim, cfg.RopeTheta) // [batch, 1, seq, dh]
+		bias := causalBias(in.Mask)                               // [batch, 1, seq, seq]
+
+		h := embedding(scope.In(LlamaEmbed), in.Tokens, cfg.Vocab, cfg.Hidden, frozen) // [batch, seq, H]
+		for l := range cfg.Layers {
+			blk := scope.In("%s", fmt.Sprintf(LlamaLayer, l))
+			x := rmsNorm(blk.In("input_norm"), h, cfg.RMSNormEps, frozen)
+			att := blk.In("attention")
+			q := inj.Dense(att.In("q_proj"), mtlcore.TargetQuery, x, taskIDs, cfg.Heads*cfg.HeadDim, cfg.QKVBias)
+			k := inj.Dense(att.In("k_proj"), mtlcore.TargetKey, x, taskIDs, cfg.KVHeads*cfg.HeadDim, cfg.QKVBias)
+			v := inj.Dense(att.In("v_proj"), mtlcore.TargetValue, x, taskIDs, cfg.KVHeads*cfg.HeadDim, cfg.QKVBias)
+			ctx := groupedAttention(q, k, v, cos, sin, bias, cfg) // [batch, seq, heads·dh]
+			h = Add(h, inj.Dense(att.In("o_proj"), mtlcore.TargetAttnOutput, ctx, taskIDs, cfg.Hidden, false))
+
+			x = rmsNorm(blk.In("post_attention_norm"), h, cfg.RMSNormEps, frozen)
+			mlp := blk.In("mlp")
+			gate := inj.Dense(mlp.In("gate_proj"), mtlcore.TargetFFNGate, x, taskIDs, cfg.Intermediate, false)
+			up := inj.Dense(mlp.In("up_proj"), mtlcore.TargetFFNIn, x, taskIDs, cfg.Intermediate, false)
+			h = Add(h, inj.Dense(mlp.In("down_proj"), mtlcore.TargetFFNOut, Mul(activation.Swish(gate), up), taskIDs, cfg.Hidden, false))
+		}
+		return rmsNorm(scope.In(LlamaNorm), h, cfg.RMSNormEps, frozen)
+	}
+}
+
+// LlamaLogits projects hidden states [..., H] to vocabulary logits [..., vocab]: by the token embedding
+// (tied) or lm_head, frozen. Build it in the same scope as Llama.
+func LlamaLogits(cfg LlamaConfig, scope *model.Scope, h *Node) *Node {
+	g := h.Graph()
+	lead := h.Shape().Dimensions[:h.Rank()-1]
+	flat := Reshape(h, -1, cfg.Hidden) // [n, H]
+	restore := func(x *Node) *Node { return Reshape(x, append(slices.Clone(lead), cfg.Vocab)...) }
+	if cfg.Tied {
+		e := scope.Shared(LlamaEmbed).WithInitializer(initializer.Zero).VariableWithShape("embeddings", shapes.Make(dtypes.Float32, cfg.Vocab, cfg.Hidden))
+		e.SetTrainable(false)
+		return restore(Einsum("nd,vd->nv", flat, e.NodeValue(g)))
+	}
+	w := scope.In(LlamaOutput).In("dense").WithInitializer(initializer.Zero).VariableWithShape("weights", shapes.Make(dtypes.Float32, cfg.Hidden, cfg.Vocab))
+	w.SetTrainable(false)
+	return restore(Einsum("nd,dv->nv", flat, w.NodeValue(g)))
+}
+
+// realPositions counts each row's real tokens: position = (running sum of the mask) − 1, clamped at 0.
+func realPositions(mask *Node) *Node {
+	pos := AddScalar(CumSum(mask, 1), -1)
+	return Max(pos, ZerosLike(pos))
+}
+
+// rotary returns cos and sin [batch, 1, seq, dh] of each position's angles, laid out as Hugging Face's
+// LLaMA does (rotate_half): angle i and i + dh/2 are both position·θ^(−2i/dh).
+func rotary(positions *Node, dh int, theta float64) (cos, sin *Node) {
+	g := positions.Graph()
+	inv := make([]float32, dh)
+	for i := range dh / 2 {
+		f := float32(1 / math.Pow(theta, float64(2*i)/float64(dh)))
+		inv[i], inv[i+dh/2] = f, f
+	}
+	p := ConvertDType(positions, dtypes.Float32)                       // [batch, seq]
+	angles := Mul(InsertAxes(p, -1), Reshape(Const(g, inv), 1, 1, dh)) // [batch, seq, dh]
+	angles = InsertAxes(angles, 1)                                     // [batch, 1, seq, dh]
+	return Cos(angles), Sin(angles)
+}
+
+// applyRotary rotates x [batch, heads, seq, dh]: x·cos + rotate_half(x)·sin, rotate_half(x) = (−x₂, x₁).
+func applyRotary(x, cos, sin *Node) *Node {
+	dh := x.Shape().Dimensions[3]
+	x1, x2 := Slice(x, AxisRange(), AxisRange(), AxisRange(), AxisRange(0, dh/2)), Slice(x, AxisRange(), AxisRange(), AxisRange(), AxisRange(dh/2, dh))
+	return Add(Mul(x, cos), Mul(Concatenate([]*Node{Neg(x2), x1}, 3), sin))
+}
+
+// causalBias is the additive attention mask [batch, 1, seq, seq]: 0 where query t may see key s (s ≤ t and
+// key s is a token), −1e30 elsewhere (exp underflows to exactly 0). A query that sees nothing (a padding
+// query before every token) attends uniformly; its output is never used.
+func causalBias(mask *Node) *Node {
+	g := mask.Graph()
+	batch, seq := mask.Shape().Dimensions[0], mask.Shape().Dimensions[1]
+	q := Iota(g, shapes.Make(dtypes.Int32, seq, seq), 0)
+	k := Iota(g, shapes.Make(dtypes.Int32, seq, seq), 1)
+	causal := Reshape(GreaterOrEqual(q, k), 1, 1, seq, seq)
+	keys := Reshape(NotEqual(mask, ZerosLike(mask)), batch, 1, 1, seq)
+	see := LogicalAnd(BroadcastToDims(causal, batch, 1, seq, seq), BroadcastToDims(keys, batch, 1, seq, seq))
+	zero := ZerosLike(ConvertDType(see, dtypes.Float32))
+	return Where(see, zero, AddScalar(zero, -1e30))
+}
+
+// groupedAttention is rotary, grouped-query causal attention: q [batch, seq, heads·dh], k and v
+// [batch, seq, kvHeads·dh]; key-value head j serves query heads j·g … j·g+g−1 (g = heads / kvHeads), as
+// Hugging Face's repeat_kv does. Returns [batch, seq, heads·dh].
+func groupedAttention(q, k, v, cos, sin, bias *Node, cfg LlamaConfig) *Node {
+	batch, seq := q.Shape().Dimensions[0], q.Shape().Dimensions[1]
+	dh, g := cfg.HeadDim, cfg.Heads/cfg.KVHeads
+	headsMajor := func(x *Node, heads int) *Node { // [batch, heads, seq, dh]
+		return TransposeAllAxes(Reshape(x, batch, seq, heads, dh), 0, 2, 1, 3)
+	}
+	qh := applyRotary(headsMajor(q, cfg.Heads), cos, sin)
+	kh := applyRotary(headsMajor(k, cfg.KVHeads), cos, sin)
+	vh := headsMajor(v, cfg.KVHeads)
+	// [batch, kv, g, seq, dh] for queries; keys and values broadcast over g.
+	qg := Reshape(MulScalar(qh, 1/math.Sqrt(float64(dh))), batch, cfg.KVHeads, g, seq, dh)
+	scores := Einsum("bjgqd,bjkd->bjgqk", qg, kh)                                     // [batch, kv, g, seq, seq]
+	scores = Add(Reshape(scores, batch, cfg.Heads, seq, seq), bias)                   // [batch, heads, seq, seq]
+	probs := Reshape(softmax(scores), batch, cfg.KVHeads, g, seq, seq)                // softmax with its written gradient
+	ctx := Reshape(Einsum("bjgqk,bjkd->bjgqd", probs, vh), batch, cfg.Heads, seq, dh) // [batch, heads, seq, dh]
+	return Reshape(TransposeAllAxes(ctx, 0, 2, 1, 3), batch, seq, cfg.Heads*dh)
+}
+
+// rmsNorm is x / √(mean(x²) + ε) · weight over the last axis; the weight [H] (a checkpoint's
+// input_layernorm / post_attention_layernorm / norm) is frozen under adapters.
+func rmsNorm(scope *model.Scope, x *Node, eps float64, frozen bool) *Node {
+	d := x.Shape().Dimensions[x.Rank()-1]
+	w := scope.WithInitializer(initializer.One).VariableWithShape("weight", shapes.Make(x.DType(), d))
+	if frozen {
+		w.SetTrainable(false)
+	}
+	ms := ReduceAndKeep(Square(x), ReduceMean, -1)
+	return Mul(Mul(x, Rsqrt(AddScalar(ms, eps))), ExpandLeftToRank(w.NodeValue(x.Graph()), x.Rank()))
+}
