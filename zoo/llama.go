@@ -91,13 +91,25 @@ type LlamaInputs struct {
 // Attention is causal and ignores padding keys: query t sees keys s ≤ t whose mask is 1.
 func Llama(cfg LlamaConfig, inj *mtlcore.Injector) func(scope *model.Scope, in LlamaInputs, taskIDs *Node) *Node {
 	return func(scope *model.Scope, in LlamaInputs, taskIDs *Node) *Node {
+		h, _, _ := LlamaPrefill(cfg, inj, 0)(scope, in, taskIDs)
+		return h
+	}
+}
+
+// LlamaPrefill is Llama that also returns each block's rotated keys and values, [batch, kvHeads, cacheLen,
+// dh] per block with the sequence's in slots 0 … seq−1 and zeros after: the KV cache LlamaStep continues
+// from. cacheLen 0 returns no cache (Llama itself).
+func LlamaPrefill(cfg LlamaConfig, inj *mtlcore.Injector, cacheLen int) func(scope *model.Scope, in LlamaInputs, taskIDs *Node) (h *Node, keys, values []*Node) {
+	return func(scope *model.Scope, in LlamaInputs, taskIDs *Node) (*Node, []*Node, []*Node) {
 		if err := cfg.Validate(); err != nil {
 			panic(err)
 		}
-		frozen := inj != nil
 		seq := in.Tokens.Shape().Dimensions[1]
-		if seq > cfg.MaxPositions {
-			panic(fmt.Errorf("llama: sequence length %d exceeds the context length %d", seq, cfg.MaxPositions))
+		if seq > cfg.MaxPositions || cacheLen > cfg.MaxPositions {
+			panic(fmt.Errorf("llama: sequence length %d (cache %d) exceeds the context length %d", seq, cacheLen, cfg.MaxPositions))
+		}
+		if cacheLen > 0 && cacheLen < seq {
+			panic(fmt.Errorf("llama: a cache of %d positions cannot hold the %d of the prompt", cacheLen, seq))
 		}
 		positions := in.Positions
 		if positions == nil {
@@ -105,26 +117,82 @@ func Llama(cfg LlamaConfig, inj *mtlcore.Injector) func(scope *model.Scope, in L
 		}
 		cos, sin := rotary(positions, cfg.HeadDim, cfg.RopeTheta) // [batch, 1, seq, dh]
 		bias := causalBias(in.Mask)                               // [batch, 1, seq, seq]
-
-		h := embedding(scope.In(LlamaEmbed), in.Tokens, cfg.Vocab, cfg.Hidden, frozen) // [batch, seq, H]
+		var keys, values []*Node
+		h := llamaEmbed(scope, in.Tokens, cfg, inj != nil) // [batch, seq, H]
 		for l := range cfg.Layers {
-			blk := scope.In("%s", fmt.Sprintf(LlamaLayer, l))
-			x := rmsNorm(blk.In("input_norm"), h, cfg.RMSNormEps, frozen)
-			att := blk.In("attention")
-			q := inj.Dense(att.In("q_proj"), mtlcore.TargetQuery, x, taskIDs, cfg.Heads*cfg.HeadDim, cfg.QKVBias)
-			k := inj.Dense(att.In("k_proj"), mtlcore.TargetKey, x, taskIDs, cfg.KVHeads*cfg.HeadDim, cfg.QKVBias)
-			v := inj.Dense(att.In("v_proj"), mtlcore.TargetValue, x, taskIDs, cfg.KVHeads*cfg.HeadDim, cfg.QKVBias)
-			ctx := groupedAttention(q, k, v, cos, sin, bias, cfg) // [batch, seq, heads·dh]
-			h = Add(h, inj.Dense(att.In("o_proj"), mtlcore.TargetAttnOutput, ctx, taskIDs, cfg.Hidden, false))
-
-			x = rmsNorm(blk.In("post_attention_norm"), h, cfg.RMSNormEps, frozen)
-			mlp := blk.In("mlp")
-			gate := inj.Dense(mlp.In("gate_proj"), mtlcore.TargetFFNGate, x, taskIDs, cfg.Intermediate, false)
-			up := inj.Dense(mlp.In("up_proj"), mtlcore.TargetFFNIn, x, taskIDs, cfg.Intermediate, false)
-			h = Add(h, inj.Dense(mlp.In("down_proj"), mtlcore.TargetFFNOut, Mul(activation.Swish(gate), up), taskIDs, cfg.Hidden, false))
+			h = llamaBlock(scope.In("%s", fmt.Sprintf(LlamaLayer, l)), cfg, inj, h, taskIDs, cos, sin, func(qh, kh, vh *Node) *Node {
+				if cacheLen > 0 {
+					pad := func(x *Node) *Node {
+						return Pad(x, ScalarZero(x.Graph(), x.DType()), PadAxis{}, PadAxis{}, PadAxis{End: cacheLen - seq}, PadAxis{})
+					}
+					keys, values = append(keys, pad(kh)), append(values, pad(vh))
+				}
+				return attend(qh, kh, vh, bias, cfg)
+			})
 		}
-		return rmsNorm(scope.In(LlamaNorm), h, cfg.RMSNormEps, frozen)
+		return rmsNorm(scope.In(LlamaNorm), h, cfg.RMSNormEps, inj != nil), keys, values
 	}
+}
+
+// LlamaStep runs the decoder on one new token per row with the KV cache of the tokens before it: tokens and
+// positions [batch, 1] int32 (the token's rotary position), slot a scalar int32 (the cache slot the token's
+// key and value are written to), keyMask [batch, cacheLen] int32 (1 for the slots a row may attend to, the
+// new slot included), and per block the keys and values [batch, kvHeads, cacheLen, dh]. It returns the
+// token's final hidden state [batch, 1, H] and the caches with the new slot written. Built in the scope of
+// Llama, it uses the same variables: its output equals Llama's at that position.
+func LlamaStep(cfg LlamaConfig, inj *mtlcore.Injector) func(scope *model.Scope, tokens, positions, slot, keyMask, taskIDs *Node, keys, values []*Node) (h *Node, newKeys, newValues []*Node) {
+	return func(scope *model.Scope, tokens, positions, slot, keyMask, taskIDs *Node, keys, values []*Node) (*Node, []*Node, []*Node) {
+		if err := cfg.Validate(); err != nil {
+			panic(err)
+		}
+		batch, cacheLen := keyMask.Shape().Dimensions[0], keyMask.Shape().Dimensions[1]
+		cos, sin := rotary(positions, cfg.HeadDim, cfg.RopeTheta) // [batch, 1, 1, dh]
+		zero := ZerosLike(ConvertDType(keyMask, dtypes.Float32))
+		bias := Reshape(Where(NotEqual(keyMask, ZerosLike(keyMask)), zero, AddScalar(zero, -1e30)), batch, 1, 1, cacheLen)
+		var newKeys, newValues []*Node
+		h := llamaEmbed(scope, tokens, cfg, inj != nil) // [batch, 1, H]
+		for l := range cfg.Layers {
+			h = llamaBlock(scope.In("%s", fmt.Sprintf(LlamaLayer, l)), cfg, inj, h, taskIDs, cos, sin, func(qh, kh, vh *Node) *Node {
+				z := ScalarZero(slot.Graph(), slot.DType())
+				at := []*Node{z, z, slot, z}
+				k, v := DynamicUpdateSlice(keys[l], kh, at), DynamicUpdateSlice(values[l], vh, at)
+				newKeys, newValues = append(newKeys, k), append(newValues, v)
+				return attend(qh, k, v, bias, cfg)
+			})
+		}
+		return rmsNorm(scope.In(LlamaNorm), h, cfg.RMSNormEps, inj != nil), newKeys, newValues
+	}
+}
+
+// llamaEmbed looks up tokens [batch, seq] in the token embedding: [batch, seq, H] (GoMLX's embedding reads a
+// trailing axis of 1 as the index axis, so a single-token step is reshaped back).
+func llamaEmbed(scope *model.Scope, tokens *Node, cfg LlamaConfig, frozen bool) *Node {
+	dims := tokens.Shape().Dimensions
+	return Reshape(embedding(scope.In(LlamaEmbed), tokens, cfg.Vocab, cfg.Hidden, frozen), dims[0], dims[1], cfg.Hidden)
+}
+
+// llamaBlock is one decoder block on h [batch, seq, H]: pre-norm attention and SwiGLU feed-forward, each
+// added to the residual. attention receives the rotated queries [batch, heads, seq, dh] and the rotated keys
+// and values [batch, kvHeads, seq, dh] and returns the context [batch, seq, heads·dh].
+func llamaBlock(blk *model.Scope, cfg LlamaConfig, inj *mtlcore.Injector, h, taskIDs, cos, sin *Node, attention func(qh, kh, vh *Node) *Node) *Node {
+	batch, seq := h.Shape().Dimensions[0], h.Shape().Dimensions[1]
+	dh := cfg.HeadDim
+	headsMajor := func(x *Node, heads int) *Node { // [batch, heads, seq, dh]
+		return TransposeAllAxes(Reshape(x, batch, seq, heads, dh), 0, 2, 1, 3)
+	}
+	x := rmsNorm(blk.In("input_norm"), h, cfg.RMSNormEps, inj != nil)
+	att := blk.In("attention")
+	q := inj.Dense(att.In("q_proj"), mtlcore.TargetQuery, x, taskIDs, cfg.Heads*dh, cfg.QKVBias)
+	k := inj.Dense(att.In("k_proj"), mtlcore.TargetKey, x, taskIDs, cfg.KVHeads*dh, cfg.QKVBias)
+	v := inj.Dense(att.In("v_proj"), mtlcore.TargetValue, x, taskIDs, cfg.KVHeads*dh, cfg.QKVBias)
+	ctx := attention(applyRotary(headsMajor(q, cfg.Heads), cos, sin), applyRotary(headsMajor(k, cfg.KVHeads), cos, sin), headsMajor(v, cfg.KVHeads))
+	h = Add(h, inj.Dense(att.In("o_proj"), mtlcore.TargetAttnOutput, ctx, taskIDs, cfg.Hidden, false))
+
+	x = rmsNorm(blk.In("post_attention_norm"), h, cfg.RMSNormEps, inj != nil)
+	mlp := blk.In("mlp")
+	gate := inj.Dense(mlp.In("gate_proj"), mtlcore.TargetFFNGate, x, taskIDs, cfg.Intermediate, false)
+	up := inj.Dense(mlp.In("up_proj"), mtlcore.TargetFFNIn, x, taskIDs, cfg.Intermediate, false)
+	return Add(h, inj.Dense(mlp.In("down_proj"), mtlcore.TargetFFNOut, Mul(activation.Swish(gate), up), taskIDs, cfg.Hidden, false))
 }
 
 // LlamaLogits projects hidden states [..., H] to vocabulary logits [..., vocab]: by the token embedding
@@ -187,24 +255,17 @@ func causalBias(mask *Node) *Node {
 	return Where(see, zero, AddScalar(zero, -1e30))
 }
 
-// groupedAttention is rotary, grouped-query causal attention: q [batch, seq, heads·dh], k and v
-// [batch, seq, kvHeads·dh]; key-value head j serves query heads j·g … j·g+g−1 (g = heads / kvHeads), as
-// Hugging Face's repeat_kv does. Returns [batch, seq, heads·dh].
-func groupedAttention(q, k, v, cos, sin, bias *Node, cfg LlamaConfig) *Node {
-	batch, seq := q.Shape().Dimensions[0], q.Shape().Dimensions[1]
+// attend is grouped-query attention of queries qh [batch, heads, seq, dh] over keys and values
+// [batch, kvHeads, keys, dh] with an additive bias [batch, 1, seq or 1, keys]; key-value head j serves query
+// heads j·g … j·g+g−1 (g = heads / kvHeads), as Hugging Face's repeat_kv does. Returns [batch, seq, heads·dh].
+func attend(qh, kh, vh, bias *Node, cfg LlamaConfig) *Node {
+	batch, seq, nk := qh.Shape().Dimensions[0], qh.Shape().Dimensions[2], kh.Shape().Dimensions[2]
 	dh, g := cfg.HeadDim, cfg.Heads/cfg.KVHeads
-	headsMajor := func(x *Node, heads int) *Node { // [batch, heads, seq, dh]
-		return TransposeAllAxes(Reshape(x, batch, seq, heads, dh), 0, 2, 1, 3)
-	}
-	qh := applyRotary(headsMajor(q, cfg.Heads), cos, sin)
-	kh := applyRotary(headsMajor(k, cfg.KVHeads), cos, sin)
-	vh := headsMajor(v, cfg.KVHeads)
-	// [batch, kv, g, seq, dh] for queries; keys and values broadcast over g.
 	qg := Reshape(MulScalar(qh, 1/math.Sqrt(float64(dh))), batch, cfg.KVHeads, g, seq, dh)
-	scores := Einsum("bjgqd,bjkd->bjgqk", qg, kh)                                     // [batch, kv, g, seq, seq]
-	scores = Add(Reshape(scores, batch, cfg.Heads, seq, seq), bias)                   // [batch, heads, seq, seq]
-	probs := Reshape(softmax(scores), batch, cfg.KVHeads, g, seq, seq)                // softmax with its written gradient
-	ctx := Reshape(Einsum("bjgqk,bjkd->bjgqd", probs, vh), batch, cfg.Heads, seq, dh) // [batch, heads, seq, dh]
+	scores := Einsum("bjgqd,bjkd->bjgqk", qg, kh)                     // [batch, kv, g, seq, keys]
+	scores = Add(Reshape(scores, batch, cfg.Heads, seq, nk), bias)    // [batch, heads, seq, keys]
+	probs := Reshape(softmax(scores), batch, cfg.KVHeads, g, seq, nk) // softmax with its written gradient
+	ctx := Reshape(Einsum("bjgqk,bjkd->bjgqd", probs, vh), batch, cfg.Heads, seq, dh)
 	return Reshape(TransposeAllAxes(ctx, 0, 2, 1, 3), batch, seq, cfg.Heads*dh)
 }
 

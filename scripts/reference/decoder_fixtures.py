@@ -63,7 +63,10 @@ def main():
         gens = []
         for p in PROMPTS[:6]:
             ids = tok(p, add_special_tokens=False)["input_ids"]
-            g = model.generate(torch.tensor([ids]), max_new_tokens=20, do_sample=False, eos_token_id=None, pad_token_id=pad)
+            # an explicit attention mask: without one, generate() masks every token equal to the pad id — here
+            # <|im_end|>, which chat prompts contain
+            x = torch.tensor([ids])
+            g = model.generate(x, attention_mask=torch.ones_like(x), max_new_tokens=20, do_sample=False, eos_token_id=None, pad_token_id=pad)
             gens.append({"prompt": p, "ids": ids, "generated": g[0, len(ids):].tolist(), "text": tok.decode(g[0, len(ids):])})
     with open(os.path.join(out, "logits.json"), "w", encoding="utf-8") as f:
         json.dump({"fixed_ids": fixed, "prompts": records, "padded_batch": {"pad_id": pad, "padding": "right", "prompts": padded}}, f)
