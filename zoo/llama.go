@@ -203,11 +203,11 @@ func LlamaLogits(cfg LlamaConfig, scope *model.Scope, h *Node) *Node {
 	flat := Reshape(h, -1, cfg.Hidden) // [n, H]
 	restore := func(x *Node) *Node { return Reshape(x, append(slices.Clone(lead), cfg.Vocab)...) }
 	if cfg.Tied {
-		e := scope.Shared(LlamaEmbed).WithInitializer(initializer.Zero).VariableWithShape("embeddings", shapes.Make(dtypes.Float32, cfg.Vocab, cfg.Hidden))
+		e := scope.Shared(LlamaEmbed).VariableWithShape("embeddings", shapes.Make(dtypes.Float32, cfg.Vocab, cfg.Hidden))
 		e.SetTrainable(false)
 		return restore(Einsum("nd,vd->nv", flat, e.NodeValue(g)))
 	}
-	w := scope.In(LlamaOutput).In("dense").WithInitializer(initializer.Zero).VariableWithShape("weights", shapes.Make(dtypes.Float32, cfg.Hidden, cfg.Vocab))
+	w := scope.In(LlamaOutput).In("dense").VariableWithShape("weights", shapes.Make(dtypes.Float32, cfg.Hidden, cfg.Vocab))
 	w.SetTrainable(false)
 	return restore(Einsum("nd,dv->nv", flat, w.NodeValue(g)))
 }
@@ -278,5 +278,19 @@ func rmsNorm(scope *model.Scope, x *Node, eps float64, frozen bool) *Node {
 		w.SetTrainable(false)
 	}
 	ms := ReduceAndKeep(Square(x), ReduceMean, -1)
-	return Mul(Mul(x, Rsqrt(AddScalar(ms, eps))), ExpandLeftToRank(w.NodeValue(x.Graph()), x.Rank()))
+	return Mul(Div(x, Sqrt(AddScalar(ms, eps))), ExpandLeftToRank(w.NodeValue(x.Graph()), x.Rank())) // GoMLX has no gradient of Rsqrt
+}
+
+// LlamaAnswers is the decoder for causal-LM fine-tuning and answer scoring: inputs are datasets.LMBatches'
+// token ids and mask [batch, seq], answer positions [batch, A] and task ids [batch]; it returns the logits at
+// the answer positions [batch, A, vocab] — the vocabulary projection only where a loss or a score needs it.
+func LlamaAnswers(cfg LlamaConfig, inj *mtlcore.Injector) func(scope *model.Scope, inputs []*Node) *Node {
+	return func(scope *model.Scope, inputs []*Node) *Node {
+		tokens, mask, pos, taskIDs := inputs[0], inputs[1], inputs[2], inputs[3]
+		h := Llama(cfg, inj)(scope, LlamaInputs{Tokens: tokens, Mask: mask}, taskIDs) // [batch, seq, H]
+		batch, a := pos.Shape().Dimensions[0], pos.Shape().Dimensions[1]
+		rows := Iota(h.Graph(), shapes.Make(dtypes.Int32, batch, a), 0)
+		at := Gather(h, Stack([]*Node{rows, ConvertDType(pos, dtypes.Int32)}, -1)) // [batch, A, H]
+		return LlamaLogits(cfg, scope, at)
+	}
 }
