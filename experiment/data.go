@@ -136,6 +136,10 @@ func (m *modelInfo) layers(t mtlcore.Targets) [][2]int {
 var bertRoles = map[string]mtlcore.Targets{"query": mtlcore.TargetQuery, "key": mtlcore.TargetKey, "value": mtlcore.TargetValue,
 	"output": mtlcore.TargetAttnOutput, "ffn_in": mtlcore.TargetFFNIn, "ffn_out": mtlcore.TargetFFNOut}
 
+// llamaRoles maps zoo.LlamaConfig.LinearLayers' names to their roles.
+var llamaRoles = map[string]mtlcore.Targets{"q_proj": mtlcore.TargetQuery, "k_proj": mtlcore.TargetKey, "v_proj": mtlcore.TargetValue,
+	"o_proj": mtlcore.TargetAttnOutput, "gate_proj": mtlcore.TargetFFNGate, "up_proj": mtlcore.TargetFFNIn, "down_proj": mtlcore.TargetFFNOut}
+
 func openModelInfo(src *Source, name string) (*modelInfo, error) {
 	m := &modelInfo{name: name, byRole: map[mtlcore.Targets][][2]int{}}
 	if src.Synthetic() {
@@ -147,14 +151,26 @@ func openModelInfo(src *Source, name string) (*modelInfo, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: field model: %w", ErrConfig, err)
 		}
-		ck, err := pretrained.Open(dir)
-		if err != nil {
-			return nil, fmt.Errorf("%w: field model: %w", ErrConfig, err)
-		}
 		m.dir = dir
-		for layer, d := range ck.Config.LinearLayers() {
-			for range ck.Config.Layers {
-				m.byRole[bertRoles[layer]] = append(m.byRole[bertRoles[layer]], d)
+		if pretrained.IsDecoder(dir) {
+			d, err := pretrained.OpenDecoder(dir)
+			if err != nil {
+				return nil, fmt.Errorf("%w: field model: %w", ErrConfig, err)
+			}
+			for layer, dims := range d.Config.LinearLayers() {
+				for range d.Config.Layers {
+					m.byRole[llamaRoles[layer]] = append(m.byRole[llamaRoles[layer]], dims)
+				}
+			}
+		} else {
+			ck, err := pretrained.Open(dir)
+			if err != nil {
+				return nil, fmt.Errorf("%w: field model: %w", ErrConfig, err)
+			}
+			for layer, d := range ck.Config.LinearLayers() {
+				for range ck.Config.Layers {
+					m.byRole[bertRoles[layer]] = append(m.byRole[bertRoles[layer]], d)
+				}
 			}
 		}
 	}

@@ -212,34 +212,24 @@ func (d *textData) Skip(n int) error {
 	return nil
 }
 
-// runText fine-tunes the run's pretrained encoder on its text data, one head per task (or one shared head).
+// runText fine-tunes the run's pretrained model on its text data: an encoder with one head per task (or one
+// shared head), or a decoder as a causal language model (runDecoder).
 func runText(env Env, run Run, dir string) (*trainer.FitResult, error) {
 	c := run.Config
-	m, err := openModel(env, c.Model)
+	modelDir, err := pretrained.Resolve(c.Model, pretrained.HubOptions{}, env.log())
 	if err != nil {
 		return nil, err
 	}
-	src, err := OpenData(c.Data)
+	if pretrained.IsDecoder(modelDir) {
+		return runDecoder(env, run, dir, modelDir)
+	}
+	m, err := pretrained.Load(modelDir)
 	if err != nil {
 		return nil, err
 	}
-	if err := writeSpec(filepath.Join(dir, SpecFile), src.Spec); err != nil {
-		return nil, err
-	}
-	all, err := src.Load()
+	set, err := runSet(run, dir)
 	if err != nil {
 		return nil, err
-	}
-	idx, err := subsetIndex(src.TaskNames(), c.Tasks)
-	if err != nil {
-		return nil, err
-	}
-	set := restrict(all, idx)
-	for t, n := range set.Counts() {
-		if n[datasets.Train] == 0 || n[datasets.Validation] == 0 {
-			return nil, fmt.Errorf("%w: %s: task %q has %d training and %d validation examples: it needs both (add examples, or give a split column)",
-				datasets.ErrData, c.Data, set.Spec.Tasks[t].Name, n[datasets.Train], n[datasets.Validation])
-		}
 	}
 	choices := set.MaxChoices()
 	if c.SeqLen > m.Config.MaxPositions {
@@ -256,16 +246,7 @@ func runText(env Env, run Run, dir string) (*trainer.FitResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	var weights []float64
-	if len(c.TaskWeights) > 0 {
-		for _, t := range c.Tasks {
-			w, ok := c.TaskWeights[t]
-			if !ok {
-				w = 1
-			}
-			weights = append(weights, w)
-		}
-	}
+	weights := taskWeights(c)
 	data := &textData{b: &datasets.Batches{Set: set, Tokenizer: m.Tokenizer, Split: datasets.Train, BatchSize: c.BatchSize,
 		SeqLen: c.SeqLen, Steps: c.Steps, Sampler: run.sampler(), TaskWeights: weights, Choices: choices}}
 	eval := func(int) ([]trainer.TaskMetrics, error) {
@@ -369,8 +350,15 @@ func Versions() map[string]string {
 // undefined — the correlation of a constant prediction — is left out and the score counts as 0 (chance).
 func evaluateText(b compute.Backend, store *model.Store, fn func(*model.Scope, []*Node) *Node, tok datasets.Encoder,
 	set *datasets.Set, split datasets.Split, choices, seqLen, evalMax int) ([]trainer.TaskMetrics, error) {
-	// At most evalMax examples per task, spread evenly over the split (its examples come grouped by document,
-	// so the first ones would all be from a few documents).
+	sub := evalSubset(set, split, evalMax)
+	return scoreTasks(set, func(each func(e datasets.Example, row []float32)) error {
+		return forEachRow(b, store, fn, tok, sub, split, choices, seqLen, func(_ int, e datasets.Example, row []float32) { each(e, row) })
+	})
+}
+
+// evalSubset keeps at most evalMax examples per task of a split (0: all), spread evenly over it (its examples
+// come grouped by document, so the first ones would all be from a few documents).
+func evalSubset(set *datasets.Set, split datasets.Split, evalMax int) *datasets.Set {
 	sub := &datasets.Set{Spec: set.Spec}
 	for _, pool := range set.Select(split) {
 		k := len(pool)
@@ -381,13 +369,23 @@ func evaluateText(b compute.Backend, store *model.Store, fn func(*model.Scope, [
 			sub.Examples = append(sub.Examples, set.Examples[pool[j*len(pool)/k]])
 		}
 	}
+	return sub
+}
+
+// scoreTasks computes per-task metrics from each evaluated example's row — its task's class logits, its
+// candidates' scores (the highest is the prediction) or, for regression, the predicted value — that visit
+// hands to each: accuracy, macro-F1 and MCC for classification (score: macro-F1), Pearson and Spearman for
+// regression (score: Pearson), accuracy and its chance level (the mean of 1/K) for multiple choice (score:
+// accuracy). A metric that is undefined — the correlation of a constant prediction — is left out and the
+// score counts as 0 (chance).
+func scoreTasks(set *datasets.Set, visit func(each func(e datasets.Example, row []float32)) error) ([]trainer.TaskMetrics, error) {
 	type acc struct {
 		truth, pred []int32
 		y, yhat     []float64
 		chance      float64 // Σ 1/K
 	}
 	per := make([]acc, len(set.Spec.Tasks))
-	err := forEachRow(b, store, fn, tok, sub, split, choices, seqLen, func(_ int, e datasets.Example, row []float32) {
+	err := visit(func(e datasets.Example, row []float32) {
 		t, a := set.Spec.Tasks[e.Task], &per[e.Task]
 		if t.Regression {
 			a.y, a.yhat = append(a.y, float64(e.Value)), append(a.yhat, float64(row[0]))

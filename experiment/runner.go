@@ -5,12 +5,13 @@ import (
 	"encoding"
 	"encoding/json"
 	"fmt"
-	"github.com/mtlora/mtlora/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
 	"sync"
+
+	"github.com/mtlora/mtlora/internal/atomicfile"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"

