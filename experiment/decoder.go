@@ -33,11 +33,7 @@ type loadedDecoder struct {
 	Store     *model.Store
 }
 
-func loadDecoder(dir string) (*loadedDecoder, error) {
-	d, err := pretrained.OpenDecoder(dir)
-	if err != nil {
-		return nil, err
-	}
+func loadDecoder(d *pretrained.Decoder) (*loadedDecoder, error) {
 	tok, err := d.Tokenizer()
 	if err != nil {
 		return nil, err
@@ -97,6 +93,24 @@ func (d *lmData) Skip(n int) error {
 // runDecoder fine-tunes the run's decoder on its text data as a causal language model.
 func runDecoder(env Env, run Run, dir, modelDir string) (*trainer.FitResult, error) {
 	c := run.Config
+	// The configuration against the model first (its metadata only), then the data, then the weights.
+	d, err := pretrained.OpenDecoder(modelDir)
+	if err != nil {
+		return nil, err
+	}
+	if c.SeqLen > d.Config.MaxPositions {
+		return nil, bad("seq_len", "%d tokens exceed the model's context of %d (%s)", c.SeqLen, d.Config.MaxPositions, d.Path)
+	}
+	if c.SharedHead {
+		return nil, bad("shared_head", "a decoder answers through its language-model head: shared_head applies to encoders")
+	}
+	inj, err := mtlcore.NewInjector(c.Config)
+	if err != nil {
+		return nil, err
+	}
+	if err := inj.CheckLayers(d.Config.LinearLayers()); err != nil {
+		return nil, err
+	}
 	set, err := runSet(run, dir)
 	if err != nil {
 		return nil, err
@@ -106,21 +120,8 @@ func runDecoder(env Env, run Run, dir, modelDir string) (*trainer.FitResult, err
 			return nil, bad("tasks", "task %q is a regression task: a decoder answers with text, so it fine-tunes on classification and multiple-choice tasks (leave %q out with tasks)", t.Name, t.Name)
 		}
 	}
-	m, err := loadDecoder(modelDir)
+	m, err := loadDecoder(d)
 	if err != nil {
-		return nil, err
-	}
-	if c.SeqLen > m.Config.MaxPositions {
-		return nil, bad("seq_len", "%d tokens exceed the model's context of %d (%s)", c.SeqLen, m.Config.MaxPositions, m.Path)
-	}
-	if c.SharedHead {
-		return nil, bad("shared_head", "a decoder answers through its language-model head: shared_head applies to encoders")
-	}
-	inj, err := mtlcore.NewInjector(c.Config)
-	if err != nil {
-		return nil, err
-	}
-	if err := inj.CheckLayers(m.Config.LinearLayers()); err != nil {
 		return nil, err
 	}
 	al, err := answerLen(set, m.Tokenizer)

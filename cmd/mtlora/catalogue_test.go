@@ -288,6 +288,50 @@ func catalogue() []badInput {
 			return loadText(filepath.Join(d, "data"))
 		}, datasets.ErrData, []string{"holds no data files", "skipped", "notes.txt", "part-0", "files without an extension are read when the format is given"}},
 
+		// Decoder checkpoints (GGUF) and prompts (issue 18).
+		{"GGUF of an unsupported architecture", func(t *testing.T, d string) error {
+			_, err := pretrained.OpenDecoder(tinyGGUF(t, d, "gpt2.gguf", func(m map[string]any, ts []ggufTensor) []ggufTensor {
+				m["general.architecture"] = "gpt2"
+				return ts
+			}))
+			return err
+		}, pretrained.ErrCheckpoint, []string{"gpt2.gguf", `architecture "gpt2" is not supported`, "llama"}},
+		{"GGUF with an unsupported quantisation", func(t *testing.T, d string) error {
+			_, err := pretrained.OpenDecoder(tinyGGUF(t, d, "kquant.gguf", func(m map[string]any, ts []ggufTensor) []ggufTensor {
+				m["llama.feed_forward_length"] = uint32(256)
+				for i := range ts {
+					switch ts[i].name {
+					case "blk.0.ffn_gate.weight", "blk.0.ffn_up.weight":
+						ts[i].dims = []uint64{8, 256}
+					case "blk.0.ffn_down.weight":
+						ts[i].dims = []uint64{256, 8}
+						ts[i].typ = 12
+					}
+				}
+				return ts
+			}))
+			return err
+		}, pretrained.ErrCheckpoint, []string{"kquant.gguf", `"blk.0.ffn_down.weight" is Q4_K`, "supported: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0"}},
+		{"truncated GGUF", func(t *testing.T, d string) error {
+			p := tinyGGUF(t, d, "cut.gguf", nil)
+			data, _ := os.ReadFile(p)
+			os.WriteFile(p, data[:len(data)-100], 0o644)
+			_, err := pretrained.OpenDecoder(p)
+			return err
+		}, pretrained.ErrCheckpoint, []string{"cut.gguf", "blk.0.ffn_down.weight", "the file is cut short"}},
+		{"GGUF weights that do not fit its metadata", func(t *testing.T, d string) error {
+			_, err := pretrained.OpenDecoder(tinyGGUF(t, d, "misfit.gguf", func(m map[string]any, ts []ggufTensor) []ggufTensor {
+				m["llama.attention.head_count_kv"] = uint32(2)
+				return ts
+			}))
+			return err
+		}, pretrained.ErrCheckpoint, []string{"misfit.gguf", `"blk.0.attn_k.weight" has shape [4 8], expected [8 8]`}},
+		{"prompt longer than the decoder's context", func(t *testing.T, d string) error {
+			model := tinyGGUF(t, d, "tiny.gguf", nil)
+			return runTrain([]string{"-data", write(t, d, "two.csv", goodCSV+goodCSV[len("task,text,label\n"):]+"sentiment,bad,neg\ntopic,vote,politics\n"),
+				"-model", model, "-rank", "2", "-seq_len", "32", "-steps", "1", "-dir", filepath.Join(d, "run")})
+		}, nil, []string{"seq_len", "32 tokens exceed the model's context of 16"}},
+
 		// Text and models.
 		{"text longer than the model", func(t *testing.T, d string) error {
 			tok, err := pretrained.LoadTokenizer(tinyVocab(t, d))
