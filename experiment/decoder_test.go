@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -8,6 +9,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/mtlora/mtlora/zoo"
+
+	"github.com/mtlora/mtlora/mtlcore"
 
 	"github.com/mtlora/mtlora/backend"
 	"github.com/mtlora/mtlora/pretrained"
@@ -62,7 +70,8 @@ func TestDecoderRun(t *testing.T) {
 	if runs[0].TrainableParams < 1e6 {
 		t.Errorf("%d trainable parameters: the adapters of 30 blocks × 7 projections at rank 4 are over a million", runs[0].TrainableParams)
 	}
-	res, err := Execute(Env{Backend: backend.MustNew()}, runs[0], t.TempDir())
+	env, dir := Env{Backend: backend.MustNew()}, t.TempDir()
+	res, err := Execute(env, runs[0], dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,6 +81,71 @@ func TestDecoderRun(t *testing.T) {
 	}
 	if f := res.Final(); len(f.Tasks) != 2 || f.Tasks[0].Metrics["accuracy"] == 0 && f.Tasks[1].Metrics["accuracy"] == 0 {
 		t.Errorf("final evaluation %+v", f)
+	}
+
+	// The finished run predicts, evaluates and exports like an encoder run.
+	tr, err := OpenRun(env, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	preds, err := tr.Predict("sentiment", []string{"The film was superb.", "The film was awful."}, nil)
+	if err != nil || len(preds) != 2 || (preds[0].Label != "positive" && preds[0].Label != "negative") || len(preds[0].Probabilities) != 2 {
+		t.Fatalf("predictions %+v, %v", preds, err)
+	}
+	metrics, err := tr.Evaluate(data, 1, 4)
+	if err != nil || len(metrics) != 2 {
+		t.Fatalf("evaluate: %+v, %v", metrics, err)
+	}
+	out := t.TempDir()
+	if err := tr.Export(out, true, true); err != nil {
+		t.Fatal(err)
+	}
+	pc, factors, err := mtlcore.ReadPEFT(filepath.Join(out, "peft", "topic"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pc.R != 4 || len(factors) != 7*30 || pc.BaseModelNameOrPath != "HuggingFaceTB/SmolLM2-135M-Instruct" {
+		t.Errorf("PEFT export: r=%d, %d modules, base %q", pc.R, len(factors), pc.BaseModelNameOrPath)
+	}
+	for _, m := range []string{"model.layers.0.self_attn.q_proj", "model.layers.29.mlp.gate_proj", "model.layers.7.self_attn.o_proj"} {
+		if _, ok := factors[m]; !ok {
+			t.Errorf("PEFT modules are not named as in the Hugging Face model: no %s", m)
+		}
+	}
+	for _, f := range []string{"model.safetensors", "config.json", "tokenizer.json"} {
+		if _, err := os.Stat(filepath.Join(out, "merged", "sentiment", f)); err != nil {
+			t.Errorf("merged export: %v", err)
+		}
+	}
+	if peftDir := os.Getenv("MTLORA_PEFT_CHECK_DIR"); peftDir != "" {
+		writePEFTCheck(t, tr, peftDir)
+	}
+}
+
+// writePEFTCheck exports the run into dir with the adapted model's logits for task 1 (topic) on three
+// prompts, for scripts/reference/peft_check.py to compare with PEFT on the Hugging Face model.
+func writePEFTCheck(t *testing.T, tr *Trained, dir string) {
+	if err := tr.Export(dir, true, true); err != nil {
+		t.Fatal(err)
+	}
+	cfg := tr.decoder.Config
+	exec := model.MustNewExec(tr.backend, tr.store(), func(scope *model.Scope, tokens, mask, tasks *Node) *Node {
+		return zoo.LlamaLogits(cfg, scope, zoo.Llama(cfg, tr.inj)(scope, zoo.LlamaInputs{Tokens: tokens, Mask: mask}, tasks))
+	})
+	var out []map[string]any
+	for _, p := range []string{"The striker scored goal 7.\nAnswer:", "Parliament passed bill 3.\nAnswer:", "Hello"} {
+		ids := tr.decoder.Tokenizer.Encode(p)
+		mask := make([]int32, len(ids))
+		for i := range mask {
+			mask[i] = 1
+		}
+		l := tensors.MustCopyFlatData[float32](exec.MustCall1(tensors.FromFlatDataAndDimensions(ids, 1, len(ids)),
+			tensors.FromFlatDataAndDimensions(mask, 1, len(ids)), tensors.FromFlatDataAndDimensions([]int32{1}, 1)))
+		out = append(out, map[string]any{"prompt": p, "ids": ids, "last": l[(len(ids)-1)*cfg.Vocab:]})
+	}
+	data, _ := json.Marshal(map[string]any{"task": "topic", "task_id": 1, "prompts": out})
+	if err := os.WriteFile(filepath.Join(dir, "ours.json"), data, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

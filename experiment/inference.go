@@ -20,15 +20,25 @@ import (
 	"github.com/mtlora/mtlora/mtlcore"
 	"github.com/mtlora/mtlora/pretrained"
 	"github.com/mtlora/mtlora/trainer"
+	"github.com/mtlora/mtlora/zoo"
 )
 
 // Trained is a finished text run loaded for inference: its encoder with the run's best adapter and head weights.
 type Trained struct {
 	Result  *Result
-	Model   *pretrained.Model
+	Model   *pretrained.Model   // the encoder of an encoder run (nil for a decoder run)
 	Tasks   []datasets.TaskSpec // the run's tasks, in task-id order
 	inj     *mtlcore.Injector
 	backend compute.Backend
+	decoder *loadedDecoder // the decoder of a decoder run
+}
+
+// store holds the run's weights.
+func (tr *Trained) store() *model.Store {
+	if tr.decoder != nil {
+		return tr.decoder.Store
+	}
+	return tr.Model.Store
 }
 
 // OpenRun loads the best weights of a finished text run (a directory of mtlora train or a plan's runs/<id>):
@@ -57,18 +67,29 @@ func OpenRun(env Env, dir string) (*Trained, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := openModel(env, c.Model)
+	tr := &Trained{Result: res}
+	modelDir, err := pretrained.Resolve(c.Model, pretrained.HubOptions{}, env.log())
 	if err != nil {
 		return nil, err
 	}
-	tr := &Trained{Result: res, Model: m}
+	if pretrained.IsDecoder(modelDir) {
+		d, err := pretrained.OpenDecoder(modelDir)
+		if err != nil {
+			return nil, err
+		}
+		if tr.decoder, err = loadDecoder(d); err != nil {
+			return nil, err
+		}
+	} else if tr.Model, err = pretrained.Load(modelDir); err != nil {
+		return nil, err
+	}
 	for _, i := range idx {
 		tr.Tasks = append(tr.Tasks, spec.Tasks[i])
 	}
 	if tr.inj, err = mtlcore.NewInjector(c.Config); err != nil {
 		return nil, err
 	}
-	if err := trainer.LoadWeights(filepath.Join(dir, "best"), m.Store); err != nil {
+	if err := trainer.LoadWeights(filepath.Join(dir, "best"), tr.store()); err != nil {
 		return nil, err
 	}
 	tr.backend = env.Backend
@@ -89,6 +110,9 @@ type Prediction struct {
 
 // model is the run's model for batches of K sequences per example.
 func (tr *Trained) model(choices int) (func(*model.Scope, []*Node) *Node, error) {
+	if tr.decoder != nil {
+		return zoo.LlamaAnswers(tr.decoder.Config, tr.inj), nil
+	}
 	return textModel(tr.Result.Run.Config, tr.Model, tr.inj, tr.Tasks, choices)
 }
 
@@ -113,19 +137,26 @@ func (tr *Trained) Predict(task string, texts, pairs []string) ([]Prediction, er
 // checkpoint (merged/<task>/). Task heads are not part of either: they are this toolkit's.
 func (tr *Trained) Export(out string, peft, merged bool) error {
 	cfg := tr.Result.Run.Config.Config
+	var modulePath mtlcore.ModulePath
+	var save func(*model.Store, string) error
+	if tr.decoder != nil {
+		modulePath, save = tr.decoder.ModulePath, tr.decoder.SaveWeights
+	} else {
+		modulePath, save = tr.Model.ModulePath, tr.Model.SaveWeights
+	}
 	for t, ts := range tr.Tasks {
 		if peft {
-			err := mtlcore.ExportPEFT(tr.Model.Store, cfg, t, filepath.Join(out, "peft", ts.Name), tr.baseModel(), tr.Model.ModulePath)
+			err := mtlcore.ExportPEFT(tr.store(), cfg, t, filepath.Join(out, "peft", ts.Name), tr.baseModel(), modulePath)
 			if err != nil {
 				return fmt.Errorf("experiment: export task %s: %w", ts.Name, err)
 			}
 		}
 		if merged {
-			m, err := mtlcore.Merge(tr.Model.Store, cfg, t)
+			m, err := mtlcore.Merge(tr.store(), cfg, t)
 			if err != nil {
 				return fmt.Errorf("experiment: merge task %s: %w", ts.Name, err)
 			}
-			if err := tr.Model.SaveWeights(m, filepath.Join(out, "merged", ts.Name)); err != nil {
+			if err := save(m, filepath.Join(out, "merged", ts.Name)); err != nil {
 				return err
 			}
 		}
@@ -140,13 +171,21 @@ func (tr *Trained) baseModel() string {
 	switch {
 	case strings.EqualFold(name, MiniLM) || strings.EqualFold(name, pretrained.MiniLM.Name):
 		return "sentence-transformers/all-MiniLM-L6-v2"
+	case strings.EqualFold(name, pretrained.SmolLM2.Alias) || strings.EqualFold(name, pretrained.SmolLM2.Name):
+		return "HuggingFaceTB/SmolLM2-135M-Instruct"
 	case strings.HasPrefix(name, pretrained.HubPrefix):
 		return strings.TrimPrefix(name, pretrained.HubPrefix)
 	}
-	if abs, err := filepath.Abs(tr.Model.Dir); err == nil {
+	dir := ""
+	if tr.decoder != nil {
+		dir = tr.decoder.Path
+	} else {
+		dir = tr.Model.Dir
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
 		return abs
 	}
-	return tr.Model.Dir
+	return dir
 }
 
 // Evaluate scores the run's best weights on one split of other data (at most evalMax examples per task, 0:
@@ -197,8 +236,17 @@ func (tr *Trained) Evaluate(data string, split datasets.Split, evalMax int) ([]t
 	if err != nil {
 		return nil, err
 	}
-	metrics, err := evaluateText(tr.backend, tr.Model.Store, fn, tr.Model.Tokenizer, out, split, out.MaxChoices(), tr.Result.Run.Config.SeqLen, evalMax)
-	if err != nil {
+	var metrics []trainer.TaskMetrics
+	if tr.decoder != nil {
+		al, err := answerLen(out, tr.decoder.Tokenizer)
+		if err != nil {
+			return nil, err
+		}
+		metrics, err = evaluateDecoder(tr.backend, tr.decoder, fn, out, split, tr.Result.Run.Config.SeqLen, al, evalMax)
+		if err != nil {
+			return nil, err
+		}
+	} else if metrics, err = evaluateText(tr.backend, tr.Model.Store, fn, tr.Model.Tokenizer, out, split, out.MaxChoices(), tr.Result.Run.Config.SeqLen, evalMax); err != nil {
 		return nil, err
 	}
 	// Tasks of the run that the data does not have are left out rather than reported as empty.
@@ -245,28 +293,43 @@ func (tr *Trained) PredictInputs(inputs []datasets.Input) ([]Prediction, error) 
 		return nil, err
 	}
 	out := make([]Prediction, len(inputs))
-	err = forEachRow(tr.backend, tr.Model.Store, fn, tr.Model.Tokenizer, set, datasets.Test, choices, tr.Result.Run.Config.SeqLen,
-		func(i int, e datasets.Example, row []float32) {
-			ts := tr.Tasks[e.Task]
-			if ts.Regression {
-				out[i].Value = float64(row[0])
-				return
-			}
-			best := argmax(row)
-			probs, sum := make([]float64, len(row)), 0.0
-			for c := range row {
-				probs[c] = math.Exp(float64(row[c] - row[best]))
-				sum += probs[c]
-			}
-			for c := range probs {
-				probs[c] /= sum
-			}
-			label := fmt.Sprint(best)
-			if !ts.MultipleChoice {
-				label = ts.Labels[best]
-			}
-			out[i] = Prediction{Label: label, Probability: probs[best], Probabilities: probs}
-		})
+	visit := func(each func(i int, e datasets.Example, row []float32)) error {
+		return forEachRow(tr.backend, tr.Model.Store, fn, tr.Model.Tokenizer, set, datasets.Test, choices, tr.Result.Run.Config.SeqLen, each)
+	}
+	if tr.decoder != nil {
+		al, err := answerLen(set, tr.decoder.Tokenizer)
+		if err != nil {
+			return nil, err
+		}
+		visit = func(each func(i int, e datasets.Example, row []float32)) error {
+			i := 0
+			return candidateLogLikelihoods(tr.backend, tr.decoder, fn, set, tr.Result.Run.Config.SeqLen, al, func(e datasets.Example, row []float32) {
+				each(i, e, row)
+				i++
+			})
+		}
+	}
+	err = visit(func(i int, e datasets.Example, row []float32) {
+		ts := tr.Tasks[e.Task]
+		if ts.Regression {
+			out[i].Value = float64(row[0])
+			return
+		}
+		best := argmax(row)
+		probs, sum := make([]float64, len(row)), 0.0
+		for c := range row {
+			probs[c] = math.Exp(float64(row[c] - row[best]))
+			sum += probs[c]
+		}
+		for c := range probs {
+			probs[c] /= sum
+		}
+		label := fmt.Sprint(best)
+		if !ts.MultipleChoice {
+			label = ts.Labels[best]
+		}
+		out[i] = Prediction{Label: label, Probability: probs[best], Probabilities: probs}
+	})
 	return out, err
 }
 

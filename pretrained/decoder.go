@@ -1,6 +1,7 @@
 package pretrained
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -8,6 +9,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/mtlora/mtlora/internal/atomicfile"
+	st "github.com/mtlora/mtlora/internal/safetensors"
 
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -263,4 +267,105 @@ func (d *Decoder) ModulePath(layerPath string) string {
 		}
 	}
 	return strings.ReplaceAll(strings.TrimPrefix(layerPath, "/"), "/", ".")
+}
+
+// SaveWeights writes the decoder weights of store (built at the root scope) as a Hugging Face LLaMA
+// checkpoint in dir: model.safetensors with transformers' tensor names and layouts (linear weights [out,
+// in], q and k rows in its half-split rotary layout — the layout held here), config.json, and tokenizer.json
+// built from the GGUF's tokenizer — a directory transformers loads with from_pretrained. Used to export
+// per-task merged weights.
+func (d *Decoder) SaveWeights(store *model.Store, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	out := map[string]st.Tensor{}
+	for name, t := range d.expectedTensors() {
+		v := store.GetVariable("/" + t.path)
+		if v == nil {
+			return fmt.Errorf("pretrained: save: the store has no %s (tensor %s)", t.path, name)
+		}
+		val, err := v.Value()
+		if err != nil {
+			return err
+		}
+		if t.linear {
+			val = transpose2D(val)
+		}
+		out[t.hfName] = st.Tensor{Shape: val.Shape().Dimensions, Data: tensors.MustCopyFlatData[float32](val)}
+	}
+	if err := st.Write(filepath.Join(dir, "model.safetensors"), out, map[string]string{"format": "pt"}); err != nil {
+		return err
+	}
+	files := map[string]any{"config.json": d.hfConfig()}
+	if tj, err := d.tokenizerJSON(); err == nil {
+		files["tokenizer.json"] = tj
+		files["tokenizer_config.json"] = map[string]any{"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": d.Config.MaxPositions,
+			"eos_token": d.tokenName("tokenizer.ggml.eos_token_id"), "bos_token": d.tokenName("tokenizer.ggml.bos_token_id"),
+			"pad_token": d.tokenName("tokenizer.ggml.padding_token_id"), "add_bos_token": d.File.Meta["tokenizer.ggml.add_bos_token"] == true}
+	}
+	for name, v := range files {
+		data, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := atomicfile.Write(filepath.Join(dir, name), append(data, '\n')); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// hfConfig is the config.json of the decoder as transformers' LlamaConfig reads it.
+func (d *Decoder) hfConfig() map[string]any {
+	c := d.Config
+	cfg := map[string]any{"architectures": []string{"LlamaForCausalLM"}, "model_type": "llama", "hidden_act": "silu",
+		"vocab_size": c.Vocab, "hidden_size": c.Hidden, "intermediate_size": c.Intermediate, "num_hidden_layers": c.Layers,
+		"num_attention_heads": c.Heads, "num_key_value_heads": c.KVHeads, "head_dim": c.HeadDim, "max_position_embeddings": c.MaxPositions,
+		"rms_norm_eps": c.RMSNormEps, "rope_theta": c.RopeTheta, "tie_word_embeddings": c.Tied, "attention_bias": c.QKVBias,
+		"mlp_bias": false, "torch_dtype": "float32"}
+	for key, name := range map[string]string{"tokenizer.ggml.bos_token_id": "bos_token_id", "tokenizer.ggml.eos_token_id": "eos_token_id",
+		"tokenizer.ggml.padding_token_id": "pad_token_id"} {
+		if v, ok := d.File.Meta[key].(uint64); ok {
+			cfg[name] = v
+		}
+	}
+	return cfg
+}
+
+func (d *Decoder) tokenName(key string) any {
+	tokens, _ := d.File.Meta["tokenizer.ggml.tokens"].([]string)
+	if v, ok := d.File.Meta[key].(uint64); ok && int(v) < len(tokens) {
+		return tokens[v]
+	}
+	return nil
+}
+
+// tokenizerJSON is the GGUF's byte-level BPE tokenizer as a tokenizers (Hugging Face) tokenizer.json: the
+// model, merges and special tokens BPETokenizer uses, GPT-2's ByteLevel pre-tokenizer and decoder.
+func (d *Decoder) tokenizerJSON() (map[string]any, error) {
+	tok, err := d.Tokenizer()
+	if err != nil {
+		return nil, err
+	}
+	merges, _ := d.File.Meta["tokenizer.ggml.merges"].([]string)
+	vocab := make(map[string]int, len(tok.tokens))
+	for i, t := range tok.tokens {
+		if _, dup := vocab[t]; !dup {
+			vocab[t] = i
+		}
+	}
+	var added []map[string]any
+	for _, s := range tok.special {
+		added = append(added, map[string]any{"id": tok.vocab[s], "content": s, "single_word": false, "lstrip": false, "rstrip": false,
+			"normalized": false, "special": true})
+	}
+	slices.SortFunc(added, func(a, b map[string]any) int { return int(a["id"].(int32) - b["id"].(int32)) })
+	return map[string]any{
+		"version": "1.0", "truncation": nil, "padding": nil, "added_tokens": added, "normalizer": nil,
+		"pre_tokenizer":  map[string]any{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},
+		"post_processor": nil,
+		"decoder":        map[string]any{"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
+		"model": map[string]any{"type": "BPE", "dropout": nil, "unk_token": nil, "continuing_subword_prefix": nil, "end_of_word_suffix": nil,
+			"fuse_unk": false, "byte_fallback": false, "ignore_merges": false, "vocab": vocab, "merges": merges},
+	}, nil
 }
