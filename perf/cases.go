@@ -413,14 +413,15 @@ func finalize(out []*tensors.Tensor, err error) error {
 
 // Options choose the cases of a run.
 type Options struct {
-	Groups   []string // of "matmul", "layer", "minilm", "pipeline"; empty: all
-	Ranks    []int    // layer ranks; empty: 8, 16, 64
-	ModelDir string   // all-MiniLM-L6-v2 checkpoint; "" skips the minilm and pipeline cases
-	DataDir  string   // prepared mtbench; "" skips the pipeline case
+	Groups      []string // of "matmul", "layer", "minilm", "pipeline", "decoder"; empty: all
+	Ranks       []int    // layer ranks; empty: 8, 16, 64
+	ModelDir    string   // all-MiniLM-L6-v2 checkpoint; "" skips the minilm and pipeline cases
+	DataDir     string   // prepared mtbench; "" skips the pipeline case
+	DecoderPath string   // SmolLM2's GGUF; needed by the decoder cases
 }
 
 // Groups are the case groups, in table order.
-var Groups = []string{"matmul", "layer", "minilm", "pipeline"}
+var Groups = []string{"matmul", "layer", "minilm", "pipeline", "decoder"}
 
 // Cases returns the cases opts select. A selected group whose inputs are missing (no checkpoint, no data)
 // is an error that says how to get them, not a silent omission.
@@ -463,6 +464,16 @@ func Cases(be compute.Backend, opts Options) ([]Case, error) {
 			return nil, fmt.Errorf("perf: the pipeline case needs mtbench: run `mtlora prepare-benchmark` (or leave out the pipeline group)")
 		}
 		cases = append(cases, PipelineCase(opts.DataDir, opts.ModelDir))
+	}
+	if want("decoder") {
+		if opts.DecoderPath == "" {
+			return nil, fmt.Errorf("perf: the decoder cases need SmolLM2: run `mtlora fetch-model smollm2-135m` (or leave out the decoder group)")
+		}
+		dc, err := DecoderCases(be, opts.DecoderPath)
+		if err != nil {
+			return nil, err
+		}
+		cases = append(cases, dc...)
 	}
 	return cases, nil
 }

@@ -86,6 +86,21 @@ func Ratios(results []Result, ref *Reference) []Ratio {
 				out = append(out, r)
 			}
 		}
+		for _, name := range []string{CaseDecoderForward, CaseDecoderLoRA, CaseDecoderMTL, CaseDecoderGen} {
+			if med[name] == 0 {
+				continue // the decoder group was not run
+			}
+			r := Ratio{Name: fmt.Sprintf("%s: this toolkit / PyTorch %s", name, ref.Torch), Num: name, Den: "torch " + name,
+				Value: quot(med[name], ref.Seconds[name])}
+			if strings.HasSuffix(name, "train step") {
+				r.Target = 1.0
+			}
+			out = append(out, r)
+		}
+	}
+	if med[CaseDecoderMTL] > 0 {
+		out = append(out, Ratio{Name: "SmolLM2 MTL-LoRA step / LoRA step", Num: CaseDecoderMTL, Den: CaseDecoderLoRA,
+			Value: quot(med[CaseDecoderMTL], med[CaseDecoderLoRA]), Target: 1.10})
 	}
 	for _, r := range results {
 		if r.Group == "minilm" && r.GFLOPs() > 0 && peak > 0 {

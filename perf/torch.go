@@ -30,10 +30,18 @@ type Torch struct {
 	close sync.Once
 }
 
-// StartTorch starts `python script modelDir threads --serve` and waits for it to be ready (it loads the
+// StartTorch starts `python script modelDir threads --serve [--gguf GGUF]` (the decoder cases need the GGUF)
+// and waits for it to be ready (it loads the
 // model and builds its cases first). Its diagnostics go to stderr.
-func StartTorch(python, script, modelDir string, threads int) (*Torch, error) {
-	cmd := exec.Command(python, script, modelDir, strconv.Itoa(threads), "--serve")
+func StartTorch(python, script, modelDir, gguf string, threads int) (*Torch, error) {
+	if modelDir == "" {
+		modelDir = "-" // no MiniLM cases
+	}
+	args := []string{script, modelDir, strconv.Itoa(threads), "--serve"}
+	if gguf != "" {
+		args = append(args, "--gguf", gguf)
+	}
+	cmd := exec.Command(python, args...)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -112,6 +120,7 @@ func (t *Torch) Close() {
 var TorchCaseNames = []string{
 	"matmul 2048×2048×2048", "matmul 4096×384×1536", "minilm base forward",
 	"minilm lora forward", "minilm lora train step", "minilm mtl-lora forward", "minilm mtl-lora train step",
+	CaseDecoderForward, CaseDecoderLoRA, CaseDecoderMTL, CaseDecoderGen,
 }
 
 // LiveReference moves the "torch NAME" results out of results into a Reference (their medians), so the

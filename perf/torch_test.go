@@ -22,7 +22,7 @@ func TestTorchServerProtocol(t *testing.T) {
 		t.Fatal(err)
 	}
 	// StartTorch runs PYTHON SCRIPT MODEL_DIR THREADS --serve: here sh serve.sh MODEL 3 --serve.
-	tr, err := StartTorch("/bin/sh", script, "MODEL", 3)
+	tr, err := StartTorch("/bin/sh", script, "MODEL", "", 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestTorchServerThatDies(t *testing.T) {
 	if err := os.WriteFile(script, []byte("exit 3\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := StartTorch("/bin/sh", script, "MODEL", 2); err == nil || !strings.Contains(err.Error(), script) {
+	if _, err := StartTorch("/bin/sh", script, "MODEL", "", 2); err == nil || !strings.Contains(err.Error(), script) {
 		t.Errorf("err = %v, want one naming %s", err, script)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -78,6 +79,13 @@ Flags:
 		}
 		opts.ModelDir = dir
 	}
+	if needs("decoder") {
+		dir, err := pretrained.SmolLM2.Path()
+		if err != nil {
+			return fmt.Errorf("%w (or leave the decoder group out)", err)
+		}
+		opts.DecoderPath = filepath.Join(dir, pretrained.SmolLM2GGUF)
+	}
 	if opts.DataDir == "" && needs("pipeline") {
 		dir, err := benchmark.Path()
 		if err != nil {
@@ -108,10 +116,10 @@ Flags:
 		if _, err := os.Stat(perf.TorchScript); err != nil {
 			return fmt.Errorf("-torch-python: %s not found: run mtlora bench from the repository root", perf.TorchScript)
 		}
-		if opts.ModelDir == "" {
-			return fmt.Errorf("-torch-python: PyTorch runs the MiniLM cases: keep the minilm group")
+		if opts.ModelDir == "" && opts.DecoderPath == "" {
+			return fmt.Errorf("-torch-python: PyTorch runs the MiniLM and decoder cases: keep the minilm or the decoder group")
 		}
-		if live, err = perf.StartTorch(*torchPython, perf.TorchScript, opts.ModelDir, *torchThreads); err != nil {
+		if live, err = perf.StartTorch(*torchPython, perf.TorchScript, opts.ModelDir, opts.DecoderPath, *torchThreads); err != nil {
 			return err
 		}
 		defer live.Close()

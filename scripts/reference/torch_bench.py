@@ -9,6 +9,9 @@ is installed, e.g. a venv with `pip install torch==2.15.0 transformers==5.23.0 p
 
     python scripts/reference/torch_bench.py "$(go run ./cmd/mtlora fetch-model)" 2 --json /tmp/torch.json
 
+With --gguf (SmolLM2's GGUF, `mtlora fetch-model smollm2-135m`) it adds the decoder cases: SmolLM2 as
+transformers reads the GGUF, PEFT LoRA and the MTL-LoRA layer on all seven projections, batch 8 × 128.
+
 With --serve it answers case names on stdin instead, one run each: `mtlora bench -torch-python PYTHON` starts
 it that way and interleaves its cases with the toolkit's in the same rounds, the fairer comparison on a
 machine whose load changes between runs.
@@ -106,6 +109,8 @@ def build_cases(args, ids, mask, tasks, labels):
     for m, k, n in ((2048, 2048, 2048), (BATCH * SEQ, 384, 1536)):
         a, b = torch.randn(m, k), torch.randn(k, n)
         cases.append((f"matmul {m}×{k}×{n}", lambda a=a, b=b: a @ b, 2.0 * m * k * n))
+    if args.model_dir == "-":  # no MiniLM: the decoder cases only
+        return cases, {}, 0
     base = transformers.AutoModel.from_pretrained(args.model_dir).eval()
     fwd = bert_flops(base.config)
 
@@ -133,6 +138,66 @@ def build_cases(args, ids, mask, tasks, labels):
     return cases, models, fwd
 
 
+DEC_BATCH, DEC_SEQ, DEC_ANSWER, DEC_PROMPT, DEC_NEW = 8, 128, 4, 64, 32
+DEC_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+def decoder_cases(gguf):
+    """The decoder cases of `mtlora bench` (perf/decoder.go): SmolLM2 as transformers reads its GGUF (float32),
+    adapters of rank 8 on all seven projections, batch 8 × 128 with the same token ids; the training loss on
+    the last 4 tokens of each row, their logits alone computed (logits_to_keep), as the toolkit does."""
+    import os
+    d, name = os.path.dirname(gguf), os.path.basename(gguf)
+    load = lambda: transformers.AutoModelForCausalLM.from_pretrained(d, gguf_file=name, dtype=torch.float32)
+    ids = torch.tensor([[(7 * i + 13 * r) % 30000 + 100 for i in range(DEC_SEQ)] for r in range(DEC_BATCH)])
+    mask = torch.ones_like(ids)
+    tasks = torch.arange(DEC_BATCH) % TASKS
+    targets = ids[:, -DEC_ANSWER:]
+    base = load().eval()
+
+    def base_forward():
+        with torch.no_grad():
+            return base(input_ids=ids, attention_mask=mask).logits
+    cases = [("smollm2 base forward", base_forward, 0)]
+    models = {}
+    for method in ("lora", "mtl-lora"):
+        model = load()
+        if method == "lora":
+            model = peft.get_peft_model(model, peft.LoraConfig(r=RANK, lora_alpha=16, lora_dropout=0.0, target_modules=list(DEC_PROJECTIONS)))
+        else:
+            for p in model.parameters():
+                p.requires_grad_(False)
+            for layer in model.model.layers:
+                for parent in (layer.self_attn, layer.mlp):
+                    for proj in DEC_PROJECTIONS:
+                        if hasattr(parent, proj):
+                            setattr(parent, proj, MTLLoRALinear(getattr(parent, proj)))
+        opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4, weight_decay=0.01)
+        models[method] = model
+
+        def train_step(model=model, opt=opt):
+            model.train()
+            MTLLoRALinear.task_ids = tasks
+            logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=DEC_ANSWER + 1).logits[:, :-1]
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+        cases.append((f"smollm2 {method} train step", train_step, 0))
+    mtl = models["mtl-lora"]
+    prompts = ids[:, :DEC_PROMPT]
+
+    def generate():
+        mtl.eval()
+        MTLLoRALinear.task_ids = tasks
+        with torch.no_grad():
+            return mtl.generate(prompts, attention_mask=torch.ones_like(prompts), max_new_tokens=DEC_NEW, min_new_tokens=DEC_NEW,
+                                do_sample=False, use_cache=True, eos_token_id=None, pad_token_id=0)
+    cases.append(("smollm2 mtl-lora generate", generate, 0))
+    return cases
+
+
 def serve(cases, threads):
     """--serve: `mtlora bench -torch-python` interleaves these cases with its own. It reads one case name per
     line on stdin, runs that case once and answers with its seconds; the first line out is
@@ -152,11 +217,12 @@ def serve(cases, threads):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("model_dir")
+    ap.add_argument("model_dir", help="all-MiniLM-L6-v2's directory, or - for no MiniLM cases")
     ap.add_argument("threads", nargs="?", type=int, default=2)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--json", help="write the medians here for `mtlora bench -torch FILE`")
     ap.add_argument("--serve", action="store_true", help="answer case names on stdin (for mtlora bench -torch-python)")
+    ap.add_argument("--gguf", help="SmolLM2's GGUF: adds the decoder cases")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -165,6 +231,8 @@ def main():
     tasks = torch.arange(BATCH) % TASKS
     labels = torch.randint(0, CLASSES, (BATCH,))
     cases, models, fwd = build_cases(args, ids, mask, tasks, labels)
+    if args.gguf:
+        cases += decoder_cases(args.gguf)
     if args.serve:
         serve(cases, args.threads)
         return
