@@ -119,10 +119,10 @@ func (b *LMBatches) init() error {
 	return nil
 }
 
-// Sequence encodes a prompt followed by candidate c and EOS, the prompt's start cut to fit seqLen; it
+// Encode tokenizes the prompt followed by candidate c and EOS, the prompt's start cut to fit seqLen; it
 // returns the tokens and the index of the first answer token. An answer longer than answerLen − 1 tokens is
 // an error naming it.
-func Sequence(tok TextTokenizer, eos int32, p Prompt, c, seqLen, answerLen int) ([]int32, int, error) {
+func (p Prompt) Encode(tok TextTokenizer, eos int32, c, seqLen, answerLen int) ([]int32, int, error) {
 	ans := append(tok.Encode(p.Candidates[c]), eos)
 	if len(ans) > answerLen {
 		return nil, 0, fmt.Errorf("datasets: the answer %q is %d tokens with EOS, more than the answer length %d", p.Candidates[c], len(ans), answerLen)
@@ -146,7 +146,7 @@ func (b *LMBatches) encode(i int) (lmRow, error) {
 	if err != nil {
 		return lmRow{}, err
 	}
-	toks, at, err := Sequence(b.Tokenizer, b.EOS, p, p.Answer, b.SeqLen, b.AnswerLen)
+	toks, at, err := p.Encode(b.Tokenizer, b.EOS, p.Answer, b.SeqLen, b.AnswerLen)
 	if err != nil {
 		return lmRow{}, fmt.Errorf("%w (task %q)", err, b.Set.Spec.Tasks[e.Task].Name)
 	}

@@ -216,7 +216,7 @@ func candidateLogLikelihoods(b compute.Backend, m *loadedDecoder, fn func(*model
 		}
 		scores[i] = make([]float32, len(p.Candidates))
 		for c := range p.Candidates {
-			toks, at, err := datasets.Sequence(m.Tokenizer, m.Tokenizer.EOS, p, c, seqLen, answerLen)
+			toks, at, err := p.Encode(m.Tokenizer, m.Tokenizer.EOS, c, seqLen, answerLen)
 			if err != nil {
 				return err
 			}
