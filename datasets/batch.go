@@ -188,30 +188,37 @@ func (b *Batches) Iter() iter.Seq2[train.Batch, error] {
 			yield(train.Batch{}, err)
 			return
 		}
-		idx := make([]int, b.BatchSize)
-		if b.Steps > 0 {
-			for range b.Steps {
-				for r := range idx {
-					_, idx[r] = b.sampler.Next()
-				}
-				if !yield(b.batch(idx, len(idx)), nil) {
-					return
-				}
+		batchIndices(b.pools, b.sampler, b.Steps, b.BatchSize, func(idx []int, real int) bool { return yield(b.batch(idx, real), nil) })
+	}
+}
+
+// batchIndices calls emit with the example indices of each batch and how many rows are real: with steps > 0,
+// steps batches drawn by the sampler; else every example of the pools once, pool by pool, the last batch
+// padded by repeating its last index. It stops when emit returns false.
+func batchIndices(pools [][]int, sampler *Sampler, steps, size int, emit func(idx []int, real int) bool) {
+	idx := make([]int, size)
+	if steps > 0 {
+		for range steps {
+			for r := range idx {
+				_, idx[r] = sampler.Next()
 			}
-			return
-		}
-		var all []int
-		for _, p := range b.pools {
-			all = append(all, p...)
-		}
-		for start := 0; start < len(all); start += b.BatchSize {
-			real := copy(idx, all[start:min(start+b.BatchSize, len(all))])
-			for r := real; r < len(idx); r++ {
-				idx[r] = idx[real-1]
-			}
-			if !yield(b.batch(idx, real), nil) {
+			if !emit(idx, len(idx)) {
 				return
 			}
+		}
+		return
+	}
+	var all []int
+	for _, p := range pools {
+		all = append(all, p...)
+	}
+	for start := 0; start < len(all); start += size {
+		real := copy(idx, all[start:min(start+size, len(all))])
+		for r := real; r < len(idx); r++ {
+			idx[r] = idx[real-1]
+		}
+		if !emit(idx, real) {
+			return
 		}
 	}
 }

@@ -211,38 +211,13 @@ func (b *LMBatches) Iter() iter.Seq2[train.Batch, error] {
 			yield(train.Batch{}, err)
 			return
 		}
-		idx := make([]int, b.BatchSize)
-		emit := func(real int) bool {
+		batchIndices(b.pools, b.sampler, b.Steps, b.BatchSize, func(idx []int, real int) bool {
 			bt, err := b.batch(idx, real)
 			if err != nil {
 				yield(train.Batch{}, err)
 				return false
 			}
 			return yield(bt, nil)
-		}
-		if b.Steps > 0 {
-			for range b.Steps {
-				for r := range idx {
-					_, idx[r] = b.sampler.Next()
-				}
-				if !emit(len(idx)) {
-					return
-				}
-			}
-			return
-		}
-		var all []int
-		for _, p := range b.pools {
-			all = append(all, p...)
-		}
-		for start := 0; start < len(all); start += b.BatchSize {
-			real := copy(idx, all[start:min(start+b.BatchSize, len(all))])
-			for r := real; r < len(idx); r++ {
-				idx[r] = idx[real-1]
-			}
-			if !emit(real) {
-				return
-			}
-		}
+		})
 	}
 }

@@ -2,14 +2,12 @@ package experiment
 
 import (
 	"fmt"
-	"iter"
 	"path/filepath"
 
 	"github.com/gomlx/compute"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/gomlx/gomlx/ml/train"
 
 	"github.com/mtlora/mtlora/datasets"
 	"github.com/mtlora/mtlora/losses"
@@ -64,32 +62,6 @@ func answerLen(set *datasets.Set, tok datasets.TextTokenizer) (int, error) {
 	return n, nil
 }
 
-// lmData adapts datasets.LMBatches (training mode) to trainer.Data.
-type lmData struct {
-	b    *datasets.LMBatches
-	next func() (train.Batch, error, bool)
-}
-
-func (d *lmData) Next() (train.Batch, error) {
-	if d.next == nil {
-		d.next, _ = iter.Pull2(d.b.Iter())
-	}
-	b, err, ok := d.next()
-	if !ok {
-		return train.Batch{}, fmt.Errorf("experiment: training batches ran out")
-	}
-	return b, err
-}
-
-func (d *lmData) Skip(n int) error {
-	for range n {
-		if _, err := d.Next(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // runDecoder fine-tunes the run's decoder on its text data as a causal language model.
 func runDecoder(env Env, run Run, dir, modelDir string) (*trainer.FitResult, error) {
 	c := run.Config
@@ -132,7 +104,7 @@ func runDecoder(env Env, run Run, dir, modelDir string) (*trainer.FitResult, err
 		return nil, bad("seq_len", "%d tokens leave no room for a prompt before answers of up to %d tokens", c.SeqLen, al)
 	}
 	fn := zoo.LlamaAnswers(m.Config, inj)
-	data := &lmData{b: &datasets.LMBatches{Set: set, Tokenizer: m.Tokenizer, EOS: m.Tokenizer.EOS, Pad: m.Tokenizer.Pad,
+	data := &textData{b: &datasets.LMBatches{Set: set, Tokenizer: m.Tokenizer, EOS: m.Tokenizer.EOS, Pad: m.Tokenizer.Pad,
 		Split: datasets.Train, BatchSize: c.BatchSize, SeqLen: c.SeqLen, AnswerLen: al, Steps: c.Steps, Sampler: run.sampler(),
 		TaskWeights: taskWeights(c)}}
 	eval := func(int) ([]trainer.TaskMetrics, error) {

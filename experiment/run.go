@@ -185,16 +185,15 @@ func (env Env) onStep(run Run) func(int, float64) {
 	return func(step int, l float64) { env.OnStep(run, step, l) }
 }
 
-// textData adapts datasets.Batches (training mode) to trainer.Data.
+// textData adapts a training stream of batches (datasets.Batches, datasets.LMBatches) to trainer.Data.
 type textData struct {
-	b    *datasets.Batches
+	b    train.Dataset
 	next func() (train.Batch, error, bool)
-	stop func()
 }
 
 func (d *textData) Next() (train.Batch, error) {
 	if d.next == nil {
-		d.next, d.stop = iter.Pull2(d.b.Iter())
+		d.next, _ = iter.Pull2(d.b.Iter())
 	}
 	b, err, ok := d.next()
 	if !ok {

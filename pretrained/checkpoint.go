@@ -382,9 +382,24 @@ func quoteAll(s []string) []string {
 // encoder.layer.0.attention.self.query (DistilBERT: transformer.layer.0.attention.q_lin). Paths that are not
 // an encoder linear layer keep mtlcore's default naming.
 func (c *Checkpoint) ModulePath(layerPath string) string {
+	return modulePath(c.savedTensors(), layerPath)
+}
+
+// savedTensors lists the checkpoint's tensors as SaveWeights writes them.
+func (c *Checkpoint) savedTensors() []savedTensor {
+	var items []savedTensor
 	for name, t := range c.expectedTensors() {
-		if t.transpose && "/"+strings.TrimSuffix(t.path, "/"+"dense/weights") == layerPath {
-			return strings.TrimSuffix(name, ".weight")
+		items = append(items, savedTensor{name, t.path, t.transpose})
+	}
+	return items
+}
+
+// modulePath is the checkpoint module of a linear layer's store path: its weight's name without ".weight";
+// paths that are not a linear layer of the checkpoint keep mtlcore's default naming.
+func modulePath(items []savedTensor, layerPath string) string {
+	for _, it := range items {
+		if it.transpose && "/"+strings.TrimSuffix(it.path, "/dense/weights") == layerPath {
+			return strings.TrimSuffix(it.name, ".weight")
 		}
 	}
 	return strings.ReplaceAll(strings.TrimPrefix(layerPath, "/"), "/", ".")
@@ -398,20 +413,9 @@ func (c *Checkpoint) SaveWeights(store *model.Store, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	out := map[string]st.Tensor{}
-	for name, t := range c.expectedTensors() {
-		v := store.GetVariable("/" + t.path)
-		if v == nil {
-			return fmt.Errorf("pretrained: save: the store has no %s (tensor %s)", t.path, name)
-		}
-		val, err := v.Value()
-		if err != nil {
-			return err
-		}
-		if t.transpose {
-			val = transpose2D(val)
-		}
-		out[name] = st.Tensor{Shape: val.Shape().Dimensions, Data: tensors.MustCopyFlatData[float32](val)}
+	out, err := storeTensors(store, c.savedTensors())
+	if err != nil {
+		return err
 	}
 	if err := st.Write(filepath.Join(dir, "model.safetensors"), out, map[string]string{"format": "pt"}); err != nil {
 		return err
@@ -433,4 +437,31 @@ func (c *Checkpoint) SaveWeights(store *model.Store, dir string) error {
 		}
 	}
 	return nil
+}
+
+// savedTensor is a checkpoint tensor to write: its name in the file, its store path (from the root) and
+// whether it is a linear weight stored [in, out] here and [out, in] in the file.
+type savedTensor struct {
+	name, path string
+	transpose  bool
+}
+
+// storeTensors reads the tensors of a checkpoint to write from store.
+func storeTensors(store *model.Store, items []savedTensor) (map[string]st.Tensor, error) {
+	out := map[string]st.Tensor{}
+	for _, it := range items {
+		v := store.GetVariable("/" + it.path)
+		if v == nil {
+			return nil, fmt.Errorf("pretrained: save: the store has no %s (tensor %s)", it.path, it.name)
+		}
+		val, err := v.Value()
+		if err != nil {
+			return nil, err
+		}
+		if it.transpose {
+			val = transpose2D(val)
+		}
+		out[it.name] = st.Tensor{Shape: val.Shape().Dimensions, Data: tensors.MustCopyFlatData[float32](val)}
+	}
+	return out, nil
 }

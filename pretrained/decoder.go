@@ -261,12 +261,16 @@ func unpermuteRotary(v []float32, shape []int, heads int) []float32 {
 // /layer_0/attention/q_proj): model.layers.0.self_attn.q_proj, for PEFT adapters that load onto the
 // Hugging Face model. Other paths keep mtlcore's default naming.
 func (d *Decoder) ModulePath(layerPath string) string {
+	return modulePath(d.savedTensors(), layerPath)
+}
+
+// savedTensors lists the decoder's tensors as SaveWeights writes them (transformers' names).
+func (d *Decoder) savedTensors() []savedTensor {
+	var items []savedTensor
 	for _, t := range d.expectedTensors() {
-		if t.linear && "/"+strings.TrimSuffix(t.path, "/dense/weights") == layerPath {
-			return strings.TrimSuffix(t.hfName, ".weight")
-		}
+		items = append(items, savedTensor{t.hfName, t.path, t.linear})
 	}
-	return strings.ReplaceAll(strings.TrimPrefix(layerPath, "/"), "/", ".")
+	return items
 }
 
 // SaveWeights writes the decoder weights of store (built at the root scope) as a Hugging Face LLaMA
@@ -278,20 +282,9 @@ func (d *Decoder) SaveWeights(store *model.Store, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	out := map[string]st.Tensor{}
-	for name, t := range d.expectedTensors() {
-		v := store.GetVariable("/" + t.path)
-		if v == nil {
-			return fmt.Errorf("pretrained: save: the store has no %s (tensor %s)", t.path, name)
-		}
-		val, err := v.Value()
-		if err != nil {
-			return err
-		}
-		if t.linear {
-			val = transpose2D(val)
-		}
-		out[t.hfName] = st.Tensor{Shape: val.Shape().Dimensions, Data: tensors.MustCopyFlatData[float32](val)}
+	out, err := storeTensors(store, d.savedTensors())
+	if err != nil {
+		return err
 	}
 	if err := st.Write(filepath.Join(dir, "model.safetensors"), out, map[string]string{"format": "pt"}); err != nil {
 		return err
