@@ -1,7 +1,10 @@
 package pretrained
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -56,21 +59,9 @@ func NewBPEFromGGUF(f *gguf.File) (*BPETokenizer, error) {
 	if !ok {
 		return nil, bad("tokenizer.ggml.merges is missing or not an array of strings")
 	}
-	t := &BPETokenizer{tokens: tokens, vocab: make(map[string]int32, len(tokens)), ranks: make(map[string]int, len(merges)),
-		BOS: -1, EOS: -1, Pad: -1, cache: map[string][]int32{}}
-	for i, tok := range tokens {
-		if _, dup := t.vocab[tok]; !dup {
-			t.vocab[tok] = int32(i)
-		}
-	}
-	for i, m := range merges {
-		a, b, ok := strings.Cut(m, " ")
-		if !ok || a == "" || b == "" {
-			return nil, bad("merge %d is %q, expected two tokens separated by one space", i, m)
-		}
-		if _, dup := t.ranks[m]; !dup {
-			t.ranks[m] = i
-		}
+	t, err := newBPE(tokens, merges)
+	if err != nil {
+		return nil, bad("%v", err)
 	}
 	if types, ok := f.Meta["tokenizer.ggml.token_type"].([]int64); ok {
 		if len(types) != len(tokens) {
@@ -82,12 +73,7 @@ func NewBPEFromGGUF(f *gguf.File) (*BPETokenizer, error) {
 			}
 		}
 	}
-	// longest first, so "<|im_start|>" wins over a shorter token it starts with
-	for i := 1; i < len(t.special); i++ {
-		for j := i; j > 0 && len(t.special[j]) > len(t.special[j-1]); j-- {
-			t.special[j], t.special[j-1] = t.special[j-1], t.special[j]
-		}
-	}
+	t.sortSpecial()
 	for key, dst := range map[string]*int32{"tokenizer.ggml.bos_token_id": &t.BOS, "tokenizer.ggml.eos_token_id": &t.EOS,
 		"tokenizer.ggml.padding_token_id": &t.Pad} {
 		if v, ok := f.Meta[key].(uint64); ok {
@@ -101,6 +87,118 @@ func NewBPEFromGGUF(f *gguf.File) (*BPETokenizer, error) {
 		t.Pad = t.EOS
 	}
 	t.AddBOS, _ = f.Meta["tokenizer.ggml.add_bos_token"].(bool)
+	return t, nil
+}
+
+// newBPE builds the vocabulary and merge ranks (merges as "left right").
+func newBPE(tokens, merges []string) (*BPETokenizer, error) {
+	t := &BPETokenizer{tokens: tokens, vocab: make(map[string]int32, len(tokens)), ranks: make(map[string]int, len(merges)),
+		BOS: -1, EOS: -1, Pad: -1, cache: map[string][]int32{}}
+	for i, tok := range tokens {
+		if _, dup := t.vocab[tok]; !dup {
+			t.vocab[tok] = int32(i)
+		}
+	}
+	for i, m := range merges {
+		a, b, ok := strings.Cut(m, " ")
+		if !ok || a == "" || b == "" {
+			return nil, fmt.Errorf("merge %d is %q, expected two tokens separated by one space", i, m)
+		}
+		if _, dup := t.ranks[m]; !dup {
+			t.ranks[m] = i
+		}
+	}
+	return t, nil
+}
+
+// sortSpecial puts the special tokens longest first, so "<|im_start|>" wins over a shorter token it starts
+// with.
+func (t *BPETokenizer) sortSpecial() {
+	slices.SortStableFunc(t.special, func(a, b string) int { return len(b) - len(a) })
+}
+
+// NewBPEFromTokenizerJSON builds a byte-level BPE tokenizer from a Hugging Face tokenizer.json whose model is
+// BPE and whose pre-tokenizer is ByteLevel with GPT-2's pattern (use_regex) and no normaliser — what
+// SmolLM2, GPT-2 and this toolkit's own exports use. Other pre-tokenizers (LLaMA 3's and Qwen2's own
+// patterns) are an error naming them. Special tokens are the added tokens marked special.
+func NewBPEFromTokenizerJSON(path string) (*BPETokenizer, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrCheckpoint, path, fmt.Sprintf(format, args...))
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCheckpoint, err)
+	}
+	var tj struct {
+		Normalizer   json.RawMessage `json:"normalizer"`
+		PreTokenizer struct {
+			Type     string `json:"type"`
+			UseRegex *bool  `json:"use_regex"`
+			Prefix   bool   `json:"add_prefix_space"`
+		} `json:"pre_tokenizer"`
+		Model struct {
+			Type   string            `json:"type"`
+			Vocab  map[string]int    `json:"vocab"`
+			Merges []json.RawMessage `json:"merges"`
+		} `json:"model"`
+		Added []struct {
+			ID      int    `json:"id"`
+			Content string `json:"content"`
+			Special bool   `json:"special"`
+		} `json:"added_tokens"`
+	}
+	if err := json.Unmarshal(data, &tj); err != nil {
+		return nil, bad("%v", err)
+	}
+	switch {
+	case tj.Model.Type != "BPE":
+		return nil, bad("model %q: only byte-level BPE is supported", tj.Model.Type)
+	case tj.PreTokenizer.Type != "ByteLevel" || (tj.PreTokenizer.UseRegex != nil && !*tj.PreTokenizer.UseRegex) || tj.PreTokenizer.Prefix:
+		return nil, bad("pre-tokenizer %q (use_regex %v, add_prefix_space %v): only ByteLevel with GPT-2's pattern and no prefix space is supported",
+			tj.PreTokenizer.Type, tj.PreTokenizer.UseRegex, tj.PreTokenizer.Prefix)
+	case len(tj.Normalizer) > 0 && string(tj.Normalizer) != "null":
+		return nil, bad("a normalizer (%.60s) is not supported", tj.Normalizer)
+	}
+	n := 0
+	for _, id := range tj.Model.Vocab {
+		n = max(n, id+1)
+	}
+	for _, a := range tj.Added {
+		n = max(n, a.ID+1)
+	}
+	tokens := make([]string, n)
+	for tok, id := range tj.Model.Vocab {
+		if id < 0 {
+			return nil, bad("token %q has id %d", tok, id)
+		}
+		tokens[id] = tok
+	}
+	for _, a := range tj.Added {
+		tokens[a.ID] = a.Content
+	}
+	var merges []string
+	for i, raw := range tj.Model.Merges {
+		var m string
+		var pair []string
+		switch {
+		case json.Unmarshal(raw, &m) == nil:
+		case json.Unmarshal(raw, &pair) == nil && len(pair) == 2:
+			m = pair[0] + " " + pair[1]
+		default:
+			return nil, bad("merge %d is %s, expected \"a b\" or [\"a\", \"b\"]", i, raw)
+		}
+		merges = append(merges, m)
+	}
+	t, err := newBPE(tokens, merges)
+	if err != nil {
+		return nil, bad("%v", err)
+	}
+	for _, a := range tj.Added {
+		if a.Special {
+			t.special = append(t.special, a.Content)
+		}
+	}
+	t.sortSpecial()
 	return t, nil
 }
 

@@ -151,8 +151,12 @@ func parseConfig(data []byte) (string, zoo.BERTConfig, error) {
 
 // weightFiles lists the safetensors files of the checkpoint: the shards named by model.safetensors.index.json,
 // or model.safetensors. PyTorch pickles (pytorch_model.bin) are refused: unpickling runs code.
-func (c *Checkpoint) weightFiles() ([]string, error) {
-	index := filepath.Join(c.Dir, "model.safetensors.index.json")
+func (c *Checkpoint) weightFiles() ([]string, error) { return weightFiles(c.Dir) }
+
+// weightFiles lists a checkpoint directory's safetensors files: model.safetensors, or the shards its index
+// names; a directory with only pickled weights is an error saying why they are not read.
+func weightFiles(dir string) ([]string, error) {
+	index := filepath.Join(dir, "model.safetensors.index.json")
 	if _, err := os.Stat(index); err == nil {
 		files, err := indexShards(index)
 		if err != nil {
@@ -165,17 +169,17 @@ func (c *Checkpoint) weightFiles() ([]string, error) {
 		}
 		return files, nil
 	}
-	if _, err := os.Stat(filepath.Join(c.Dir, "model.safetensors")); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, "model.safetensors")); err == nil {
 		return []string{"model.safetensors"}, nil
 	}
 	for _, pickle := range []string{"pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "model.ckpt.index"} {
-		if _, err := os.Stat(filepath.Join(c.Dir, pickle)); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, pickle)); err == nil {
 			return nil, fmt.Errorf("%w: %s has %s but no model.safetensors: only safetensors weights are loaded "+
 				"(PyTorch .bin files are pickles, and unpickling runs code); convert the checkpoint to safetensors first",
-				ErrCheckpoint, c.Dir, pickle)
+				ErrCheckpoint, dir, pickle)
 		}
 	}
-	return nil, fmt.Errorf("%w: %s has no model.safetensors", ErrCheckpoint, c.Dir)
+	return nil, fmt.Errorf("%w: %s has no model.safetensors", ErrCheckpoint, dir)
 }
 
 // tensorTarget is where one checkpoint tensor goes in the GoMLX store.

@@ -20,13 +20,16 @@ import (
 	"github.com/mtlora/mtlora/zoo"
 )
 
-// Decoder is a LLaMA-family decoder checkpoint in a GGUF file: its architecture from the file's metadata,
-// its tokenizer, and its weights dequantised to float32 when loaded.
+// Decoder is a LLaMA-family decoder checkpoint — a GGUF file, or a Hugging Face directory (config.json,
+// safetensors weights, tokenizer.json) of a llama, mistral or qwen2 model: its architecture, its tokenizer,
+// and its weights (dequantised to float32) when loaded.
 type Decoder struct {
-	Path   string // the GGUF file
-	Arch   string // general.architecture: llama
+	Path   string // the GGUF file, or the checkpoint directory
+	Arch   string // general.architecture (llama) or config.json's model_type (llama, mistral, qwen2)
 	Config zoo.LlamaConfig
-	File   *gguf.File
+	File   *gguf.File // the GGUF; nil for a Hugging Face directory
+	// Special token ids: "bos", "eos", "pad" (absent when the checkpoint names none).
+	Special map[string]int
 }
 
 // decoderArchitectures are the GGUF architectures whose tensors and metadata the loader knows.
@@ -39,7 +42,14 @@ func IsDecoder(path string) bool {
 		return true
 	}
 	matches, _ := filepath.Glob(filepath.Join(path, "*.gguf"))
-	return len(matches) > 0
+	if len(matches) > 0 {
+		return true
+	}
+	var cfg struct {
+		ModelType string `json:"model_type"`
+	}
+	data, err := os.ReadFile(filepath.Join(path, "config.json"))
+	return err == nil && json.Unmarshal(data, &cfg) == nil && slices.Contains(hfDecoderTypes, cfg.ModelType)
 }
 
 // OpenDecoder reads the metadata and tensor directory of a GGUF decoder (path: the .gguf file, or a
@@ -47,6 +57,9 @@ func IsDecoder(path string) bool {
 // its metadata implies and a type that can be dequantised — before any weight is read.
 func OpenDecoder(path string) (*Decoder, error) {
 	if info, err := os.Stat(path); err == nil && info.IsDir() {
+		if _, err := os.Stat(filepath.Join(path, "config.json")); err == nil {
+			return openHFDecoder(path)
+		}
 		matches, _ := filepath.Glob(filepath.Join(path, "*.gguf"))
 		if len(matches) != 1 {
 			return nil, fmt.Errorf("%w: %s holds %d .gguf files, expected one", ErrCheckpoint, path, len(matches))
@@ -57,8 +70,14 @@ func OpenDecoder(path string) (*Decoder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCheckpoint, err)
 	}
-	d := &Decoder{Path: path, File: f}
+	d := &Decoder{Path: path, File: f, Special: map[string]int{}}
 	d.Arch, _ = f.Meta["general.architecture"].(string)
+	for key, name := range map[string]string{"tokenizer.ggml.bos_token_id": "bos", "tokenizer.ggml.eos_token_id": "eos",
+		"tokenizer.ggml.padding_token_id": "pad"} {
+		if v, ok := f.Meta[key].(uint64); ok && v < 1<<31 {
+			d.Special[name] = int(v)
+		}
+	}
 	if !slices.Contains(decoderArchitectures, d.Arch) {
 		return nil, fmt.Errorf("%w: %s: architecture %q is not supported (supported: %s)", ErrCheckpoint, path, d.Arch, strings.Join(decoderArchitectures, ", "))
 	}
@@ -187,6 +206,21 @@ func (d *Decoder) expectedTensors() map[string]decoderTensor {
 		lin("ffn_gate", "mlp/gate_proj", "mlp.gate_proj", F, H, 0)
 		lin("ffn_up", "mlp/up_proj", "mlp.up_proj", F, H, 0)
 		lin("ffn_down", "mlp/down_proj", "mlp.down_proj", H, F, 0)
+		if c.QKVBias {
+			for _, x := range []struct {
+				g, hf string
+				n     int
+			}{{"attn_q", "q_proj", q}, {"attn_k", "k_proj", kv}, {"attn_v", "v_proj", kv}} {
+				rope := 0
+				if x.g == "attn_q" {
+					rope = c.Heads
+				} else if x.g == "attn_k" {
+					rope = c.KVHeads
+				}
+				t[b+x.g+".bias"] = decoderTensor{path: s + "/attention/" + x.hf + "/dense/biases", shape: []int{x.n}, ropeHeads: rope,
+					hfName: hf + "self_attn." + x.hf + ".bias"}
+			}
+		}
 		t[b+"attn_norm.weight"] = decoderTensor{path: s + "/input_norm/weight", shape: []int{H}, hfName: hf + "input_layernorm.weight"}
 		t[b+"ffn_norm.weight"] = decoderTensor{path: s + "/post_attention_norm/weight", shape: []int{H}, hfName: hf + "post_attention_layernorm.weight"}
 	}
@@ -194,7 +228,24 @@ func (d *Decoder) expectedTensors() map[string]decoderTensor {
 }
 
 // Tokenizer builds the GGUF's own tokenizer.
-func (d *Decoder) Tokenizer() (*BPETokenizer, error) { return NewBPEFromGGUF(d.File) }
+func (d *Decoder) Tokenizer() (*BPETokenizer, error) {
+	if d.File != nil {
+		return NewBPEFromGGUF(d.File)
+	}
+	t, err := NewBPEFromTokenizerJSON(filepath.Join(d.Path, "tokenizer.json"))
+	if err != nil {
+		return nil, err
+	}
+	for name, dst := range map[string]*int32{"bos": &t.BOS, "eos": &t.EOS, "pad": &t.Pad} {
+		if id, ok := d.Special[name]; ok && id < t.VocabSize() {
+			*dst = int32(id)
+		}
+	}
+	if t.Pad < 0 {
+		t.Pad = t.EOS
+	}
+	return t, nil
+}
 
 // LoadWeights dequantises every tensor into store under scope, all or nothing (the store must hold none of
 // them). q and k rows are put back from GGUF's interleaved rotary layout into Hugging Face's (half-split),
@@ -212,15 +263,31 @@ func (d *Decoder) LoadWeights(store *model.Store, scope string) (LoadReport, err
 			return rep, fmt.Errorf("%w: the store already holds %s: load a checkpoint into a fresh store", ErrCheckpoint, prefix+target.path)
 		}
 	}
+	var hfValues map[string][]float32
+	if d.File == nil {
+		var err error
+		if hfValues, err = d.readHF(want); err != nil {
+			return rep, err
+		}
+	}
 	values := map[string]*tensors.Tensor{}
 	for name, target := range want {
-		tn, _ := d.File.Tensor(name)
-		v, err := d.File.Read(tn)
-		if err != nil {
-			return rep, fmt.Errorf("%w: %w", ErrCheckpoint, err)
-		}
-		if target.ropeHeads > 0 {
-			v = unpermuteRotary(v, target.shape, target.ropeHeads)
+		var v []float32
+		if d.File == nil {
+			v = hfValues[target.hfName] // already in Hugging Face's layout
+		} else {
+			tn, _ := d.File.Tensor(name)
+			var err error
+			if v, err = d.File.Read(tn); err != nil {
+				return rep, fmt.Errorf("%w: %w", ErrCheckpoint, err)
+			}
+			if target.ropeHeads > 0 {
+				shape := target.shape
+				if len(shape) == 1 {
+					shape = []int{shape[0], 1}
+				}
+				v = unpermuteRotary(v, shape, target.ropeHeads)
+			}
 		}
 		t := tensors.FromFlatDataAndDimensions(v, target.shape...)
 		if target.linear {
@@ -290,12 +357,13 @@ func (d *Decoder) SaveWeights(store *model.Store, dir string) error {
 		return err
 	}
 	files := map[string]any{"config.json": d.hfConfig()}
-	if tj, err := d.tokenizerJSON(); err == nil {
-		files["tokenizer.json"] = tj
-		files["tokenizer_config.json"] = map[string]any{"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": d.Config.MaxPositions,
-			"eos_token": d.tokenName("tokenizer.ggml.eos_token_id"), "bos_token": d.tokenName("tokenizer.ggml.bos_token_id"),
-			"pad_token": d.tokenName("tokenizer.ggml.padding_token_id"), "add_bos_token": d.File.Meta["tokenizer.ggml.add_bos_token"] == true}
+	tok, err := d.Tokenizer()
+	if err != nil {
+		return err
 	}
+	files["tokenizer.json"] = tokenizerJSON(tok, d.merges(tok))
+	files["tokenizer_config.json"] = map[string]any{"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": d.Config.MaxPositions,
+		"eos_token": d.tokenName(tok, "eos"), "bos_token": d.tokenName(tok, "bos"), "pad_token": d.tokenName(tok, "pad"), "add_bos_token": tok.AddBOS}
 	for name, v := range files {
 		data, err := json.MarshalIndent(v, "", "  ")
 		if err != nil {
@@ -316,31 +384,31 @@ func (d *Decoder) hfConfig() map[string]any {
 		"num_attention_heads": c.Heads, "num_key_value_heads": c.KVHeads, "head_dim": c.HeadDim, "max_position_embeddings": c.MaxPositions,
 		"rms_norm_eps": c.RMSNormEps, "rope_theta": c.RopeTheta, "tie_word_embeddings": c.Tied, "attention_bias": c.QKVBias,
 		"mlp_bias": false, "torch_dtype": "float32"}
-	for key, name := range map[string]string{"tokenizer.ggml.bos_token_id": "bos_token_id", "tokenizer.ggml.eos_token_id": "eos_token_id",
-		"tokenizer.ggml.padding_token_id": "pad_token_id"} {
-		if v, ok := d.File.Meta[key].(uint64); ok {
-			cfg[name] = v
-		}
+	for name, id := range d.Special {
+		cfg[name+"_token_id"] = id
 	}
 	return cfg
 }
 
-func (d *Decoder) tokenName(key string) any {
-	tokens, _ := d.File.Meta["tokenizer.ggml.tokens"].([]string)
-	if v, ok := d.File.Meta[key].(uint64); ok && int(v) < len(tokens) {
-		return tokens[v]
+func (d *Decoder) tokenName(tok *BPETokenizer, name string) any {
+	if id, ok := d.Special[name]; ok && id < tok.VocabSize() {
+		return tok.Token(int32(id))
 	}
 	return nil
 }
 
-// tokenizerJSON is the GGUF's byte-level BPE tokenizer as a tokenizers (Hugging Face) tokenizer.json: the
-// model, merges and special tokens BPETokenizer uses, GPT-2's ByteLevel pre-tokenizer and decoder.
-func (d *Decoder) tokenizerJSON() (map[string]any, error) {
-	tok, err := d.Tokenizer()
-	if err != nil {
-		return nil, err
+// merges returns the tokenizer's merges in rank order.
+func (d *Decoder) merges(tok *BPETokenizer) []string {
+	out := make([]string, len(tok.ranks))
+	for m, r := range tok.ranks {
+		out[r] = m
 	}
-	merges, _ := d.File.Meta["tokenizer.ggml.merges"].([]string)
+	return slices.DeleteFunc(out, func(m string) bool { return m == "" }) // duplicates kept their first rank
+}
+
+// tokenizerJSON is a byte-level BPE tokenizer as a tokenizers (Hugging Face) tokenizer.json: the model, merges
+// and special tokens BPETokenizer uses, GPT-2's ByteLevel pre-tokenizer and decoder.
+func tokenizerJSON(tok *BPETokenizer, merges []string) map[string]any {
 	vocab := make(map[string]int, len(tok.tokens))
 	for i, t := range tok.tokens {
 		if _, dup := vocab[t]; !dup {
@@ -360,5 +428,5 @@ func (d *Decoder) tokenizerJSON() (map[string]any, error) {
 		"decoder":        map[string]any{"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
 		"model": map[string]any{"type": "BPE", "dropout": nil, "unk_token": nil, "continuing_subword_prefix": nil, "end_of_word_suffix": nil,
 			"fuse_unk": false, "byte_fallback": false, "ignore_merges": false, "vocab": vocab, "merges": merges},
-	}, nil
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
@@ -150,5 +152,109 @@ func TestDecoderLogitsMatchTransformers(t *testing.T) {
 	t.Logf("largest difference from transformers: %.2e of the position's largest logit", worst)
 	if worst > 1e-4 {
 		t.Errorf("logits differ from transformers' by %.2e (relative), more than 1e-4", worst)
+	}
+}
+
+// A decoder exported as a Hugging Face directory (SaveWeights: model.safetensors, config.json,
+// tokenizer.json) loads back as a decoder of its own: the same configuration, tokenizer ids and logits.
+// (transformers loading such a directory is checked by scripts/reference/peft_check.py.)
+func TestDecoderExportLoadsBack(t *testing.T) {
+	d, store := loadSmolLM2(t)
+	dir := t.TempDir()
+	if err := d.SaveWeights(store, dir); err != nil {
+		t.Fatal(err)
+	}
+	if !IsDecoder(dir) {
+		t.Fatalf("%s is not recognised as a decoder", dir)
+	}
+	back, err := OpenDecoder(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Config != d.Config || back.Arch != "llama" || back.File != nil {
+		t.Fatalf("config %+v (%s), want %+v", back.Config, back.Arch, d.Config)
+	}
+	tok, _ := d.Tokenizer()
+	tokBack, err := back.Tokenizer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile("testdata/smollm2/tokens.json")
+	var cases []struct {
+		Text string `json:"text"`
+	}
+	json.Unmarshal(data, &cases)
+	for _, c := range cases {
+		if a, b := tok.Encode(c.Text), tokBack.Encode(c.Text); !slices.Equal(a, b) {
+			t.Errorf("%q: GGUF tokenizer %v, exported tokenizer.json %v", c.Text, a, b)
+		}
+	}
+	if tokBack.EOS != tok.EOS || tokBack.Pad != tok.Pad {
+		t.Errorf("special ids: EOS %d pad %d, want %d %d", tokBack.EOS, tokBack.Pad, tok.EOS, tok.Pad)
+	}
+	storeBack := model.NewStore()
+	if _, err := back.LoadWeights(storeBack, ""); err != nil {
+		t.Fatal(err)
+	}
+	ids := [][]int32{tok.Encode("The capital of France is"), tok.Encode("def f(x):")}
+	a, b := decoderLogits(d, store, ids, 6), decoderLogits(back, storeBack, ids, 6)
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("logit %d: %v from the GGUF, %v from the exported directory", i, a[i], b[i])
+		}
+	}
+}
+
+// A Qwen2 checkpoint written by transformers (random weights, q/k/v biases, grouped-query attention, tied
+// embeddings, transformers 5's rope_parameters; scripts/reference/qwen2_fixture.py) loads from its directory
+// and gives transformers' logits and token ids.
+func TestQwen2DirectoryMatchesTransformers(t *testing.T) {
+	dir := "testdata/checkpoints/qwen2-tiny"
+	d, err := OpenDecoder(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Config.QKVBias || d.Config.KVHeads != 2 || !d.Config.Tied || d.Arch != "qwen2" {
+		t.Fatalf("config %+v (%s)", d.Config, d.Arch)
+	}
+	tok, err := d.Tokenizer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := model.NewStore()
+	if _, err := d.LoadWeights(store, ""); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "expected_logits.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []struct {
+		Prompt string      `json:"prompt"`
+		IDs    []int32     `json:"ids"`
+		Logits [][]float64 `json:"logits"`
+	}
+	if err := json.Unmarshal(data, &cases); err != nil {
+		t.Fatal(err)
+	}
+	worst := 0.0
+	for _, c := range cases {
+		if got := tok.Encode(c.Prompt); !slices.Equal(got, c.IDs) {
+			t.Errorf("%q: ids %v, transformers %v", c.Prompt, got, c.IDs)
+		}
+		got := decoderLogits(d, store, [][]int32{c.IDs}, len(c.IDs))
+		for p, row := range c.Logits {
+			scale := 1.0
+			for _, v := range row {
+				scale = math.Max(scale, math.Abs(v))
+			}
+			for i, w := range row {
+				worst = math.Max(worst, math.Abs(float64(got[p*d.Config.Vocab+i])-w)/scale)
+			}
+		}
+	}
+	t.Logf("largest difference from transformers: %.2e of the position's largest logit", worst)
+	if worst > 1e-4 {
+		t.Errorf("logits differ from transformers' by %.2e", worst)
 	}
 }
