@@ -209,7 +209,7 @@ func TestDecoderExportLoadsBack(t *testing.T) {
 // embeddings, transformers 5's rope_parameters; scripts/reference/qwen2_fixture.py) loads from its directory
 // and gives transformers' logits and token ids.
 func TestQwen2DirectoryMatchesTransformers(t *testing.T) {
-	dir := "testdata/checkpoints/qwen2-tiny"
+	dir := "testdata/decoders/qwen2-tiny"
 	d, err := OpenDecoder(dir)
 	if err != nil {
 		t.Fatal(err)

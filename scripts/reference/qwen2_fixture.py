@@ -4,7 +4,7 @@ model.safetensors, a byte-level BPE tokenizer.json of 256 byte tokens and one sp
 logits transformers computes on a few prompts, for pretrained's Hugging Face decoder loader (q/k/v biases,
 grouped-query attention, tied embeddings). Run in a venv with torch and transformers 5.23:
 
-    python scripts/reference/qwen2_fixture.py pretrained/testdata/checkpoints/qwen2-tiny
+    python scripts/reference/qwen2_fixture.py pretrained/testdata/decoders/qwen2-tiny
 """
 import json
 import os
