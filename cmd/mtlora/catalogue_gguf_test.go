@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -111,4 +112,42 @@ func tinyGGUF(t *testing.T, dir, name string, edit func(meta map[string]any, ten
 		ts = edit(meta, ts)
 	}
 	return writeGGUF(t, dir, name, meta, ts)
+}
+
+// qwen2Copy copies the transformers-written tiny Qwen2 (pretrained/testdata/decoders/qwen2-tiny) into dir,
+// letting edit change its config.json and tokenizer.json.
+func qwen2Copy(t *testing.T, dir string, edit func(cfg, tok map[string]any)) string {
+	t.Helper()
+	src := "../../pretrained/testdata/decoders/qwen2-tiny"
+	out := filepath.Join(dir, "qwen2")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	docs := map[string]map[string]any{}
+	for _, f := range []string{"config.json", "tokenizer.json"} {
+		data, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(data, &m); err != nil {
+			t.Fatal(err)
+		}
+		docs[f] = m
+	}
+	edit(docs["config.json"], docs["tokenizer.json"])
+	for f, m := range docs {
+		data, _ := json.Marshal(m)
+		if err := os.WriteFile(filepath.Join(out, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w, err := os.ReadFile(filepath.Join(src, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(out, "model.safetensors"), w, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -326,6 +326,24 @@ func catalogue() []badInput {
 			}))
 			return err
 		}, pretrained.ErrCheckpoint, []string{"misfit.gguf", `"blk.0.attn_k.weight" has shape [4 8], expected [8 8]`}},
+		{"Hugging Face decoder with rope scaling", func(t *testing.T, d string) error {
+			dir := qwen2Copy(t, d, func(cfg map[string]any, _ map[string]any) {
+				cfg["rope_scaling"] = map[string]any{"rope_type": "linear", "factor": 2.0}
+			})
+			_, err := pretrained.OpenDecoder(dir)
+			return err
+		}, pretrained.ErrCheckpoint, []string{"config.json", "rope_scaling", "is not supported"}},
+		{"Hugging Face decoder whose tokenizer splits by another pattern", func(t *testing.T, d string) error {
+			dir := qwen2Copy(t, d, func(_ map[string]any, tok map[string]any) {
+				tok["pre_tokenizer"] = map[string]any{"type": "Sequence", "pretokenizers": []any{}}
+			})
+			dec, err := pretrained.OpenDecoder(dir)
+			if err != nil {
+				return err
+			}
+			_, err = dec.Tokenizer()
+			return err
+		}, pretrained.ErrCheckpoint, []string{"tokenizer.json", `pre-tokenizer "Sequence"`, "only ByteLevel with GPT-2's pattern"}},
 		{"prompt longer than the decoder's context", func(t *testing.T, d string) error {
 			model := tinyGGUF(t, d, "tiny.gguf", nil)
 			return runTrain([]string{"-data", write(t, d, "two.csv", goodCSV+goodCSV[len("task,text,label\n"):]+"sentiment,bad,neg\ntopic,vote,politics\n"),
