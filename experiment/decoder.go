@@ -29,6 +29,7 @@ type loadedDecoder struct {
 	*pretrained.Decoder
 	Tokenizer *pretrained.BPETokenizer
 	Store     *model.Store
+	scorer    *model.Exec // candidate log-likelihoods, built on first use (one compilation for every evaluation)
 }
 
 func loadDecoder(d *pretrained.Decoder) (*loadedDecoder, error) {
@@ -140,17 +141,21 @@ func evaluateDecoder(b compute.Backend, m *loadedDecoder, fn func(*model.Scope, 
 }
 
 // candidateLogLikelihoods calls each with every example of set and its candidates' log-likelihoods, batching
-// (example, candidate) rows 32 at a time.
+// (example, candidate) rows 32 at a time. fn must be the model every call on m uses: its executable is kept.
 func candidateLogLikelihoods(b compute.Backend, m *loadedDecoder, fn func(*model.Scope, []*Node) *Node, set *datasets.Set,
 	seqLen, answerLen int, each func(e datasets.Example, row []float32)) error {
-	exec, err := model.NewExec(b, m.Store, func(scope *model.Scope, in []*Node) *Node {
-		logits := fn(scope, in[:4])
-		w := ConvertDType(in[5], logits.DType())
-		return ReduceSum(Mul(losses.TokenLogProbs(logits, in[4]), Sign(w)), -1) // [rows]
-	})
-	if err != nil {
-		return err
+	if m.scorer == nil { // fn is the run's model: the same for every call on m
+		exec, err := model.NewExec(b, m.Store, func(scope *model.Scope, in []*Node) *Node {
+			logits := fn(scope, in[:4])
+			w := ConvertDType(in[5], logits.DType())
+			return ReduceSum(Mul(losses.TokenLogProbs(logits, in[4]), Sign(w)), -1) // [rows]
+		})
+		if err != nil {
+			return err
+		}
+		m.scorer = exec
 	}
+	exec := m.scorer
 	const rowsPerBatch = 32
 	type row struct{ example, candidate int }
 	var rows []row

@@ -254,15 +254,6 @@ func runText(env Env, run Run, dir string) (*trainer.FitResult, error) {
 	return trainer.Fit(env.Backend, m.Store, fn, losses.MultiTask, data, eval, run.fitConfig(3), dir, env.onStep(run))
 }
 
-// openModel resolves and loads a pretrained encoder by name (pretrained.Resolve).
-func openModel(env Env, name string) (*pretrained.Model, error) {
-	dir, err := pretrained.Resolve(name, pretrained.HubOptions{}, env.log())
-	if err != nil {
-		return nil, err
-	}
-	return pretrained.Load(dir)
-}
-
 // numClasses is the width of the classification heads: the most classes of any task (at least 1).
 func numClasses(tasks []datasets.TaskSpec) int {
 	classes := 1

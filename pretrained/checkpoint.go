@@ -315,30 +315,19 @@ func (c *Checkpoint) LoadWeights(store *model.Store, scope string) (LoadReport, 
 			got[name] = tensors.FromFlatDataAndDimensions(t.Data, t.Shape...)
 		}
 	}
-	var missing []string
-	for name := range want {
+	var missing, paths []string
+	for name, target := range want {
 		if got[name] == nil {
 			missing = append(missing, name)
 		}
+		paths = append(paths, target.path)
 	}
-	if len(missing) > 0 {
-		sort.Strings(missing)
-		more := ""
-		if len(missing) > 5 {
-			more = fmt.Sprintf(" and %d more", len(missing)-5)
-			missing = missing[:5]
-		}
-		return rep, fmt.Errorf("%w: %s: missing tensor %s%s", ErrCheckpoint, c.Dir, strings.Join(quoteAll(missing), ", "), more)
+	if err := missingTensors(c.Dir, missing); err != nil {
+		return rep, err
 	}
-
-	prefix := "/" + strings.Trim(scope, "/")
-	if prefix != "/" {
-		prefix += "/"
-	}
-	for _, target := range want {
-		if store.GetVariable(prefix+target.path) != nil {
-			return rep, fmt.Errorf("%w: the store already holds %s: load a checkpoint into a fresh store", ErrCheckpoint, prefix+target.path)
-		}
+	prefix, err := freshPrefix(store, scope, paths)
+	if err != nil {
+		return rep, err
 	}
 	names := make([]string, 0, len(want))
 	for name := range want {
@@ -468,4 +457,34 @@ func storeTensors(store *model.Store, items []savedTensor) (map[string]st.Tensor
 		out[it.name] = st.Tensor{Shape: val.Shape().Dimensions, Data: tensors.MustCopyFlatData[float32](val)}
 	}
 	return out, nil
+}
+
+// missingTensors is the error of a checkpoint that lacks tensors (nil when it lacks none): the first five by
+// name and how many more.
+func missingTensors(where string, missing []string) error {
+	if len(missing) == 0 {
+		return nil
+	}
+	sort.Strings(missing)
+	more := ""
+	if len(missing) > 5 {
+		more = fmt.Sprintf(" and %d more", len(missing)-5)
+		missing = missing[:5]
+	}
+	return fmt.Errorf("%w: %s: missing tensor %s%s", ErrCheckpoint, where, strings.Join(quoteAll(missing), ", "), more)
+}
+
+// freshPrefix returns the store path prefix of scope ("" or "/" for the root) and checks that the store
+// holds none of the variables paths names under it: a checkpoint loads into a fresh store, all or nothing.
+func freshPrefix(store *model.Store, scope string, paths []string) (string, error) {
+	prefix := "/" + strings.Trim(scope, "/")
+	if prefix != "/" {
+		prefix += "/"
+	}
+	for _, p := range paths {
+		if store.GetVariable(prefix+p) != nil {
+			return "", fmt.Errorf("%w: the store already holds %s: load a checkpoint into a fresh store", ErrCheckpoint, prefix+p)
+		}
+	}
+	return prefix, nil
 }

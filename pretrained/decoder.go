@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/mtlora/mtlora/internal/atomicfile"
@@ -110,9 +109,8 @@ func OpenDecoder(path string) (*Decoder, error) {
 			missing = append(missing, name)
 		}
 	}
-	if len(missing) > 0 {
-		sort.Strings(missing)
-		return nil, fmt.Errorf("%w: %s: missing tensor %s", ErrCheckpoint, path, strings.Join(quoteAll(missing), ", "))
+	if err := missingTensors(path, missing); err != nil {
+		return nil, err
 	}
 	return d, nil
 }
@@ -254,14 +252,13 @@ func (d *Decoder) Tokenizer() (*BPETokenizer, error) {
 func (d *Decoder) LoadWeights(store *model.Store, scope string) (LoadReport, error) {
 	var rep LoadReport
 	want := d.expectedTensors()
-	prefix := "/" + strings.Trim(scope, "/")
-	if prefix != "/" {
-		prefix += "/"
-	}
+	var paths []string
 	for _, target := range want {
-		if store.GetVariable(prefix+target.path) != nil {
-			return rep, fmt.Errorf("%w: the store already holds %s: load a checkpoint into a fresh store", ErrCheckpoint, prefix+target.path)
-		}
+		paths = append(paths, target.path)
+	}
+	prefix, err := freshPrefix(store, scope, paths)
+	if err != nil {
+		return rep, err
 	}
 	var hfValues map[string][]float32
 	if d.File == nil {

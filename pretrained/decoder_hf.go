@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/mtlora/mtlora/internal/safetensors"
@@ -140,9 +139,8 @@ func (d *Decoder) readHF(want map[string]decoderTensor) (map[string][]float32, e
 			missing = append(missing, name)
 		}
 	}
-	if len(missing) > 0 {
-		sort.Strings(missing)
-		return nil, fmt.Errorf("%w: %s: missing tensor %s", ErrCheckpoint, d.Path, strings.Join(quoteAll(missing[:min(5, len(missing))]), ", "))
+	if err := missingTensors(d.Path, missing); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
