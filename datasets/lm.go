@@ -3,6 +3,7 @@ package datasets
 import (
 	"fmt"
 	"iter"
+	"slices"
 	"strings"
 
 	"github.com/gomlx/gomlx/core/tensors"
@@ -54,6 +55,37 @@ func (set *Set) PromptOf(e Example) (Prompt, error) {
 		p.Candidates = append(p.Candidates, " "+c)
 	}
 	return p, nil
+}
+
+// Match extracts the answer from generated text: the candidate it names, or −1. The text (cut at the
+// first newline: a prompt's answer is one line) and each candidate are compared with surrounding white space
+// and trailing . , ; : ! ? removed — exactly first, then ignoring case if that leaves one candidate.
+// Anything else — extra words, two candidates differing only in case, nothing — names no candidate.
+func (p Prompt) Match(text string) int {
+	norm := func(s string) string {
+		if i := strings.IndexByte(s, '\n'); i >= 0 {
+			s = s[:i]
+		}
+		return strings.TrimRight(strings.TrimSpace(s), ".,;:!?")
+	}
+	got := norm(text)
+	if got == "" {
+		return -1
+	}
+	folded, n := -1, 0
+	for i, c := range p.Candidates {
+		c = norm(c)
+		if c == got {
+			return i
+		}
+		if strings.EqualFold(c, got) {
+			folded, n = i, n+1
+		}
+	}
+	if n != 1 {
+		return -1
+	}
+	return folded
 }
 
 // LMBatches turns a split of a Set into fixed-shape batches for causal-LM multi-task fine-tuning (a
@@ -127,14 +159,24 @@ func (p Prompt) Encode(tok TextTokenizer, eos int32, c, seqLen, answerLen int) (
 	if len(ans) > answerLen {
 		return nil, 0, fmt.Errorf("datasets: the answer %q is %d tokens with EOS, more than the answer length %d", p.Candidates[c], len(ans), answerLen)
 	}
+	prompt, err := p.EncodeText(tok, seqLen-len(ans))
+	if err != nil {
+		return nil, 0, err
+	}
+	return append(prompt, ans...), len(prompt), nil
+}
+
+// EncodeText tokenizes the prompt alone, its start cut to at most keep tokens: what generation continues
+// (Encode cuts it the same way before an answer).
+func (p Prompt) EncodeText(tok TextTokenizer, keep int) ([]int32, error) {
 	prompt := tok.Encode(p.Text)
-	if keep := seqLen - len(ans); len(prompt) > keep {
+	if len(prompt) > keep {
 		prompt = prompt[len(prompt)-keep:]
 	}
 	if len(prompt) == 0 {
-		return nil, 0, fmt.Errorf("datasets: no room for the prompt in %d tokens", seqLen)
+		return nil, fmt.Errorf("datasets: no room for the prompt: %d tokens left for it", keep)
 	}
-	return append(append([]int32{}, prompt...), ans...), len(prompt), nil
+	return slices.Clone(prompt), nil
 }
 
 func (b *LMBatches) encode(i int) (lmRow, error) {

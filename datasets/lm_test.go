@@ -35,6 +35,25 @@ func TestPromptOf(t *testing.T) {
 	}
 }
 
+// Generated text names a candidate only exactly (white space, a trailing full stop and case aside).
+func TestPromptMatch(t *testing.T) {
+	p := Prompt{Candidates: []string{" spam", " ham", " Spam and ham"}}
+	for text, want := range map[string]int{
+		" spam": 0, "spam": 0, " Spam.": 0, " HAM\nmore": 1, " spam and ham": 2, " spam ham": -1, "": -1, " \n spam": -1,
+		" hamster": -1, " ham!?": 1,
+	} {
+		if got := p.Match(text); got != want {
+			t.Errorf("Match(%q) = %d, want %d", text, got, want)
+		}
+	}
+	cased := Prompt{Candidates: []string{" Yes", " yes", " NO"}}
+	for text, want := range map[string]int{" yes": 1, " Yes": 0, " YES": -1, " no": 2} {
+		if got := cased.Match(text); got != want {
+			t.Errorf("cased Match(%q) = %d, want %d", text, got, want)
+		}
+	}
+}
+
 // A row is the prompt (its start cut when too long), the answer and EOS, right-padded; answer positions are
 // the positions whose logits predict each answer token, targets those tokens, weights 1 on them only.
 func TestLMRowsLayout(t *testing.T) {

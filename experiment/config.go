@@ -43,6 +43,7 @@ type Config struct {
 	ClipNorm            float64            `json:"clip_norm" help:"clip gradients to this global norm (0: off)"`
 	EvalEvery           int                `json:"eval_every" help:"evaluate every N steps and at the end (0: at the end only)"`
 	EvalMax             int                `json:"eval_max" help:"at most this many validation examples per task (0: all; text data)"`
+	Scoring             Scoring            `json:"scoring" help:"decoders: how evaluation picks an answer: loglik (the candidate of largest summed log-likelihood), loglik-mean (per answer token) or generate (greedy text matched to a candidate)"`
 	Patience            int                `json:"patience" help:"stop after this many evaluations without a better score (0: never)"`
 	Sampling            datasets.Strategy  `json:"sampling" help:"task sampling: proportional, temperature, uniform, round-robin"`
 	SamplingTemperature float64            `json:"sampling_temperature" help:"T of temperature sampling, p_t ∝ n_t^(1/T)"`
@@ -72,7 +73,7 @@ func Defaults() Config {
 		Data: MTBench, Model: MiniLM,
 		Config: adapterDefaults(),
 		Seed:   1, Steps: 300, BatchSize: 16, SeqLen: 64, LearningRate: 2e-3, Warmup: 30, Schedule: trainer.Linear,
-		ClipNorm: 1, EvalEvery: 100, EvalMax: 200, Sampling: datasets.Proportional, SamplingTemperature: 2, Conflict: 1,
+		ClipNorm: 1, EvalEvery: 100, EvalMax: 200, Scoring: ScoreLogLik, Sampling: datasets.Proportional, SamplingTemperature: 2, Conflict: 1,
 		Devices: 1,
 	}
 }
@@ -144,6 +145,9 @@ func (c Config) Validate() error {
 		return bad("devices", "batch_size %d does not split over %d devices: it must be a multiple", c.BatchSize, c.Devices)
 	}
 	if err := c.Schedule.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if err := c.Scoring.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	if _, err := c.Sampling.MarshalText(); err != nil {

@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 
 	"github.com/gomlx/compute"
@@ -10,6 +11,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/mtlora/mtlora/datasets"
+	"github.com/mtlora/mtlora/generate"
 	"github.com/mtlora/mtlora/losses"
 	"github.com/mtlora/mtlora/mtlcore"
 	"github.com/mtlora/mtlora/pretrained"
@@ -19,17 +21,18 @@ import (
 
 // A decoder run fine-tunes a LLaMA-family decoder as a causal language model on every task at once: each
 // example becomes its prompt followed by the right answer (datasets.PromptOf), the loss is on the answer
-// tokens only (losses.AnswerTokens), each row's task id goes to the adapters. Evaluation scores every
-// candidate answer of an example — a classification task's labels, a multiple-choice task's choices — by its
-// log-likelihood after the prompt: the sum of its tokens' log-probabilities, EOS included, not normalised by
-// length; the most likely candidate is the prediction, and the task metrics are the encoder's.
+// tokens only (losses.AnswerTokens), each row's task id goes to the adapters. Evaluation picks each example's
+// answer among its candidates — a classification task's labels, a multiple-choice task's choices — as the
+// run's Scoring says (by log-likelihood, summed or per token, or by greedy generation), and the task metrics
+// are the encoder's.
 
 // loadedDecoder is a decoder with its weights in a store, and its tokenizer.
 type loadedDecoder struct {
 	*pretrained.Decoder
 	Tokenizer *pretrained.BPETokenizer
 	Store     *model.Store
-	scorer    *model.Exec // candidate log-likelihoods, built on first use (one compilation for every evaluation)
+	scorer    *model.Exec     // candidate log-likelihoods, built on first use (one compilation for every evaluation)
+	generator *generate.Model // greedy answers, built on first use (likewise)
 }
 
 func loadDecoder(d *pretrained.Decoder) (*loadedDecoder, error) {
@@ -42,6 +45,16 @@ func loadDecoder(d *pretrained.Decoder) (*loadedDecoder, error) {
 		return nil, err
 	}
 	return &loadedDecoder{Decoder: d, Tokenizer: tok, Store: store}, nil
+}
+
+// generatorOf is the decoder's greedy generator with adapters inj, built on first use: inj must be the same
+// for every call on m (a run's), so its compiled graphs serve every evaluation.
+func (m *loadedDecoder) generatorOf(b compute.Backend, inj *mtlcore.Injector) *generate.Model {
+	if m.generator == nil {
+		m.generator = &generate.Model{Config: m.Config, Injector: inj, Store: m.Store, Backend: b, EOS: m.Tokenizer.EOS, Pad: m.Tokenizer.Pad,
+			Decode: m.Tokenizer.Decode}
+	}
+	return m.generator
 }
 
 // answerLen is the answer slots of a set's batches: its longest candidate in tokens, plus EOS.
@@ -109,7 +122,7 @@ func runDecoder(env Env, run Run, dir, modelDir string) (*trainer.FitResult, err
 		Split: datasets.Train, BatchSize: c.BatchSize, SeqLen: c.SeqLen, AnswerLen: al, Steps: c.Steps, Sampler: run.sampler(),
 		TaskWeights: taskWeights(c)}}
 	eval := func(int) ([]trainer.TaskMetrics, error) {
-		return evaluateDecoder(env.Backend, m, fn, set, datasets.Validation, c.SeqLen, al, c.EvalMax)
+		return evaluateDecoder(env.Backend, m, fn, inj, set, datasets.Validation, c.SeqLen, al, c.EvalMax, c.Scoring)
 	}
 	return trainer.Fit(env.Backend, m.Store, fn, losses.AnswerTokens, data, eval, run.fitConfig(3), dir, env.onStep(run))
 }
@@ -130,25 +143,79 @@ func taskWeights(c Config) []float64 {
 	return w
 }
 
-// evaluateDecoder scores every candidate answer of the split's examples (at most evalMax per task) by its
-// log-likelihood and computes the task metrics of the most likely candidates.
-func evaluateDecoder(b compute.Backend, m *loadedDecoder, fn func(*model.Scope, []*Node) *Node, set *datasets.Set,
-	split datasets.Split, seqLen, answerLen, evalMax int) ([]trainer.TaskMetrics, error) {
+// Scoring is how a decoder's evaluation picks an example's answer among its candidates — a classification
+// task's labels, a multiple-choice task's choices.
+type Scoring string
+
+const (
+	// ScoreLogLik picks the candidate whose tokens, EOS included, have the largest summed log-probability
+	// after the prompt (not normalised by length: a longer answer pays for each of its tokens).
+	ScoreLogLik Scoring = "loglik"
+	// ScoreLogLikMean picks by the mean log-probability per answer token, EOS included (length-normalised).
+	ScoreLogLikMean Scoring = "loglik-mean"
+	// ScoreGenerate generates greedily (at most the longest candidate's tokens + 1, stopping at EOS or a
+	// newline) and matches the text to a candidate (datasets.Prompt.Match); text naming none is no answer,
+	// counted wrong, and the tasks also report the fraction answered.
+	ScoreGenerate Scoring = "generate"
+)
+
+// Validate rejects a name that is not a scoring.
+func (s Scoring) Validate() error {
+	switch s {
+	case ScoreLogLik, ScoreLogLikMean, ScoreGenerate:
+		return nil
+	}
+	return fmt.Errorf("experiment: field scoring: %q is not loglik, loglik-mean or generate", string(s))
+}
+
+// UnmarshalText reads a scoring name, rejecting unknown ones.
+func (s *Scoring) UnmarshalText(b []byte) error {
+	v := Scoring(b)
+	if err := v.Validate(); err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// evaluateDecoder picks every example's answer of the split (at most evalMax per task) by scoring and
+// computes the task metrics.
+func evaluateDecoder(b compute.Backend, m *loadedDecoder, fn func(*model.Scope, []*Node) *Node, inj *mtlcore.Injector, set *datasets.Set,
+	split datasets.Split, seqLen, answerLen, evalMax int, scoring Scoring) ([]trainer.TaskMetrics, error) {
 	sub := evalSubset(set, split, evalMax)
-	return scoreTasks(set, func(each func(e datasets.Example, row []float32)) error {
-		return candidateLogLikelihoods(b, m, fn, sub, seqLen, answerLen, each)
+	return scoreTasks(set, scoring == ScoreGenerate, func(each func(e datasets.Example, row []float32)) error {
+		return decoderRows(b, m, fn, inj, sub, seqLen, answerLen, scoring, each)
 	})
 }
 
-// candidateLogLikelihoods calls each with every example of set and its candidates' log-likelihoods, batching
-// (example, candidate) rows 32 at a time. fn must be the model every call on m uses: its executable is kept.
+// decoderRows calls each with every example of set and a row over its candidates whose largest entry is the
+// answer scoring picks: the candidates' log-likelihoods (summed, or per token), or for generated answers 0
+// at the candidate the text named and −∞ elsewhere (everywhere when it named none). fn and inj must be the
+// model every call on m uses: its executables are kept.
+func decoderRows(b compute.Backend, m *loadedDecoder, fn func(*model.Scope, []*Node) *Node, inj *mtlcore.Injector, set *datasets.Set,
+	seqLen, answerLen int, scoring Scoring, each func(e datasets.Example, row []float32)) error {
+	if err := scoring.Validate(); err != nil {
+		return err
+	}
+	if scoring == ScoreGenerate {
+		return generatedAnswers(b, m, inj, set, seqLen, answerLen, each)
+	}
+	return candidateLogLikelihoods(b, m, fn, set, seqLen, answerLen, scoring == ScoreLogLikMean, each)
+}
+
+// rowsPerBatch is how many (example, candidate) rows — or prompts, when generating — a decoder evaluates at
+// once; the last batch is padded, so every batch has one compiled shape.
+const rowsPerBatch = 32
+
+// candidateLogLikelihoods calls each with every example of set and its candidates' log-likelihoods (the sum
+// over the answer's tokens, or with perToken their mean), batching (example, candidate) rows.
 func candidateLogLikelihoods(b compute.Backend, m *loadedDecoder, fn func(*model.Scope, []*Node) *Node, set *datasets.Set,
-	seqLen, answerLen int, each func(e datasets.Example, row []float32)) error {
+	seqLen, answerLen int, perToken bool, each func(e datasets.Example, row []float32)) error {
 	if m.scorer == nil { // fn is the run's model: the same for every call on m
-		exec, err := model.NewExec(b, m.Store, func(scope *model.Scope, in []*Node) *Node {
+		exec, err := model.NewExec(b, m.Store, func(scope *model.Scope, in []*Node) []*Node {
 			logits := fn(scope, in[:4])
-			w := ConvertDType(in[5], logits.DType())
-			return ReduceSum(Mul(losses.TokenLogProbs(logits, in[4]), Sign(w)), -1) // [rows]
+			on := Sign(ConvertDType(in[5], logits.DType()))
+			return []*Node{ReduceSum(Mul(losses.TokenLogProbs(logits, in[4]), on), -1), ReduceSum(on, -1)} // [rows] each
 		})
 		if err != nil {
 			return err
@@ -156,7 +223,6 @@ func candidateLogLikelihoods(b compute.Backend, m *loadedDecoder, fn func(*model
 		m.scorer = exec
 	}
 	exec := m.scorer
-	const rowsPerBatch = 32
 	type row struct{ example, candidate int }
 	var rows []row
 	var seqs [][]int32
@@ -179,9 +245,12 @@ func candidateLogLikelihoods(b compute.Backend, m *loadedDecoder, fn func(*model
 		if err != nil {
 			return err
 		}
-		ll := tensors.MustCopyFlatData[float32](out[0])
+		ll, n := tensors.MustCopyFlatData[float32](out[0]), tensors.MustCopyFlatData[float32](out[1])
 		for i, r := range rows {
 			scores[r.example][r.candidate] = ll[i]
+			if perToken {
+				scores[r.example][r.candidate] /= n[i]
+			}
 		}
 		rows, seqs, answers, tasks = rows[:0], seqs[:0], answers[:0], tasks[:0]
 		return nil
@@ -210,6 +279,51 @@ func candidateLogLikelihoods(b compute.Backend, m *loadedDecoder, fn func(*model
 	}
 	for i, e := range set.Examples {
 		each(e, scores[i])
+	}
+	return nil
+}
+
+// generatedAnswers calls each with every example of set and the row of its generated answer: greedy
+// generation after the prompt (cut to seqLen − answerLen tokens, as training cuts it), at most answerLen
+// tokens (the longest candidate and EOS), stopping at EOS or a newline; the text matched to a candidate by
+// datasets.Prompt.Match.
+func generatedAnswers(b compute.Backend, m *loadedDecoder, inj *mtlcore.Injector, set *datasets.Set, seqLen, answerLen int,
+	each func(e datasets.Example, row []float32)) error {
+	gen := m.generatorOf(b, inj)
+	promptLen := seqLen - answerLen
+	size := min(rowsPerBatch, len(set.Examples)) // one shape for every batch of this set: the last one padded
+	for start := 0; start < len(set.Examples); start += size {
+		batch := set.Examples[start:min(start+size, len(set.Examples))]
+		prompts, cands := make([][]int32, 0, size), make([]datasets.Prompt, len(batch))
+		tasks := make([]int32, 0, size)
+		for i, e := range batch {
+			p, err := set.PromptOf(e)
+			if err != nil {
+				return err
+			}
+			ids, err := p.EncodeText(m.Tokenizer, promptLen)
+			if err != nil {
+				return err
+			}
+			cands[i], prompts, tasks = p, append(prompts, ids), append(tasks, e.Task)
+		}
+		for len(prompts) < size { // padding rows: their generations are not read
+			prompts, tasks = append(prompts, prompts[0]), append(tasks, tasks[0])
+		}
+		outs, err := gen.Greedy(prompts, generate.Options{MaxNew: answerLen, Stop: []string{"\n"}, TaskIDs: tasks, PromptLen: promptLen})
+		if err != nil {
+			return err
+		}
+		for i, e := range batch {
+			row := make([]float32, len(cands[i].Candidates))
+			for c := range row {
+				row[c] = float32(math.Inf(-1))
+			}
+			if c := cands[i].Match(outs[i].Text); c >= 0 {
+				row[c] = 0
+			}
+			each(e, row)
+		}
 	}
 	return nil
 }

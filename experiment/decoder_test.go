@@ -18,6 +18,8 @@ import (
 	"github.com/mtlora/mtlora/mtlcore"
 
 	"github.com/mtlora/mtlora/backend"
+	"github.com/mtlora/mtlora/datasets"
+	"github.com/mtlora/mtlora/generate"
 	"github.com/mtlora/mtlora/pretrained"
 )
 
@@ -96,6 +98,11 @@ func TestDecoderRun(t *testing.T) {
 	if err != nil || len(metrics) != 2 {
 		t.Fatalf("evaluate: %+v, %v", metrics, err)
 	}
+	checkScorings(t, tr, data)
+	gen, err := tr.Generate([]datasets.Input{{Task: "sentiment", Text: "The film was superb."}, {Task: "topic", Text: "The striker scored goal 3."}}, 3)
+	if err != nil || len(gen) != 2 || len(gen[0].IDs) == 0 && gen[0].Reason != "eos" {
+		t.Errorf("generate: %+v, %v", gen, err)
+	}
 	out := t.TempDir()
 	if err := tr.Export(out, true, true); err != nil {
 		t.Fatal(err)
@@ -119,6 +126,79 @@ func TestDecoderRun(t *testing.T) {
 	}
 	if peftDir := os.Getenv("MTLORA_PEFT_CHECK_DIR"); peftDir != "" {
 		writePEFTCheck(t, tr, peftDir)
+	}
+}
+
+// checkScorings checks the three scorings on a finished run against computations of their own:
+// loglik-mean is the summed log-likelihood divided by the answer's tokens and EOS; generated answers are
+// those of greedy generation one prompt at a time, matched to the candidates; Evaluate by generation
+// reports the fraction answered.
+func checkScorings(t *testing.T, tr *Trained, data string) {
+	src, err := OpenData(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := src.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := evalSubset(all, datasets.Validation, 3)
+	tok, seqLen := tr.decoder.Tokenizer, tr.Result.Run.Config.SeqLen
+	fn, err := tr.model(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	al, err := answerLen(set, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := func(s Scoring) [][]float32 {
+		var out [][]float32
+		if err := decoderRows(tr.backend, tr.decoder, fn, tr.inj, set, seqLen, al, s, func(_ datasets.Example, row []float32) {
+			out = append(out, row)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	sums, means, gens := rows(ScoreLogLik), rows(ScoreLogLikMean), rows(ScoreGenerate)
+	g := &generate.Model{Config: tr.decoder.Config, Injector: tr.inj, Store: tr.store(), Backend: tr.backend, EOS: tok.EOS, Pad: tok.Pad, Decode: tok.Decode}
+	for i, e := range set.Examples {
+		p, err := set.PromptOf(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for c, cand := range p.Candidates {
+			n := float32(len(tok.Encode(cand)) + 1)
+			if d := sums[i][c] - means[i][c]*n; d*d > 1e-8*sums[i][c]*sums[i][c] || !(sums[i][c] < 0) {
+				t.Errorf("example %d, %q: summed log-likelihood %v, per token %v × %v tokens", i, cand, sums[i][c], means[i][c], n)
+			}
+		}
+		ids, err := p.EncodeText(tok, seqLen-al)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := g.Greedy([][]int32{ids}, generate.Options{MaxNew: al, Stop: []string{"\n"}, TaskIDs: []int32{e.Task}, PromptLen: seqLen - al})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := p.Match(out[0].Text)
+		for c, v := range gens[i] {
+			if (c == want) != (v == 0) || (c != want && !math.IsInf(float64(v), -1)) {
+				t.Errorf("example %d generated %q (candidate %d): row %v", i, out[0].Text, want, gens[i])
+			}
+		}
+	}
+	tr.Scoring = ScoreGenerate
+	defer func() { tr.Scoring = tr.Result.Run.Config.Scoring }()
+	metrics, err := tr.Evaluate(data, datasets.Validation, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range metrics {
+		if a, ok := m.Metrics["answered"]; !ok || a < 0 || a > 1 || m.Metrics["accuracy"] > a {
+			t.Errorf("%s by generation: %v (answered must be in [0, 1] and at least the accuracy)", m.Task, m.Metrics)
+		}
 	}
 }
 

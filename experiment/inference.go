@@ -17,6 +17,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/mtlora/mtlora/datasets"
+	"github.com/mtlora/mtlora/generate"
 	"github.com/mtlora/mtlora/mtlcore"
 	"github.com/mtlora/mtlora/pretrained"
 	"github.com/mtlora/mtlora/trainer"
@@ -25,9 +26,11 @@ import (
 
 // Trained is a finished text run loaded for inference: its encoder with the run's best adapter and head weights.
 type Trained struct {
-	Result  *Result
-	Model   *pretrained.Model   // the encoder of an encoder run (nil for a decoder run)
-	Tasks   []datasets.TaskSpec // the run's tasks, in task-id order
+	Result *Result
+	Model  *pretrained.Model   // the encoder of an encoder run (nil for a decoder run)
+	Tasks  []datasets.TaskSpec // the run's tasks, in task-id order
+	// Scoring is how a decoder run's Evaluate and Predict pick answers: the run's own, unless changed.
+	Scoring Scoring
 	inj     *mtlcore.Injector
 	backend compute.Backend
 	decoder *loadedDecoder // the decoder of a decoder run
@@ -67,7 +70,10 @@ func OpenRun(env Env, dir string) (*Trained, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr := &Trained{Result: res}
+	tr := &Trained{Result: res, Scoring: c.Scoring}
+	if tr.Scoring == "" { // a run recorded before scoring was a hyperparameter: it was evaluated by loglik
+		tr.Scoring = ScoreLogLik
+	}
 	modelDir, err := pretrained.Resolve(c.Model, pretrained.HubOptions{}, env.log())
 	if err != nil {
 		return nil, err
@@ -100,7 +106,10 @@ func OpenRun(env Env, dir string) (*Trained, error) {
 }
 
 // Prediction is a model output for one input: the label (classification) with its probability and every
-// class's probability in the order of the task's labels, or the predicted value (regression).
+// class's probability in the order of the task's labels, or the predicted value (regression). A decoder's
+// candidates have probabilities from their log-likelihoods (softmax over the candidates); with generated
+// answers (scoring generate) the named candidate has probability 1, and text that named none leaves the
+// prediction empty (Probabilities nil).
 type Prediction struct {
 	Label         string
 	Probability   float64
@@ -242,7 +251,7 @@ func (tr *Trained) Evaluate(data string, split datasets.Split, evalMax int) ([]t
 		if err != nil {
 			return nil, err
 		}
-		metrics, err = evaluateDecoder(tr.backend, tr.decoder, fn, out, split, tr.Result.Run.Config.SeqLen, al, evalMax)
+		metrics, err = evaluateDecoder(tr.backend, tr.decoder, fn, tr.inj, out, split, tr.Result.Run.Config.SeqLen, al, evalMax, tr.Scoring)
 		if err != nil {
 			return nil, err
 		}
@@ -271,21 +280,9 @@ func taskNames(tasks []datasets.TaskSpec) []string {
 // not have, with a second text for a single-text task, or a multiple-choice input with fewer than 2 choices
 // is an error naming its row.
 func (tr *Trained) PredictInputs(inputs []datasets.Input) ([]Prediction, error) {
-	set := &datasets.Set{Spec: datasets.Spec{Name: "predict", Tasks: tr.Tasks}}
-	for _, in := range inputs {
-		t := slices.IndexFunc(tr.Tasks, func(s datasets.TaskSpec) bool { return s.Name == in.Task })
-		if t < 0 {
-			return nil, fmt.Errorf("%w: %s: row %d: task %q is not a task of run %s (its tasks: %s)", datasets.ErrData, in.File, in.Row,
-				in.Task, tr.Result.ID, strings.Join(taskNames(tr.Tasks), ", "))
-		}
-		ts := tr.Tasks[t]
-		if !ts.Pair && in.Pair != "" {
-			return nil, fmt.Errorf("%w: %s: row %d: task %q takes single texts, the row has a pair", datasets.ErrData, in.File, in.Row, in.Task)
-		}
-		if ts.MultipleChoice != (in.Choices != nil) || (ts.MultipleChoice && len(in.Choices) < 2) {
-			return nil, fmt.Errorf("%w: %s: row %d: task %q is %s, the row has %d choices", datasets.ErrData, in.File, in.Row, in.Task, ts.Kind(), len(in.Choices))
-		}
-		set.Examples = append(set.Examples, datasets.Example{Task: int32(t), Text: in.Text, Pair: in.Pair, Choices: in.Choices, Split: datasets.Test})
+	set, err := tr.inputSet(inputs)
+	if err != nil {
+		return nil, err
 	}
 	choices := set.MaxChoices()
 	fn, err := tr.model(choices)
@@ -303,7 +300,7 @@ func (tr *Trained) PredictInputs(inputs []datasets.Input) ([]Prediction, error) 
 		}
 		visit = func(each func(i int, e datasets.Example, row []float32)) error {
 			i := 0
-			return candidateLogLikelihoods(tr.backend, tr.decoder, fn, set, tr.Result.Run.Config.SeqLen, al, func(e datasets.Example, row []float32) {
+			return decoderRows(tr.backend, tr.decoder, fn, tr.inj, set, tr.Result.Run.Config.SeqLen, al, tr.Scoring, func(e datasets.Example, row []float32) {
 				each(i, e, row)
 				i++
 			})
@@ -316,6 +313,9 @@ func (tr *Trained) PredictInputs(inputs []datasets.Input) ([]Prediction, error) 
 			return
 		}
 		best := argmax(row)
+		if best < 0 { // a generated answer that named no candidate
+			return
+		}
 		probs, sum := make([]float64, len(row)), 0.0
 		for c := range row {
 			probs[c] = math.Exp(float64(row[c] - row[best]))
@@ -333,9 +333,60 @@ func (tr *Trained) PredictInputs(inputs []datasets.Input) ([]Prediction, error) 
 	return out, err
 }
 
+// Generate continues each input's prompt (as training wrote it: datasets.PromptOf) with a decoder run's
+// adapters for its task, greedily, up to maxNew tokens, stopping at EOS or a newline; the inputs are
+// checked as PredictInputs checks them.
+func (tr *Trained) Generate(inputs []datasets.Input, maxNew int) ([]generate.Output, error) {
+	if tr.decoder == nil {
+		return nil, fmt.Errorf("experiment: run %s fine-tuned an encoder: only decoder runs generate text", tr.Result.ID)
+	}
+	set, err := tr.inputSet(inputs)
+	if err != nil {
+		return nil, err
+	}
+	m := tr.decoder
+	keep := tr.Result.Run.Config.SeqLen - maxNew
+	var prompts [][]int32
+	var tasks []int32
+	for _, e := range set.Examples {
+		p, err := set.PromptOf(e)
+		if err != nil {
+			return nil, err
+		}
+		ids, err := p.EncodeText(m.Tokenizer, keep)
+		if err != nil {
+			return nil, err
+		}
+		prompts, tasks = append(prompts, ids), append(tasks, e.Task)
+	}
+	return m.generatorOf(tr.backend, tr.inj).Greedy(prompts, generate.Options{MaxNew: maxNew, Stop: []string{"\n"}, TaskIDs: tasks})
+}
+
+// inputSet checks inputs against the run's tasks and makes them a set of test examples, in input order.
+func (tr *Trained) inputSet(inputs []datasets.Input) (*datasets.Set, error) {
+	set := &datasets.Set{Spec: datasets.Spec{Name: "predict", Tasks: tr.Tasks}}
+	for _, in := range inputs {
+		t := slices.IndexFunc(tr.Tasks, func(s datasets.TaskSpec) bool { return s.Name == in.Task })
+		if t < 0 {
+			return nil, fmt.Errorf("%w: %s: row %d: task %q is not a task of run %s (its tasks: %s)", datasets.ErrData, in.File, in.Row,
+				in.Task, tr.Result.ID, strings.Join(taskNames(tr.Tasks), ", "))
+		}
+		ts := tr.Tasks[t]
+		if !ts.Pair && in.Pair != "" {
+			return nil, fmt.Errorf("%w: %s: row %d: task %q takes single texts, the row has a pair", datasets.ErrData, in.File, in.Row, in.Task)
+		}
+		if ts.MultipleChoice != (in.Choices != nil) || (ts.MultipleChoice && len(in.Choices) < 2) {
+			return nil, fmt.Errorf("%w: %s: row %d: task %q is %s, the row has %d choices", datasets.ErrData, in.File, in.Row, in.Task, ts.Kind(), len(in.Choices))
+		}
+		set.Examples = append(set.Examples, datasets.Example{Task: int32(t), Text: in.Text, Pair: in.Pair, Choices: in.Choices, Split: datasets.Test})
+	}
+	return set, nil
+}
+
 // WritePredictions writes one Parquet row per input, atomically: row (1-based, in its file), task, text, pair
 // (null for single texts), prediction (the label; null for regression), score (the label's probability, or
 // the predicted value), probabilities (per class in the order of the task's labels; null for regression).
+// A generated answer that named no candidate has a null prediction and probabilities, and score 0.
 // The file's metadata key "mtlora.labels" holds each task's labels as JSON.
 func (tr *Trained) WritePredictions(path string, inputs []datasets.Input, preds []Prediction) error {
 	labels := map[string][]string{}
@@ -367,6 +418,12 @@ func (tr *Trained) WritePredictions(path string, inputs []datasets.Input, preds 
 		if regression[in.Task] {
 			b.Field(4).AppendNull()
 			b.Field(5).(*array.Float64Builder).Append(p.Value)
+			lb.AppendNull()
+			continue
+		}
+		if p.Probabilities == nil { // no answer
+			b.Field(4).AppendNull()
+			b.Field(5).(*array.Float64Builder).Append(0)
 			lb.AppendNull()
 			continue
 		}

@@ -1,11 +1,13 @@
 package experiment
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/mtlora/mtlora/backend"
+	"github.com/mtlora/mtlora/datasets"
 	"github.com/mtlora/mtlora/datasets/benchmark"
 	"github.com/mtlora/mtlora/mtlcore"
 	"github.com/mtlora/mtlora/pretrained"
@@ -105,5 +107,41 @@ func TestMTBenchSharedHead(t *testing.T) {
 	}
 	if d := tr.Model.Store.GetVariable("/heads/weights").Shape().Dimensions; d[0] != 1 {
 		t.Errorf("shared head weights %v", d)
+	}
+}
+
+// Rows of generated answers: a row without a finite entry is no answer — wrong, and left out of "answered".
+func TestScoreTasksGenerated(t *testing.T) {
+	inf := float32(math.Inf(-1))
+	set := &datasets.Set{Spec: datasets.Spec{Tasks: []datasets.TaskSpec{{Name: "yn", Labels: []string{"no", "yes"}}, {Name: "mc", MultipleChoice: true}}}}
+	rows := []struct {
+		e   datasets.Example
+		row []float32
+	}{
+		{datasets.Example{Task: 0, Label: 1}, []float32{inf, 0}},   // right
+		{datasets.Example{Task: 0, Label: 0}, []float32{inf, inf}}, // no answer
+		{datasets.Example{Task: 0, Label: 0}, []float32{0, inf}},   // right
+		{datasets.Example{Task: 0, Label: 1}, []float32{0, inf}},   // wrong
+		{datasets.Example{Task: 1, Label: 2}, []float32{inf, inf, 0}},
+		{datasets.Example{Task: 1, Label: 0}, []float32{inf, inf, inf, inf}},
+	}
+	visit := func(each func(e datasets.Example, row []float32)) error {
+		for _, r := range rows {
+			each(r.e, r.row)
+		}
+		return nil
+	}
+	got, err := scoreTasks(set, true, visit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := got[0].Metrics; m["accuracy"] != 0.5 || m["answered"] != 0.75 {
+		t.Errorf("yn: %v, want accuracy 0.5, answered 0.75", m)
+	}
+	if m := got[1].Metrics; m["accuracy"] != 0.5 || m["answered"] != 0.5 || math.Abs(m["chance"]-(1.0/3+1.0/4)/2) > 1e-12 {
+		t.Errorf("mc: %v, want accuracy 0.5, answered 0.5", m)
+	}
+	if plain, _ := scoreTasks(set, false, visit); plain[0].Metrics["answered"] != 0 || len(plain[0].Metrics) != 3 {
+		t.Errorf("answered reported for scores that are not generated: %v", plain[0].Metrics)
 	}
 }

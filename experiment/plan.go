@@ -40,6 +40,7 @@ type Vary struct {
 	Steps        []int                `json:"steps,omitempty"`
 	LearningRate []float64            `json:"learning_rate,omitempty"`
 	Sampling     []datasets.Strategy  `json:"sampling,omitempty"`
+	Scoring      []Scoring            `json:"scoring,omitempty"`
 	Seed         []int64              `json:"seed,omitempty"`
 }
 

@@ -341,7 +341,7 @@ func Versions() map[string]string {
 func evaluateText(b compute.Backend, store *model.Store, fn func(*model.Scope, []*Node) *Node, tok datasets.Encoder,
 	set *datasets.Set, split datasets.Split, choices, seqLen, evalMax int) ([]trainer.TaskMetrics, error) {
 	sub := evalSubset(set, split, evalMax)
-	return scoreTasks(set, func(each func(e datasets.Example, row []float32)) error {
+	return scoreTasks(set, false, func(each func(e datasets.Example, row []float32)) error {
 		return forEachRow(b, store, fn, tok, sub, split, choices, seqLen, func(_ int, e datasets.Example, row []float32) { each(e, row) })
 	})
 }
@@ -367,12 +367,15 @@ func evalSubset(set *datasets.Set, split datasets.Split, evalMax int) *datasets.
 // hands to each: accuracy, macro-F1 and MCC for classification (score: macro-F1), Pearson and Spearman for
 // regression (score: Pearson), accuracy and its chance level (the mean of 1/K) for multiple choice (score:
 // accuracy). A metric that is undefined — the correlation of a constant prediction — is left out and the
-// score counts as 0 (chance).
-func scoreTasks(set *datasets.Set, visit func(each func(e datasets.Example, row []float32)) error) ([]trainer.TaskMetrics, error) {
+// score counts as 0 (chance). A row without a finite entry is no answer (argmax −1): wrong; with generated
+// answers every classification and multiple-choice task also reports "answered", the fraction of its
+// examples whose text named a candidate.
+func scoreTasks(set *datasets.Set, generated bool, visit func(each func(e datasets.Example, row []float32)) error) ([]trainer.TaskMetrics, error) {
 	type acc struct {
 		truth, pred []int32
 		y, yhat     []float64
 		chance      float64 // Σ 1/K
+		answered    int
 	}
 	per := make([]acc, len(set.Spec.Tasks))
 	err := visit(func(e datasets.Example, row []float32) {
@@ -384,7 +387,11 @@ func scoreTasks(set *datasets.Set, visit func(each func(e datasets.Example, row 
 		if t.MultipleChoice {
 			a.chance += 1 / float64(len(row))
 		}
-		a.truth, a.pred = append(a.truth, e.Label), append(a.pred, int32(argmax(row)))
+		p := argmax(row)
+		if p >= 0 {
+			a.answered++
+		}
+		a.truth, a.pred = append(a.truth, e.Label), append(a.pred, int32(p))
 	})
 	if err != nil {
 		return nil, err
@@ -410,6 +417,9 @@ func scoreTasks(set *datasets.Set, visit func(each func(e datasets.Example, row 
 		default:
 			tm.Metrics["accuracy"], tm.Metrics["macro_f1"], tm.Metrics["mcc"] = metrics.Classification(a.truth, a.pred, len(t.Labels))
 			tm.Score = tm.Metrics["macro_f1"]
+		}
+		if generated && !t.Regression {
+			tm.Metrics["answered"] = float64(a.answered) / float64(len(a.truth))
 		}
 		for name, v := range tm.Metrics {
 			if math.IsNaN(v) { // undefined (a constant prediction has no correlation): left out, not stored as NaN
@@ -463,10 +473,12 @@ func forEachRow(b compute.Backend, store *model.Store, fn func(*model.Scope, []*
 	return nil
 }
 
+// argmax is the index of row's largest entry (the first of ties), or −1 — no answer — when every entry is
+// −∞ or NaN (a decoder's generated text that named no candidate).
 func argmax(row []float32) int {
-	best := 0
-	for c := range row {
-		if row[c] > row[best] {
+	best := -1
+	for c, x := range row {
+		if x > float32(math.Inf(-1)) && (best < 0 || x > row[best]) {
 			best = c
 		}
 	}

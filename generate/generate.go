@@ -44,6 +44,9 @@ type Options struct {
 	MaxNew  int      // tokens to generate at most per prompt
 	Stop    []string // generation of a row stops once its decoded text contains one (the text is cut before it)
 	TaskIDs []int32  // per prompt, for task-conditioned adapters (nil: task 0)
+	// PromptLen left-pads every prompt to this many tokens (0: to the batch's longest). Calls with the same
+	// batch size, PromptLen and MaxNew share one compiled prefill and step, whatever their prompts' lengths.
+	PromptLen int
 }
 
 // Output is one prompt's generation.
@@ -95,6 +98,12 @@ func (m *Model) Greedy(prompts [][]int32, opts Options) ([]Output, error) {
 			return nil, fmt.Errorf("%w: prompt %d is empty", ErrGenerate, i)
 		}
 		seq = max(seq, len(p))
+	}
+	if opts.PromptLen > 0 {
+		if seq > opts.PromptLen {
+			return nil, fmt.Errorf("%w: a prompt of %d tokens is longer than PromptLen %d", ErrGenerate, seq, opts.PromptLen)
+		}
+		seq = opts.PromptLen
 	}
 	cacheLen := seq + opts.MaxNew
 	if cacheLen > m.Config.MaxPositions {

@@ -72,6 +72,20 @@ func TestGreedyMatchesTransformers(t *testing.T) {
 			t.Errorf("%q:\n got  %v %q (%s)\n want %v %q", f.Prompt, outs[i].IDs, outs[i].Text, outs[i].Reason, f.Generated, f.Text)
 		}
 	}
+	// Padding every prompt further (a fixed PromptLen, as evaluation uses for one compiled shape) changes nothing.
+	longest := 0
+	for _, p := range prompts {
+		longest = max(longest, len(p))
+	}
+	padded, err := m.Greedy(prompts, Options{MaxNew: 20, PromptLen: longest + 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range fx {
+		if !slices.Equal(padded[i].IDs, outs[i].IDs) {
+			t.Errorf("%q with PromptLen %d: %v, without %v", fx[i].Prompt, longest+7, padded[i].IDs, outs[i].IDs)
+		}
+	}
 	// Stop strings and EOS end a row early; the others go on.
 	m.EOS = tok.EOS
 	outs, err = m.Greedy(prompts[:2], Options{MaxNew: 20, Stop: []string{"\n\n"}})
@@ -88,7 +102,8 @@ func TestGreedyErrors(t *testing.T) {
 	for _, tc := range []struct {
 		prompts [][]int32
 		opts    Options
-	}{{nil, Options{MaxNew: 1}}, {[][]int32{{1}}, Options{}}, {[][]int32{{}}, Options{MaxNew: 1}}, {[][]int32{{1}}, Options{MaxNew: 1, Stop: []string{"x"}}}} {
+	}{{nil, Options{MaxNew: 1}}, {[][]int32{{1}}, Options{}}, {[][]int32{{}}, Options{MaxNew: 1}}, {[][]int32{{1}}, Options{MaxNew: 1, Stop: []string{"x"}}},
+		{[][]int32{{1, 2, 3}}, Options{MaxNew: 1, PromptLen: 2}}} {
 		if _, err := m.Greedy(tc.prompts, tc.opts); err == nil {
 			t.Errorf("%v %+v: no error", tc.prompts, tc.opts)
 		}

@@ -10,7 +10,9 @@ import (
 
 // Classification returns accuracy, macro-averaged F1 (over the classes that occur in truth or predictions)
 // and Matthews' correlation coefficient (multi-class, Gorodkin's R_K; 0 when undefined) of predictions
-// against truth, class indices in [0, classes).
+// against truth, class indices in [0, classes). A prediction of −1 is no answer (a decoder's generated text
+// that names no class): wrong, a false negative of its true class and a false positive of none; Matthews'
+// correlation counts it as one more predicted class that never occurs in truth.
 func Classification(truth, pred []int32, classes int) (accuracy, macroF1, mcc float64) {
 	n := len(truth)
 	if n == 0 {
@@ -20,8 +22,14 @@ func Classification(truth, pred []int32, classes int) (accuracy, macroF1, mcc fl
 	for i := range conf {
 		conf[i] = make([]float64, classes)
 	}
-	correct := 0
+	correct, none := 0, 0.0
+	unanswered := make([]float64, classes) // per true class
 	for i := range truth {
+		if pred[i] < 0 {
+			none++
+			unanswered[truth[i]]++
+			continue
+		}
 		conf[truth[i]][pred[i]]++
 		if truth[i] == pred[i] {
 			correct++
@@ -42,6 +50,8 @@ func Classification(truth, pred []int32, classes int) (accuracy, macroF1, mcc fl
 			tk[c] += conf[c][o]
 			pk[c] += conf[o][c]
 		}
+		fn += unanswered[c]
+		tk[c] += unanswered[c]
 		if tp+fp+fn == 0 {
 			continue
 		}
@@ -52,7 +62,8 @@ func Classification(truth, pred []int32, classes int) (accuracy, macroF1, mcc fl
 	// MCC = (c·s − Σ p_k t_k) / sqrt((s² − Σ p_k²)(s² − Σ t_k²)).
 	s := float64(n)
 	c := float64(correct)
-	var pt, pp, tt float64
+	pp := none * none // the no-answer column
+	var pt, tt float64
 	for k := range classes {
 		pt += pk[k] * tk[k]
 		pp += pk[k] * pk[k]

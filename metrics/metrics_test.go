@@ -21,6 +21,14 @@ func TestMetricsKnownAnswers(t *testing.T) {
 	if a, f, m := Classification([]int32{1, 1, 1, 0, 0, 0}, []int32{1, 1, 0, 1, 0, 0}, 2); !near(a, 4.0/6) || !near(f, 2.0/3) || !near(m, 1.0/3) {
 		t.Errorf("binary: %v %v %v", a, f, m)
 	}
+	// No answer (−1, a generated text that named no class): scikit-learn 1.9.1's accuracy_score, f1_score(labels=[0, 1,
+	// 2], average="macro") and matthews_corrcoef, which count −1 as one more label, give 0.5, 0.5556, 0.36401260415463205.
+	if a, f, m := Classification([]int32{0, 0, 1, 1, 2, 2, 2, 0}, []int32{0, -1, 1, 2, -1, 2, 2, 1}, 3); !near(a, 0.5) || !near(f, 5.0/9) || math.Abs(m-0.36401260415463205) > 1e-12 {
+		t.Errorf("with no answers: %v %v %v", a, f, m)
+	}
+	if a, f, m := Classification([]int32{1, 1, 0, 0}, []int32{-1, -1, -1, -1}, 2); a != 0 || f != 0 || m != 0 {
+		t.Errorf("never answered: %v %v %v", a, f, m)
+	}
 	x := []float64{1, 2, 3, 4, 5}
 	if p := Pearson(x, []float64{2, 4, 6, 8, 10}); !near(p, 1) {
 		t.Errorf("pearson linear %v", p)

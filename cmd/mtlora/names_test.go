@@ -65,6 +65,8 @@ func TestEveryHyperparameterHasOneName(t *testing.T) {
 			value = "full"
 		case "mix_init":
 			value = "uniform"
+		case "scoring":
+			value = "generate"
 		}
 		if err := h.Set(&probe, value); err != nil {
 			t.Errorf("%s: %v", h.Name, err)

@@ -21,7 +21,7 @@ func openTrained(dir string) (*experiment.Trained, error) {
 }
 
 // evalOnData evaluates a run's best weights on a split of other data.
-func evalOnData(dir, data, split string, asJSON bool) error {
+func evalOnData(dir, data, split, scoring string, asJSON bool) error {
 	sp, err := datasets.ParseSplit(split)
 	if err != nil {
 		return fmt.Errorf("-split: %w", err)
@@ -29,6 +29,11 @@ func evalOnData(dir, data, split string, asJSON bool) error {
 	tr, err := openTrained(dir)
 	if err != nil {
 		return err
+	}
+	if scoring != "" {
+		if err := tr.Scoring.UnmarshalText([]byte(scoring)); err != nil {
+			return fmt.Errorf("-scoring: %w", err)
+		}
 	}
 	metrics, err := tr.Evaluate(data, sp, 0)
 	if err != nil {

@@ -194,9 +194,10 @@ func runEval(args []string) error {
 	dir := fs.String("run", "", "the run `DIR` of mtlora train (or a plan's runs/<id>)")
 	data := fs.String("data", "", "evaluate the run's best weights on this data's -split instead of printing its recorded metrics: a dataset spec or data file whose tasks are the run's (by name)")
 	split := fs.String("split", "test", "the split of -data to evaluate: train, validation or test")
+	scoring := fs.String("scoring", "", "with -data, a decoder run's answers picked by loglik, loglik-mean or generate (default: the run's scoring)")
 	asJSON := fs.Bool("json", false, "print the whole result (configuration, every evaluation, versions) as JSON")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: mtlora eval -run DIR [-data DATA [-split S]] [-json]\n\nPrints the per-task validation metrics of a finished run, or with -data evaluates its best weights on\nother data.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: mtlora eval -run DIR [-data DATA [-split S] [-scoring S]] [-json]\n\nPrints the per-task validation metrics of a finished run, or with -data evaluates its best weights on\nother data.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -215,8 +216,11 @@ func runEval(args []string) error {
 		}
 		return fmt.Errorf("%s has no result.json: the run has not finished (run mtlora train again to resume it)", *dir)
 	}
+	if *scoring != "" && *data == "" {
+		return fmt.Errorf("-scoring re-evaluates: it needs -data (the recorded metrics were computed with the run's scoring, %s)", res.Run.Config.Scoring)
+	}
 	if *data != "" {
-		return evalOnData(*dir, *data, *split, *asJSON)
+		return evalOnData(*dir, *data, *split, *scoring, *asJSON)
 	}
 	if *asJSON {
 		return printJSON(res)
