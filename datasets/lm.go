@@ -103,6 +103,9 @@ func (p Prompt) Match(text string) int {
 type LMBatches struct {
 	Set       *Set
 	Tokenizer TextTokenizer
+	// Format, when set, rewrites each example's prompt (PromptOf's) before it is tokenized: a chat
+	// template, say.
+	Format    func(Prompt) (Prompt, error)
 	EOS, Pad  int32
 	Split     Split
 	BatchSize int
@@ -185,6 +188,9 @@ func (b *LMBatches) encode(i int) (lmRow, error) {
 	}
 	e := b.Set.Examples[i]
 	p, err := b.Set.PromptOf(e)
+	if err == nil && b.Format != nil {
+		p, err = b.Format(p)
+	}
 	if err != nil {
 		return lmRow{}, err
 	}

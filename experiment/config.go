@@ -43,6 +43,7 @@ type Config struct {
 	ClipNorm            float64            `json:"clip_norm" help:"clip gradients to this global norm (0: off)"`
 	EvalEvery           int                `json:"eval_every" help:"evaluate every N steps and at the end (0: at the end only)"`
 	EvalMax             int                `json:"eval_max" help:"at most this many validation examples per task (0: all; text data)"`
+	Chat                bool               `json:"chat,omitempty" help:"decoders: write each prompt as a user turn of the model's chat template and the answer as the assistant's turn (default: the plain prompt)"`
 	Scoring             Scoring            `json:"scoring" help:"decoders: how evaluation picks an answer: loglik (the candidate of largest summed log-likelihood), loglik-mean (per answer token) or generate (greedy text matched to a candidate)"`
 	Patience            int                `json:"patience" help:"stop after this many evaluations without a better score (0: never)"`
 	Sampling            datasets.Strategy  `json:"sampling" help:"task sampling: proportional, temperature, uniform, round-robin"`

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"strings"
 
 	"github.com/gomlx/compute"
 	. "github.com/gomlx/gomlx/core/graph"
@@ -31,20 +32,55 @@ type loadedDecoder struct {
 	*pretrained.Decoder
 	Tokenizer *pretrained.BPETokenizer
 	Store     *model.Store
-	scorer    *model.Exec     // candidate log-likelihoods, built on first use (one compilation for every evaluation)
-	generator *generate.Model // greedy answers, built on first use (likewise)
+	format    func(datasets.Prompt) (datasets.Prompt, error) // the run's prompt format (nil: plain)
+	scorer    *model.Exec                                    // candidate log-likelihoods, built on first use (one compilation for every evaluation)
+	generator *generate.Model                                // greedy answers, built on first use (likewise)
 }
 
-func loadDecoder(d *pretrained.Decoder) (*loadedDecoder, error) {
+// loadDecoder loads a decoder's tokenizer and weights; with chat, prompts are written in its chat template.
+func loadDecoder(d *pretrained.Decoder, chat bool) (*loadedDecoder, error) {
 	tok, err := d.Tokenizer()
 	if err != nil {
 		return nil, err
 	}
-	store := model.NewStore()
-	if _, err := d.LoadWeights(store, ""); err != nil {
+	m := &loadedDecoder{Decoder: d, Tokenizer: tok}
+	if chat {
+		tmpl, err := d.ChatTemplate()
+		if err != nil {
+			return nil, bad("chat", "%v", err)
+		}
+		bos, eos := tok.Decode([]int32{tok.BOS}), tok.Decode([]int32{tok.EOS})
+		m.format = func(p datasets.Prompt) (datasets.Prompt, error) { return chatPrompt(tmpl, p, bos, eos) }
+	}
+	m.Store = model.NewStore()
+	if _, err := d.LoadWeights(m.Store, ""); err != nil {
 		return nil, err
 	}
-	return &loadedDecoder{Decoder: d, Tokenizer: tok, Store: store}, nil
+	return m, nil
+}
+
+// chatPrompt writes a plain prompt as the user's turn of a chat template, ending with the opening of the
+// assistant's turn (add_generation_prompt); the candidates lose their leading space, as they now start
+// the assistant's turn.
+func chatPrompt(tmpl *pretrained.ChatTemplate, p datasets.Prompt, bos, eos string) (datasets.Prompt, error) {
+	text, err := tmpl.Render([]pretrained.ChatMessage{{Role: "user", Content: p.Text}}, true, bos, eos)
+	if err != nil {
+		return datasets.Prompt{}, err
+	}
+	out := datasets.Prompt{Text: text, Answer: p.Answer}
+	for _, c := range p.Candidates {
+		out.Candidates = append(out.Candidates, strings.TrimPrefix(c, " "))
+	}
+	return out, nil
+}
+
+// promptOf is example e of set as the decoder reads it: datasets.PromptOf in the run's format.
+func (m *loadedDecoder) promptOf(set *datasets.Set, e datasets.Example) (datasets.Prompt, error) {
+	p, err := set.PromptOf(e)
+	if err != nil || m.format == nil {
+		return p, err
+	}
+	return m.format(p)
 }
 
 // generatorOf is the decoder's greedy generator with adapters inj, built on first use: inj must be the same
@@ -58,18 +94,18 @@ func (m *loadedDecoder) generatorOf(b compute.Backend, inj *mtlcore.Injector) *g
 }
 
 // answerLen is the answer slots of a set's batches: its longest candidate in tokens, plus EOS.
-func answerLen(set *datasets.Set, tok datasets.TextTokenizer) (int, error) {
+func (m *loadedDecoder) answerLen(set *datasets.Set) (int, error) {
 	n := 2
 	seen := map[string]bool{}
 	for _, e := range set.Examples {
-		p, err := set.PromptOf(e)
+		p, err := m.promptOf(set, e)
 		if err != nil {
 			return 0, err
 		}
 		for _, c := range p.Candidates {
 			if !seen[c] {
 				seen[c] = true
-				n = max(n, len(tok.Encode(c))+1)
+				n = max(n, len(m.Tokenizer.Encode(c))+1)
 			}
 		}
 	}
@@ -90,6 +126,11 @@ func runDecoder(env Env, run Run, dir, modelDir string) (*trainer.FitResult, err
 	if c.SharedHead {
 		return nil, bad("shared_head", "a decoder answers through its language-model head: shared_head applies to encoders")
 	}
+	if c.Chat { // loadDecoder uses it; a checkpoint without one fails here, before the data are read
+		if _, err := d.ChatTemplate(); err != nil {
+			return nil, bad("chat", "%v", err)
+		}
+	}
 	inj, err := mtlcore.NewInjector(c.Config)
 	if err != nil {
 		return nil, err
@@ -106,11 +147,11 @@ func runDecoder(env Env, run Run, dir, modelDir string) (*trainer.FitResult, err
 			return nil, bad("tasks", "task %q is a regression task: a decoder answers with text, so it fine-tunes on classification and multiple-choice tasks (leave %q out with tasks)", t.Name, t.Name)
 		}
 	}
-	m, err := loadDecoder(d)
+	m, err := loadDecoder(d, c.Chat)
 	if err != nil {
 		return nil, err
 	}
-	al, err := answerLen(set, m.Tokenizer)
+	al, err := m.answerLen(set)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +160,7 @@ func runDecoder(env Env, run Run, dir, modelDir string) (*trainer.FitResult, err
 	}
 	fn := zoo.LlamaAnswers(m.Config, inj)
 	data := &textData{b: &datasets.LMBatches{Set: set, Tokenizer: m.Tokenizer, EOS: m.Tokenizer.EOS, Pad: m.Tokenizer.Pad,
-		Split: datasets.Train, BatchSize: c.BatchSize, SeqLen: c.SeqLen, AnswerLen: al, Steps: c.Steps, Sampler: run.sampler(),
+		Format: m.format, Split: datasets.Train, BatchSize: c.BatchSize, SeqLen: c.SeqLen, AnswerLen: al, Steps: c.Steps, Sampler: run.sampler(),
 		TaskWeights: taskWeights(c)}}
 	eval := func(int) ([]trainer.TaskMetrics, error) {
 		return evaluateDecoder(env.Backend, m, fn, inj, set, datasets.Validation, c.SeqLen, al, c.EvalMax, c.Scoring)
@@ -256,7 +297,7 @@ func candidateLogLikelihoods(b compute.Backend, m *loadedDecoder, fn func(*model
 		return nil
 	}
 	for i, e := range set.Examples {
-		p, err := set.PromptOf(e)
+		p, err := m.promptOf(set, e)
 		if err != nil {
 			return err
 		}
@@ -297,7 +338,7 @@ func generatedAnswers(b compute.Backend, m *loadedDecoder, inj *mtlcore.Injector
 		prompts, cands := make([][]int32, 0, size), make([]datasets.Prompt, len(batch))
 		tasks := make([]int32, 0, size)
 		for i, e := range batch {
-			p, err := set.PromptOf(e)
+			p, err := m.promptOf(set, e)
 			if err != nil {
 				return err
 			}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -148,7 +149,7 @@ func checkScorings(t *testing.T, tr *Trained, data string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	al, err := answerLen(set, tok)
+	al, err := tr.decoder.answerLen(set)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +165,7 @@ func checkScorings(t *testing.T, tr *Trained, data string) {
 	sums, means, gens := rows(ScoreLogLik), rows(ScoreLogLikMean), rows(ScoreGenerate)
 	g := &generate.Model{Config: tr.decoder.Config, Injector: tr.inj, Store: tr.store(), Backend: tr.backend, EOS: tok.EOS, Pad: tok.Pad, Decode: tok.Decode}
 	for i, e := range set.Examples {
-		p, err := set.PromptOf(e)
+		p, err := tr.decoder.promptOf(set, e)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -251,5 +252,70 @@ func TestDecoderRunRejectsRegression(t *testing.T) {
 	_, err = Execute(Env{Backend: backend.MustNew()}, runs[0], t.TempDir())
 	if err == nil || !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), `"score" is a regression task`) {
 		t.Errorf("error %v", err)
+	}
+}
+
+// With chat, a decoder reads each example as the user's turn of its chat template and answers in the
+// assistant's turn: the training rows are the rendered prompt, the answer without its leading space and EOS.
+// An encoder, or a decoder whose checkpoint has no chat template, with chat is an error naming the field.
+func TestDecoderChatPrompts(t *testing.T) {
+	requireSmolLM2(t)
+	dir, err := pretrained.SmolLM2.Path()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := pretrained.OpenDecoder(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := loadDecoder(d, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := &datasets.Set{Spec: datasets.Spec{Tasks: []datasets.TaskSpec{{Name: "sentiment", Labels: []string{"negative", "positive"}}}},
+		Examples: []datasets.Example{{Task: 0, Text: "A fine film.", Label: 1, Split: datasets.Train}}}
+	p, err := m.promptOf(set, set.Examples[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n" +
+		"<|im_start|>user\nA fine film.\nAnswer:<|im_end|>\n<|im_start|>assistant\n"
+	if p.Text != want || p.Candidates[1] != "positive" {
+		t.Errorf("chat prompt %q, candidates %q", p.Text, p.Candidates)
+	}
+	b := &datasets.LMBatches{Set: set, Tokenizer: m.Tokenizer, Format: m.format, EOS: m.Tokenizer.EOS, Pad: m.Tokenizer.Pad,
+		Split: datasets.Train, BatchSize: 1, SeqLen: 64, AnswerLen: 4}
+	for bt, err := range b.Iter() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := tensors.MustCopyFlatData[int32](bt.Inputs[0])
+		row := append(append(m.Tokenizer.Encode(want), m.Tokenizer.Encode("positive")...), m.Tokenizer.EOS)
+		if !slices.Equal(ids[:len(row)], row) {
+			t.Errorf("training row %v, want %v", ids[:len(row)], row)
+		}
+		break
+	}
+
+	// Without a chat template (the transformers-written Qwen2 fixture has none), and with an encoder.
+	qd, err := pretrained.OpenDecoder("../pretrained/testdata/decoders/qwen2-tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadDecoder(qd, true); err == nil || !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "field chat") ||
+		!strings.Contains(err.Error(), "chat_template") {
+		t.Errorf("a decoder without a chat template: %v", err)
+	}
+	data := toyDecoderCSV(t)
+	plan, err := ParsePlan([]byte(fmt.Sprintf(`{"name": "c", "run": {"data": %q, "model": %q, "chat": true, "steps": 1}}`, data, "../pretrained/testdata/checkpoints/bert-head64")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := plan.Runs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Execute(Env{Backend: backend.MustNew()}, runs[0], t.TempDir()); err == nil || !strings.Contains(err.Error(), "field chat") {
+		t.Errorf("an encoder with chat: %v", err)
 	}
 }

@@ -83,7 +83,7 @@ func OpenRun(env Env, dir string) (*Trained, error) {
 		if err != nil {
 			return nil, err
 		}
-		if tr.decoder, err = loadDecoder(d); err != nil {
+		if tr.decoder, err = loadDecoder(d, c.Chat); err != nil {
 			return nil, err
 		}
 	} else if tr.Model, err = pretrained.Load(modelDir); err != nil {
@@ -247,7 +247,7 @@ func (tr *Trained) Evaluate(data string, split datasets.Split, evalMax int) ([]t
 	}
 	var metrics []trainer.TaskMetrics
 	if tr.decoder != nil {
-		al, err := answerLen(out, tr.decoder.Tokenizer)
+		al, err := tr.decoder.answerLen(out)
 		if err != nil {
 			return nil, err
 		}
@@ -294,7 +294,7 @@ func (tr *Trained) PredictInputs(inputs []datasets.Input) ([]Prediction, error) 
 		return forEachRow(tr.backend, tr.Model.Store, fn, tr.Model.Tokenizer, set, datasets.Test, choices, tr.Result.Run.Config.SeqLen, each)
 	}
 	if tr.decoder != nil {
-		al, err := answerLen(set, tr.decoder.Tokenizer)
+		al, err := tr.decoder.answerLen(set)
 		if err != nil {
 			return nil, err
 		}
@@ -333,7 +333,7 @@ func (tr *Trained) PredictInputs(inputs []datasets.Input) ([]Prediction, error) 
 	return out, err
 }
 
-// Generate continues each input's prompt (as training wrote it: datasets.PromptOf) with a decoder run's
+// Generate continues each input's prompt (as training wrote it: datasets.PromptOf, in the run's format) with a decoder run's
 // adapters for its task, greedily, up to maxNew tokens, stopping at EOS or a newline; the inputs are
 // checked as PredictInputs checks them.
 func (tr *Trained) Generate(inputs []datasets.Input, maxNew int) ([]generate.Output, error) {
@@ -349,7 +349,7 @@ func (tr *Trained) Generate(inputs []datasets.Input, maxNew int) ([]generate.Out
 	var prompts [][]int32
 	var tasks []int32
 	for _, e := range set.Examples {
-		p, err := set.PromptOf(e)
+		p, err := m.promptOf(set, e)
 		if err != nil {
 			return nil, err
 		}

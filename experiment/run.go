@@ -222,6 +222,9 @@ func runText(env Env, run Run, dir string) (*trainer.FitResult, error) {
 	if pretrained.IsDecoder(modelDir) {
 		return runDecoder(env, run, dir, modelDir)
 	}
+	if c.Chat {
+		return nil, bad("chat", "%s is an encoder: a chat template writes a decoder's prompts", c.Model)
+	}
 	m, err := pretrained.Load(modelDir)
 	if err != nil {
 		return nil, err

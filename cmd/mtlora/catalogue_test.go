@@ -344,6 +344,21 @@ func catalogue() []badInput {
 			_, err = dec.Tokenizer()
 			return err
 		}, pretrained.ErrCheckpoint, []string{"tokenizer.json", `pre-tokenizer "Sequence"`, "only ByteLevel with GPT-2's pattern"}},
+		{"chat prompts with a decoder that has no chat template", func(t *testing.T, d string) error {
+			model := tinyGGUF(t, d, "tiny.gguf", nil)
+			return runTrain([]string{"-data", write(t, d, "two.csv", goodCSV+goodCSV[len("task,text,label\n"):]+"sentiment,bad,neg\ntopic,vote,politics\n"),
+				"-model", model, "-rank", "2", "-seq_len", "12", "-steps", "1", "-chat", "-dir", filepath.Join(d, "run")})
+		}, experiment.ErrConfig, []string{"field chat", "tiny.gguf", "has no tokenizer.chat_template"}},
+		{"chat template outside the supported Jinja subset", func(t *testing.T, d string) error {
+			dir := qwen2Copy(t, d, func(map[string]any, map[string]any) {})
+			os.WriteFile(filepath.Join(dir, "chat_template.jinja"), []byte("{% macro turn(m) %}{{ m.content }}{% endmacro %}"), 0o644)
+			dec, err := pretrained.OpenDecoder(dir)
+			if err != nil {
+				return err
+			}
+			_, err = dec.ChatTemplate()
+			return err
+		}, pretrained.ErrChatTemplate, []string{"{% macro %}", "outside the supported subset"}},
 		{"prompt longer than the decoder's context", func(t *testing.T, d string) error {
 			model := tinyGGUF(t, d, "tiny.gguf", nil)
 			return runTrain([]string{"-data", write(t, d, "two.csv", goodCSV+goodCSV[len("task,text,label\n"):]+"sentiment,bad,neg\ntopic,vote,politics\n"),
