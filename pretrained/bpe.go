@@ -17,8 +17,9 @@ import (
 //
 //  1. special tokens (GGUF token types control and user-defined) are matched first, leftmost and longest,
 //     and become their ids whatever surrounds them;
-//  2. the rest is split by GPT-2's pattern 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-//     (implemented by hand: Go's regexp has no look-ahead);
+//  2. the rest is split by the checkpoint's pre-tokenizer pattern — GPT-2's
+//     's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+ (GPT-2, SmolLM2), LLaMA 3's or
+//     Qwen2's (see splitLlama3) — implemented by hand (Go's regexp has no look-ahead); any other is an error;
 //  3. each piece's UTF-8 bytes are mapped to printable characters (GPT-2's bytes_to_unicode) and merged by
 //     BPE, lowest merge rank first, then looked up in the vocabulary.
 //
@@ -34,8 +35,24 @@ type BPETokenizer struct {
 	EOS     int32            // end of sequence: generation stops here
 	Pad     int32            // padding id
 	AddBOS  bool             // Encode prepends BOS
+	Split   string           // the pre-tokenizer pattern: "gpt2", "llama3" or "qwen2"
 	cache   map[string][]int32
 }
+
+// PreTokenizers are the patterns this tokenizer splits by, by name: GGUF's tokenizer.ggml.pre values map
+// onto them (gpt-2 and smollm: gpt2; llama-bpe and llama3: llama3; qwen2: qwen2), and so do tokenizer.json
+// files (ByteLevel with its own regex: gpt2; a Split by LLaMA 3's or Qwen2's regex, then ByteLevel without).
+var PreTokenizers = map[string]func(string) []string{
+	"gpt2":   splitGPT2,
+	"llama3": func(s string) []string { return splitLlama3(s, 3) },
+	"qwen2":  func(s string) []string { return splitLlama3(s, 1) },
+}
+
+// The regexes of LLaMA 3's and Qwen2's tokenizer.json pre-tokenizers (a Split with behavior Isolated).
+const (
+	llama3Regex = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+	qwen2Regex  = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+)
 
 // GGUF token types (llama.cpp's llama_token_type).
 const (
@@ -87,13 +104,19 @@ func NewBPEFromGGUF(f *gguf.File) (*BPETokenizer, error) {
 		t.Pad = t.EOS
 	}
 	t.AddBOS, _ = f.Meta["tokenizer.ggml.add_bos_token"].(bool)
+	pre, _ := f.Meta["tokenizer.ggml.pre"].(string)
+	split, ok := map[string]string{"gpt-2": "gpt2", "smollm": "gpt2", "llama-bpe": "llama3", "llama3": "llama3", "qwen2": "qwen2"}[pre]
+	if !ok {
+		return nil, bad("tokenizer.ggml.pre is %q: supported pre-tokenizers are gpt-2, smollm, llama-bpe, llama3 and qwen2", pre)
+	}
+	t.Split = split
 	return t, nil
 }
 
 // newBPE builds the vocabulary and merge ranks (merges as "left right").
 func newBPE(tokens, merges []string) (*BPETokenizer, error) {
 	t := &BPETokenizer{tokens: tokens, vocab: make(map[string]int32, len(tokens)), ranks: make(map[string]int, len(merges)),
-		BOS: -1, EOS: -1, Pad: -1, cache: map[string][]int32{}}
+		BOS: -1, EOS: -1, Pad: -1, Split: "gpt2", cache: map[string][]int32{}}
 	for i, tok := range tokens {
 		if _, dup := t.vocab[tok]; !dup {
 			t.vocab[tok] = int32(i)
@@ -118,9 +141,9 @@ func (t *BPETokenizer) sortSpecial() {
 }
 
 // NewBPEFromTokenizerJSON builds a byte-level BPE tokenizer from a Hugging Face tokenizer.json whose model is
-// BPE and whose pre-tokenizer is ByteLevel with GPT-2's pattern (use_regex) and no normaliser — what
-// SmolLM2, GPT-2 and this toolkit's own exports use. Other pre-tokenizers (LLaMA 3's and Qwen2's own
-// patterns) are an error naming them. Special tokens are the added tokens marked special.
+// BPE, with no normaliser, whose pre-tokenizer is ByteLevel with GPT-2's pattern (SmolLM2, GPT-2, this
+// toolkit's own exports) or LLaMA 3's or Qwen2's Split then ByteLevel; other pre-tokenizers are an error
+// naming them. Special tokens are the added tokens marked special.
 func NewBPEFromTokenizerJSON(path string) (*BPETokenizer, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s: %s", ErrCheckpoint, path, fmt.Sprintf(format, args...))
@@ -130,13 +153,9 @@ func NewBPEFromTokenizerJSON(path string) (*BPETokenizer, error) {
 		return nil, fmt.Errorf("%w: %w", ErrCheckpoint, err)
 	}
 	var tj struct {
-		Normalizer   json.RawMessage `json:"normalizer"`
-		PreTokenizer struct {
-			Type     string `json:"type"`
-			UseRegex *bool  `json:"use_regex"`
-			Prefix   bool   `json:"add_prefix_space"`
-		} `json:"pre_tokenizer"`
-		Model struct {
+		Normalizer   json.RawMessage  `json:"normalizer"`
+		PreTokenizer preTokenizerJSON `json:"pre_tokenizer"`
+		Model        struct {
 			Type   string            `json:"type"`
 			Vocab  map[string]int    `json:"vocab"`
 			Merges []json.RawMessage `json:"merges"`
@@ -153,11 +172,12 @@ func NewBPEFromTokenizerJSON(path string) (*BPETokenizer, error) {
 	switch {
 	case tj.Model.Type != "BPE":
 		return nil, bad("model %q: only byte-level BPE is supported", tj.Model.Type)
-	case tj.PreTokenizer.Type != "ByteLevel" || (tj.PreTokenizer.UseRegex != nil && !*tj.PreTokenizer.UseRegex) || tj.PreTokenizer.Prefix:
-		return nil, bad("pre-tokenizer %q (use_regex %v, add_prefix_space %v): only ByteLevel with GPT-2's pattern and no prefix space is supported",
-			tj.PreTokenizer.Type, tj.PreTokenizer.UseRegex, tj.PreTokenizer.Prefix)
 	case len(tj.Normalizer) > 0 && string(tj.Normalizer) != "null":
 		return nil, bad("a normalizer (%.60s) is not supported", tj.Normalizer)
+	}
+	split, err := tj.PreTokenizer.pattern()
+	if err != nil {
+		return nil, bad("%v", err)
 	}
 	n := 0
 	for _, id := range tj.Model.Vocab {
@@ -193,6 +213,7 @@ func NewBPEFromTokenizerJSON(path string) (*BPETokenizer, error) {
 	if err != nil {
 		return nil, bad("%v", err)
 	}
+	t.Split = split
 	for _, a := range tj.Added {
 		if a.Special {
 			t.special = append(t.special, a.Content)
@@ -216,7 +237,7 @@ func (t *BPETokenizer) Encode(text string) []int32 {
 	}
 	for len(text) > 0 {
 		at, tok := t.nextSpecial(text)
-		for _, piece := range splitGPT2(text[:at]) {
+		for _, piece := range PreTokenizers[t.Split](text[:at]) {
 			ids = append(ids, t.bpe(piece)...)
 		}
 		if tok == "" {
@@ -319,6 +340,42 @@ func (t *BPETokenizer) Decode(ids []int32) string {
 	return strings.ToValidUTF8(string(b), "\uFFFD")
 }
 
+// preTokenizerJSON is a tokenizer.json pre-tokenizer: ByteLevel (with GPT-2's regex when use_regex), Split
+// by a regex, or a Sequence of them.
+type preTokenizerJSON struct {
+	Type     string                 `json:"type"`
+	UseRegex *bool                  `json:"use_regex"`
+	Prefix   bool                   `json:"add_prefix_space"`
+	Pattern  struct{ Regex string } `json:"pattern"`
+	Behavior string                 `json:"behavior"`
+	Invert   bool                   `json:"invert"`
+	Steps    []preTokenizerJSON     `json:"pretokenizers"`
+}
+
+// pattern names the split a pre-tokenizer makes: ByteLevel with its regex and no prefix space (gpt2), or a
+// Sequence of a Split by LLaMA 3's or Qwen2's regex (Isolated, not inverted) and ByteLevel without its regex.
+// Anything else is an error naming it.
+func (p preTokenizerJSON) pattern() (string, error) {
+	byteLevel := func(q preTokenizerJSON, regex bool) bool {
+		return q.Type == "ByteLevel" && !q.Prefix && (q.UseRegex == nil || *q.UseRegex) == regex
+	}
+	if byteLevel(p, true) {
+		return "gpt2", nil
+	}
+	if p.Type == "Sequence" && len(p.Steps) == 2 && p.Steps[0].Type == "Split" && p.Steps[0].Behavior == "Isolated" && !p.Steps[0].Invert &&
+		byteLevel(p.Steps[1], false) {
+		switch p.Steps[0].Pattern.Regex {
+		case llama3Regex:
+			return "llama3", nil
+		case qwen2Regex:
+			return "qwen2", nil
+		}
+		return "", fmt.Errorf("pre-tokenizer Split by %q: only LLaMA 3's and Qwen2's regexes are supported", p.Steps[0].Pattern.Regex)
+	}
+	return "", fmt.Errorf("pre-tokenizer %q (use_regex %v, add_prefix_space %v, %d steps): supported are ByteLevel with GPT-2's pattern, "+
+		"and a Sequence of a Split by LLaMA 3's or Qwen2's regex and ByteLevel", p.Type, p.UseRegex, p.Prefix, len(p.Steps))
+}
+
 // byteChar and charByte are GPT-2's bytes_to_unicode: printable bytes stand for themselves, the others
 // (controls, space, DEL, Latin-1's non-printing range) are shifted to U+0100 onwards in byte order.
 var (
@@ -413,6 +470,103 @@ next:
 		}
 		out = append(out, s[i:k])
 		i = k
+	}
+	return out
+}
+
+// splitLlama3 splits text as LLaMA 3's pre-tokenizer pattern does (Qwen2's with digits 1):
+//
+//	(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+//
+// the first alternative that matches at each position wins, as in the regex.
+func splitLlama3(s string, digits int) []string {
+	var out []string
+	rune1 := func(i int) (rune, int) {
+		if i >= len(s) {
+			return -1, 0
+		}
+		return utf8.DecodeRuneInString(s[i:])
+	}
+	isNL := func(r rune) bool { return r == '\r' || r == '\n' }
+	run := func(i int, class int) int { // end of the run of class from i
+		for i < len(s) {
+			r, m := rune1(i)
+			if classOf(r) != class {
+				break
+			}
+			i += m
+		}
+		return i
+	}
+next:
+	for i := 0; i < len(s); {
+		r, n := rune1(i)
+		if r == '\'' { // contractions, any case
+			for _, c := range contractions {
+				if len(s) >= i+1+len(c) && strings.EqualFold(s[i+1:i+1+len(c)], c) {
+					out = append(out, s[i:i+1+len(c)])
+					i += 1 + len(c)
+					continue next
+				}
+			}
+		}
+		class := classOf(r)
+		r2, _ := rune1(i + n)
+		switch {
+		case class == classLetter: // \p{L}+
+			k := run(i, classLetter)
+			out, i = append(out, s[i:k]), k
+			continue
+		case !isNL(r) && class != classNumber && r2 >= 0 && classOf(r2) == classLetter: // [^\r\n\p{L}\p{N}]\p{L}+
+			k := run(i+n, classLetter)
+			out, i = append(out, s[i:k]), k
+			continue
+		case class == classNumber: // \p{N}{1,digits}
+			k := i
+			for d := 0; d < digits && k < len(s); d++ {
+				r, m := rune1(k)
+				if classOf(r) != classNumber {
+					break
+				}
+				k += m
+			}
+			out, i = append(out, s[i:k]), k
+			continue
+		case class == classOther || r == ' ' && r2 >= 0 && classOf(r2) == classOther: // ' ?[^\s\p{L}\p{N}]+[\r\n]*'
+			k := i
+			if r == ' ' {
+				k += n
+			}
+			k = run(k, classOther)
+			for k < len(s) {
+				r, m := rune1(k)
+				if !isNL(r) {
+					break
+				}
+				k += m
+			}
+			out, i = append(out, s[i:k]), k
+			continue
+		}
+		// whitespace from i to k
+		k, last, lastNL := i, 0, -1
+		for k < len(s) {
+			r, m := rune1(k)
+			if classOf(r) != classSpace {
+				break
+			}
+			if isNL(r) {
+				lastNL = k + m
+			}
+			k, last = k+m, m
+		}
+		switch {
+		case lastNL > 0: // \s*[\r\n]+: through the run's last newline
+			k = lastNL
+		case k < len(s) && k-last > i: // \s+(?!\S): all but the last before a non-space
+			k -= last
+		} // else \s+ (the run up to the end, or one character before a non-space)
+		out, i = append(out, s[i:k]), k
 	}
 	return out
 }

@@ -85,3 +85,69 @@ func TestSplitGPT2(t *testing.T) {
 		}
 	}
 }
+
+// LLaMA 3's and Qwen2's pre-tokenizer patterns split 32 texts each exactly as Hugging Face tokenizers 0.23.3
+// does (scripts/reference/pretokenize_fixtures.py).
+func TestSplitLlama3MatchesTokenizers(t *testing.T) {
+	data, err := os.ReadFile("testdata/pretokenize/cases.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fx struct {
+		Cases []struct {
+			Pattern string   `json:"pattern"`
+			Text    string   `json:"text"`
+			Pieces  []string `json:"pieces"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(data, &fx); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range fx.Cases {
+		digits := map[string]int{"llama3": 3, "qwen2": 1}[c.Pattern]
+		if got := splitLlama3(c.Text, digits); !slices.Equal(got, c.Pieces) {
+			t.Errorf("%s %q:\n got  %q\n want %q", c.Pattern, c.Text, got, c.Pieces)
+		}
+	}
+}
+
+// A tokenizer.json whose pre-tokenizer is LLaMA 3's (or Qwen2's) Split then ByteLevel splits by that
+// pattern: its ids are those of the pieces encoded one by one.
+func TestTokenizerJSONWithLlama3Split(t *testing.T) {
+	data, err := os.ReadFile("testdata/decoders/qwen2-tiny/tokenizer.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tj map[string]any
+	if err := json.Unmarshal(data, &tj); err != nil {
+		t.Fatal(err)
+	}
+	for name, regex := range map[string]string{"llama3": llama3Regex, "qwen2": qwen2Regex} {
+		tj["pre_tokenizer"] = map[string]any{"type": "Sequence", "pretokenizers": []any{
+			map[string]any{"type": "Split", "pattern": map[string]any{"Regex": regex}, "behavior": "Isolated", "invert": false},
+			map[string]any{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}}}
+		out, _ := json.Marshal(tj)
+		path := t.TempDir() + "/tokenizer.json"
+		if err := os.WriteFile(path, out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tok, err := NewBPEFromTokenizerJSON(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tok.Split != name {
+			t.Errorf("split %q, want %q", tok.Split, name)
+		}
+		text := "In 2024 I'LL pay 1234567 — naïve\r\n\r\n  ok"
+		var want []int32
+		for _, piece := range splitLlama3(text, map[string]int{"llama3": 3, "qwen2": 1}[name]) {
+			want = append(want, tok.Encode(piece)...)
+		}
+		if got := tok.Encode(text); !slices.Equal(got, want) {
+			t.Errorf("%s: %v, the pieces one by one %v", name, got, want)
+		}
+		if gpt2 := splitGPT2(text); slices.Equal(gpt2, splitLlama3(text, 3)) {
+			t.Errorf("the text does not tell the patterns apart")
+		}
+	}
+}

@@ -101,7 +101,7 @@ func tinyGGUF(t *testing.T, dir, name string, edit func(meta map[string]any, ten
 	meta := map[string]any{"general.architecture": "llama", "llama.block_count": uint32(1), "llama.embedding_length": uint32(8),
 		"llama.feed_forward_length": uint32(16), "llama.attention.head_count": uint32(2), "llama.attention.head_count_kv": uint32(1),
 		"llama.context_length": uint32(16), "llama.rope.freq_base": float32(10000), "llama.attention.layer_norm_rms_epsilon": float32(1e-5),
-		"tokenizer.ggml.model": "gpt2", "tokenizer.ggml.tokens": tokens, "tokenizer.ggml.token_type": types,
+		"tokenizer.ggml.model": "gpt2", "tokenizer.ggml.pre": "gpt-2", "tokenizer.ggml.tokens": tokens, "tokenizer.ggml.token_type": types,
 		"tokenizer.ggml.merges": []string{"Ġ a"}, "tokenizer.ggml.eos_token_id": uint32(1)}
 	ts := []ggufTensor{{"token_embd.weight", []uint64{8, 8}, 0}, {"output_norm.weight", []uint64{8}, 0},
 		{"blk.0.attn_norm.weight", []uint64{8}, 0}, {"blk.0.ffn_norm.weight", []uint64{8}, 0},

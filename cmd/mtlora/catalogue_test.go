@@ -335,7 +335,9 @@ func catalogue() []badInput {
 		}, pretrained.ErrCheckpoint, []string{"config.json", "rope_scaling", "is not supported"}},
 		{"Hugging Face decoder whose tokenizer splits by another pattern", func(t *testing.T, d string) error {
 			dir := qwen2Copy(t, d, func(_ map[string]any, tok map[string]any) {
-				tok["pre_tokenizer"] = map[string]any{"type": "Sequence", "pretokenizers": []any{}}
+				tok["pre_tokenizer"] = map[string]any{"type": "Sequence", "pretokenizers": []any{
+					map[string]any{"type": "Split", "pattern": map[string]any{"Regex": `[^\r\n\p{L}\p{N}]?[\p{Lu}]*[\p{Ll}]+`}, "behavior": "Isolated", "invert": false},
+					map[string]any{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}}}
 			})
 			dec, err := pretrained.OpenDecoder(dir)
 			if err != nil {
@@ -343,7 +345,18 @@ func catalogue() []badInput {
 			}
 			_, err = dec.Tokenizer()
 			return err
-		}, pretrained.ErrCheckpoint, []string{"tokenizer.json", `pre-tokenizer "Sequence"`, "only ByteLevel with GPT-2's pattern"}},
+		}, pretrained.ErrCheckpoint, []string{"tokenizer.json", "pre-tokenizer Split by", "only LLaMA 3's and Qwen2's regexes are supported"}},
+		{"GGUF whose tokenizer splits by another pattern", func(t *testing.T, d string) error {
+			dec, err := pretrained.OpenDecoder(tinyGGUF(t, d, "pre.gguf", func(m map[string]any, ts []ggufTensor) []ggufTensor {
+				m["tokenizer.ggml.pre"] = "deepseek-llm"
+				return ts
+			}))
+			if err != nil {
+				return err
+			}
+			_, err = dec.Tokenizer()
+			return err
+		}, pretrained.ErrCheckpoint, []string{"pre.gguf", `tokenizer.ggml.pre is "deepseek-llm"`, "gpt-2, smollm, llama-bpe, llama3 and qwen2"}},
 		{"chat prompts with a decoder that has no chat template", func(t *testing.T, d string) error {
 			model := tinyGGUF(t, d, "tiny.gguf", nil)
 			return runTrain([]string{"-data", write(t, d, "two.csv", goodCSV+goodCSV[len("task,text,label\n"):]+"sentiment,bad,neg\ntopic,vote,politics\n"),
