@@ -120,7 +120,7 @@ func LlamaPrefill(cfg LlamaConfig, inj *mtlcore.Injector, cacheLen int) func(sco
 		var keys, values []*Node
 		h := llamaEmbed(scope, in.Tokens, cfg, inj != nil) // [batch, seq, H]
 		for l := range cfg.Layers {
-			h = llamaBlock(scope.In("%s", fmt.Sprintf(LlamaLayer, l)), cfg, inj, h, taskIDs, cos, sin, func(qh, kh, vh *Node) *Node {
+			h = llamaBlock(scope.In("%s", fmt.Sprintf(LlamaLayer, l)), cfg, inj, h, taskIDs, cos, sin, nil, func(qh, kh, vh *Node) *Node {
 				if cacheLen > 0 {
 					pad := func(x *Node) *Node {
 						return Pad(x, ScalarZero(x.Graph(), x.DType()), PadAxis{}, PadAxis{}, PadAxis{End: cacheLen - seq}, PadAxis{})
@@ -152,7 +152,7 @@ func LlamaStep(cfg LlamaConfig, inj *mtlcore.Injector) func(scope *model.Scope, 
 		var newKeys, newValues []*Node
 		h := llamaEmbed(scope, tokens, cfg, inj != nil) // [batch, 1, H]
 		for l := range cfg.Layers {
-			h = llamaBlock(scope.In("%s", fmt.Sprintf(LlamaLayer, l)), cfg, inj, h, taskIDs, cos, sin, func(qh, kh, vh *Node) *Node {
+			h = llamaBlock(scope.In("%s", fmt.Sprintf(LlamaLayer, l)), cfg, inj, h, taskIDs, cos, sin, nil, func(qh, kh, vh *Node) *Node {
 				z := ScalarZero(slot.Graph(), slot.DType())
 				at := []*Node{z, z, slot, z}
 				k, v := DynamicUpdateSlice(keys[l], kh, at), DynamicUpdateSlice(values[l], vh, at)
@@ -174,18 +174,26 @@ func llamaEmbed(scope *model.Scope, tokens *Node, cfg LlamaConfig, frozen bool) 
 // llamaBlock is one decoder block on h [batch, seq, H]: pre-norm attention and SwiGLU feed-forward, each
 // added to the residual. attention receives the rotated queries [batch, heads, seq, dh] and the rotated keys
 // and values [batch, kvHeads, seq, dh] and returns the context [batch, seq, heads·dh].
-func llamaBlock(blk *model.Scope, cfg LlamaConfig, inj *mtlcore.Injector, h, taskIDs, cos, sin *Node, attention func(qh, kh, vh *Node) *Node) *Node {
-	batch, seq := h.Shape().Dimensions[0], h.Shape().Dimensions[1]
+//
+// rows, when not nil, are [batch, A, 2] (row, position) pairs: only those positions' queries are computed —
+// keys and values still come from every position — and the block returns [batch, A, H] for them alone (the
+// last block of a model whose outputs are needed at a few positions).
+func llamaBlock(blk *model.Scope, cfg LlamaConfig, inj *mtlcore.Injector, h, taskIDs, cos, sin, rows *Node, attention func(qh, kh, vh *Node) *Node) *Node {
 	dh := cfg.HeadDim
 	headsMajor := func(x *Node, heads int) *Node { // [batch, heads, seq, dh]
-		return TransposeAllAxes(Reshape(x, batch, seq, heads, dh), 0, 2, 1, 3)
+		d := x.Shape().Dimensions
+		return TransposeAllAxes(Reshape(x, d[0], d[1], heads, dh), 0, 2, 1, 3)
 	}
 	x := rmsNorm(blk.In("input_norm"), h, cfg.RMSNormEps, inj != nil)
+	xq, qcos, qsin := x, cos, sin
+	if rows != nil {
+		xq, h, qcos, qsin = Gather(x, rows), Gather(h, rows), gatherPositions(cos, rows), gatherPositions(sin, rows)
+	}
 	att := blk.In("attention")
-	q := inj.Dense(att.In("q_proj"), mtlcore.TargetQuery, x, taskIDs, cfg.Heads*dh, cfg.QKVBias)
+	q := inj.Dense(att.In("q_proj"), mtlcore.TargetQuery, xq, taskIDs, cfg.Heads*dh, cfg.QKVBias)
 	k := inj.Dense(att.In("k_proj"), mtlcore.TargetKey, x, taskIDs, cfg.KVHeads*dh, cfg.QKVBias)
 	v := inj.Dense(att.In("v_proj"), mtlcore.TargetValue, x, taskIDs, cfg.KVHeads*dh, cfg.QKVBias)
-	ctx := attention(applyRotary(headsMajor(q, cfg.Heads), cos, sin), applyRotary(headsMajor(k, cfg.KVHeads), cos, sin), headsMajor(v, cfg.KVHeads))
+	ctx := attention(applyRotary(headsMajor(q, cfg.Heads), qcos, qsin), applyRotary(headsMajor(k, cfg.KVHeads), cos, sin), headsMajor(v, cfg.KVHeads))
 	h = Add(h, inj.Dense(att.In("o_proj"), mtlcore.TargetAttnOutput, ctx, taskIDs, cfg.Hidden, false))
 
 	x = rmsNorm(blk.In("post_attention_norm"), h, cfg.RMSNormEps, inj != nil)
@@ -284,13 +292,41 @@ func rmsNorm(scope *model.Scope, x *Node, eps float64, frozen bool) *Node {
 // LlamaAnswers is the decoder for causal-LM fine-tuning and answer scoring: inputs are datasets.LMBatches'
 // token ids and mask [batch, seq], answer positions [batch, A] and task ids [batch]; it returns the logits at
 // the answer positions [batch, A, vocab] — the vocabulary projection only where a loss or a score needs it.
+//
+// Only those positions go through the last block's queries, attention output and feed-forward (their keys
+// and values come from every position): the same logits as LlamaLogits over Llama's output at those
+// positions, for about one block's work less.
 func LlamaAnswers(cfg LlamaConfig, inj *mtlcore.Injector) func(scope *model.Scope, inputs []*Node) *Node {
 	return func(scope *model.Scope, inputs []*Node) *Node {
+		if err := cfg.Validate(); err != nil {
+			panic(err)
+		}
 		tokens, mask, pos, taskIDs := inputs[0], inputs[1], inputs[2], inputs[3]
-		h := Llama(cfg, inj)(scope, LlamaInputs{Tokens: tokens, Mask: mask}, taskIDs) // [batch, seq, H]
+		if seq := tokens.Shape().Dimensions[1]; seq > cfg.MaxPositions {
+			panic(fmt.Errorf("llama: sequence length %d exceeds the context length %d", seq, cfg.MaxPositions))
+		}
 		batch, a := pos.Shape().Dimensions[0], pos.Shape().Dimensions[1]
-		rows := Iota(h.Graph(), shapes.Make(dtypes.Int32, batch, a), 0)
-		at := Gather(h, Stack([]*Node{rows, ConvertDType(pos, dtypes.Int32)}, -1)) // [batch, A, H]
-		return LlamaLogits(cfg, scope, at)
+		rows := Stack([]*Node{Iota(tokens.Graph(), shapes.Make(dtypes.Int32, batch, a), 0), ConvertDType(pos, dtypes.Int32)}, -1) // [batch, A, 2]
+		cos, sin := rotary(realPositions(mask), cfg.HeadDim, cfg.RopeTheta)
+		bias := causalBias(mask) // [batch, 1, seq, seq]
+		h := llamaEmbed(scope, tokens, cfg, inj != nil)
+		for l := range cfg.Layers {
+			var at *Node
+			b := bias
+			if l == cfg.Layers-1 {
+				at, b = rows, gatherPositions(bias, rows) // [batch, 1, A, seq]
+			}
+			h = llamaBlock(scope.In("%s", fmt.Sprintf(LlamaLayer, l)), cfg, inj, h, taskIDs, cos, sin, at, func(qh, kh, vh *Node) *Node {
+				return attend(qh, kh, vh, b, cfg)
+			})
+		}
+		return LlamaLogits(cfg, scope, rmsNorm(scope.In(LlamaNorm), h, cfg.RMSNormEps, inj != nil)) // [batch, A, vocab]
 	}
+}
+
+// gatherPositions picks the rows' positions out of x [batch, 1, seq, d]: [batch, 1, A, d].
+func gatherPositions(x, rows *Node) *Node {
+	d := x.Shape().Dimensions
+	a := rows.Shape().Dimensions[1]
+	return Reshape(Gather(Reshape(x, d[0], d[2], d[3]), rows), d[0], 1, a, d[3])
 }

@@ -164,8 +164,9 @@ func TestLlamaFineTuneLowersAnswerLoss(t *testing.T) {
 	}
 }
 
-// Greedy generation with the KV cache (zoo.LlamaPrefill + zoo.LlamaStep) equals greedy decoding by the full
-// forward pass recomputed for every token, with trained MTL-LoRA adapters and a different task per row, on
+// After training, LlamaAnswers equals the full forward at the answer positions, and greedy generation with
+// the KV cache (zoo.LlamaPrefill + zoo.LlamaStep) equals greedy decoding by the full forward pass recomputed
+// for every token, with trained MTL-LoRA adapters and a different task per row, on
 // prompts of different lengths (left padding).
 func TestLlamaCacheEqualsFullForward(t *testing.T) {
 	store := tinyLlamaStore(t)
@@ -175,6 +176,23 @@ func TestLlamaCacheEqualsFullForward(t *testing.T) {
 	if _, err := trainer.Run(backend.MustNew(), store, zoo.LlamaAnswers(tinyLlama, inj), losses.AnswerTokens,
 		&toyLM{rng: rand.New(rand.NewPCG(5, 6)), batch: 16}, trainer.Options{Steps: 20, LearningRate: 1e-2, NumTasks: 2, TaskInput: 3}, nil); err != nil {
 		t.Fatal(err)
+	}
+	// LlamaAnswers (the last block at the answer positions only) gives the full forward's logits there.
+	for bt := range (&toyLM{rng: rand.New(rand.NewPCG(7, 8)), batch: 4}).Iter() {
+		ans := tensors.MustCopyFlatData[float32](model.MustNewExec(backend.MustNew(), store, func(scope *model.Scope, in []*Node) *Node {
+			return zoo.LlamaAnswers(tinyLlama, inj)(scope, in)
+		}).MustCall1(bt.Inputs[0], bt.Inputs[1], bt.Inputs[2], bt.Inputs[3]))
+		full := llamaLogits(store, inj, bt.Inputs[0], bt.Inputs[1], bt.Inputs[3])
+		pos, v, seq := tensors.MustCopyFlatData[int32](bt.Inputs[2]), tinyLlama.Vocab, bt.Inputs[0].Shape().Dimensions[1]
+		for i, p := range pos { // row i/3, answer slot i%3
+			r := i / 3
+			for k := range v {
+				if d := math.Abs(float64(ans[i*v+k] - full[(r*seq+int(p))*v+k])); d > 1e-5 {
+					t.Fatalf("row %d, position %d, token %d: answers %v, full forward %v", r, p, k, ans[i*v+k], full[(r*seq+int(p))*v+k])
+				}
+			}
+		}
+		break
 	}
 	prompts := [][]int32{{5, 9, 13, 4}, {7, 3}, {20, 21, 22, 23, 24, 25}}
 	tasks := []int32{0, 1, 1}
