@@ -95,6 +95,8 @@ func DecoderCases(be compute.Backend, path string) ([]Case, error) {
 			}
 			return func() error { return finalize(exec.Call(batch.Inputs[0], batch.Inputs[1])) }, exec.Finalize, nil
 		}}}
+	// A step counted as twice the forward that PyTorch computes (every block at every position, logits at the
+	// answers); zoo.LlamaAnswers skips most of the last block, so its GFLOP/s are of this count, not of its work.
 	stepFLOPs := 2 * LlamaFLOPs(cfg, DecoderBatch, DecoderSeqLen, DecoderBatch*DecoderAnswerLen)
 	for _, c := range []struct {
 		name string
