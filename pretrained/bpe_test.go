@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/mtlora/mtlora/internal/gguf"
@@ -150,4 +151,19 @@ func TestTokenizerJSONWithLlama3Split(t *testing.T) {
 			t.Errorf("the text does not tell the patterns apart")
 		}
 	}
+}
+
+// Every pre-tokenizer splits any text into non-empty pieces that concatenate back to it.
+func FuzzPreTokenizers(f *testing.F) {
+	for _, s := range []string{"", "I'LL pay 1234567 — naïve\r\n\r\n  ok", " \t\n x", "e\u0301\u0301 '", "\xff\xfe 'S"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for name, split := range PreTokenizers {
+			pieces := split(s)
+			if strings.Join(pieces, "") != s || slices.Contains(pieces, "") {
+				t.Fatalf("%s split %q into %q", name, s, pieces)
+			}
+		}
+	})
 }
