@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -686,29 +687,23 @@ func (l *exprLexer) errorf(format string, args ...any) error {
 	return fmt.Errorf("%w: %q at byte %d: %s", ErrChatTemplate, l.src, l.pos, fmt.Sprintf(format, args...))
 }
 
-func (l *exprLexer) or() (tmplExpr, error) {
-	x, err := l.and()
-	for err == nil && l.peek() == "or" {
+// leftAssoc parses next (op next)… for the binary operators ops, left to right.
+func (l *exprLexer) leftAssoc(next func() (tmplExpr, error), ops ...string) (tmplExpr, error) {
+	x, err := next()
+	for err == nil && slices.Contains(ops, l.peek()) {
+		op := l.peek()
 		l.i++
 		var r tmplExpr
-		if r, err = l.and(); err == nil {
-			x = binExpr{"or", x, r}
+		if r, err = next(); err == nil {
+			x = binExpr{op, x, r}
 		}
 	}
 	return x, err
 }
 
-func (l *exprLexer) and() (tmplExpr, error) {
-	x, err := l.not()
-	for err == nil && l.peek() == "and" {
-		l.i++
-		var r tmplExpr
-		if r, err = l.not(); err == nil {
-			x = binExpr{"and", x, r}
-		}
-	}
-	return x, err
-}
+func (l *exprLexer) or() (tmplExpr, error) { return l.leftAssoc(l.and, "or") }
+
+func (l *exprLexer) and() (tmplExpr, error) { return l.leftAssoc(l.not, "and") }
 
 func (l *exprLexer) not() (tmplExpr, error) {
 	if l.peek() == "not" {
@@ -738,18 +733,7 @@ func (l *exprLexer) compare() (tmplExpr, error) {
 	return x, nil
 }
 
-func (l *exprLexer) concat() (tmplExpr, error) {
-	x, err := l.postfix()
-	for err == nil && (l.peek() == "+" || l.peek() == "~") {
-		op := l.peek()
-		l.i++
-		var r tmplExpr
-		if r, err = l.postfix(); err == nil {
-			x = binExpr{op, x, r}
-		}
-	}
-	return x, err
-}
+func (l *exprLexer) concat() (tmplExpr, error) { return l.leftAssoc(l.postfix, "+", "~") }
 
 func (l *exprLexer) postfix() (tmplExpr, error) {
 	x, err := l.primary()
