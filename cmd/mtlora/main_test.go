@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,5 +97,15 @@ func TestTrainConfigFileEqualsFlags(t *testing.T) {
 	os.WriteFile(cfg, []byte(`{"data": "synthetic", "colour": "red"}`), 0o644)
 	if err := runTrain([]string{"-config", cfg}); err == nil || !strings.Contains(err.Error(), `unknown key "colour"`) {
 		t.Errorf("unknown key: %v", err)
+	}
+}
+
+// Every command answers -h with its help and flag.ErrHelp, which main treats as success (exit 0), doing
+// nothing else.
+func TestEveryCommandHelp(t *testing.T) {
+	for _, c := range commands {
+		if err := c.run([]string{"-h"}); !errors.Is(err, flag.ErrHelp) {
+			t.Errorf("mtlora %s -h: %v, want flag.ErrHelp", c.name, err)
+		}
 	}
 }
