@@ -27,7 +27,7 @@ joins the project module with a go.work, so project packages import with no othe
 
 Jupyter comes from Debian (apt-get install jupyter-notebook python3-nbclient jupyter-nbconvert) or PyPI
 (pip install notebook nbclient nbconvert); when it is missing and this runs as root on Debian, it is
-installed with apt-get.
+installed with apt-get (after apt-get update), with -install-only too; otherwise this says what to install.
 
 Flags:
 `)
@@ -41,24 +41,13 @@ Flags:
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "kernel %q installed in %s\n", kernel.KernelName, dir)
-	if *installOnly {
-		return nil
-	}
-	jupyter, err := exec.LookPath("jupyter")
+	jupyter, err := ensureJupyter()
 	if err != nil {
-		if _, aptErr := exec.LookPath("apt-get"); aptErr == nil && os.Geteuid() == 0 {
-			fmt.Fprintln(os.Stderr, "Jupyter is not installed: installing Debian's jupyter-notebook, python3-nbclient and jupyter-nbconvert …")
-			cmd := exec.Command("apt-get", "install", "-y", "jupyter-notebook", "python3-nbclient", "jupyter-nbconvert")
-			cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-			if err := cmd.Run(); err != nil {
-				return fmt.Errorf("installing Jupyter with apt-get: %w", err)
-			}
-			jupyter, err = exec.LookPath("jupyter")
-		}
-		if err != nil {
-			return fmt.Errorf("Jupyter is not installed: apt-get install jupyter-notebook (Debian) or python3 -m pip install notebook, then run mtlora notebook again")
-		}
+		return err
+	}
+	if *installOnly {
+		fmt.Fprintf(os.Stderr, "Jupyter: %s\n", jupyter)
+		return nil
 	}
 	wd, _ := os.Getwd()
 	root, err := kernel.ProjectRoot(wd)
@@ -80,4 +69,26 @@ Flags:
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	return cmd.Run()
+}
+
+// ensureJupyter finds jupyter on PATH, or installs Debian's Jupyter with apt-get (package lists refreshed
+// first) when running as root on Debian; otherwise it says what to install.
+func ensureJupyter() (string, error) {
+	if jupyter, err := exec.LookPath("jupyter"); err == nil {
+		return jupyter, nil
+	}
+	if _, aptErr := exec.LookPath("apt-get"); aptErr != nil || os.Geteuid() != 0 {
+		return "", fmt.Errorf("Jupyter is not installed: apt-get install jupyter-notebook python3-nbclient jupyter-nbconvert (Debian, as root) " +
+			"or python3 -m pip install notebook nbclient nbconvert, then run mtlora notebook again")
+	}
+	fmt.Fprintln(os.Stderr, "Jupyter is not installed: installing Debian's jupyter-notebook, python3-nbclient and jupyter-nbconvert …")
+	for _, args := range [][]string{{"update"}, {"install", "-y", "jupyter-notebook", "python3-nbclient", "jupyter-nbconvert"}} {
+		cmd := exec.Command("apt-get", args...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return "", fmt.Errorf("installing Jupyter: apt-get %s: %w", args[0], err)
+		}
+	}
+	return exec.LookPath("jupyter")
 }
