@@ -54,13 +54,14 @@ func TableHTML(header []string, rows [][]string) string {
 	return b.String()
 }
 
-// ShowResults displays the final scores of runs, mean ± std over seeds per configuration.
+// ShowResults displays the final scores of runs, mean ± std over seeds per configuration (the mean alone for
+// one seed).
 func ShowResults(results []*experiment.Result) {
 	rows, tasks := report.Summarize(results)
 	header := append([]string{"configuration", "params", "seeds", "mean score"}, tasks...)
 	var cells [][]string
 	for _, r := range rows {
-		row := []string{r.Config, fmt.Sprint(r.Params), fmt.Sprint(r.Seeds), fmt.Sprintf("%.4f ± %.4f", r.Score[0], r.Score[1])}
+		row := []string{r.Config, fmt.Sprint(r.Params), fmt.Sprint(r.Seeds), report.MeanStd(r.Score, r.Seeds)}
 		for _, t := range tasks {
 			row = append(row, fmt.Sprintf("%.4f", r.TaskScores[t][0]))
 		}

@@ -73,9 +73,9 @@ func SweepPage(title, intro string, results []*experiment.Result) plots.Page {
 	}
 	table := plots.Table{Title: "Final scores (mean ± std over seeds)", Header: append([]string{"configuration", "trainable params", "seeds", "mean score"}, tasks...)}
 	for _, r := range rows {
-		row := []string{r.Config, fmt.Sprint(r.Params), fmt.Sprint(r.Seeds), fmt.Sprintf("%.4f ± %.4f", r.Score[0], r.Score[1])}
+		row := []string{r.Config, fmt.Sprint(r.Params), fmt.Sprint(r.Seeds), MeanStd(r.Score, r.Seeds)}
 		for _, t := range tasks {
-			row = append(row, fmt.Sprintf("%.4f ± %.4f", r.TaskScores[t][0], r.TaskScores[t][1]))
+			row = append(row, MeanStd(r.TaskScores[t], r.Seeds))
 		}
 		table.Rows = append(table.Rows, row)
 	}

@@ -22,6 +22,15 @@ type Summary struct {
 	TaskScores map[string][2]float64
 }
 
+// MeanStd writes a mean over seeds as a table shows it: "0.8123 ± 0.0150", or "0.8123" for one seed (a
+// standard deviation of one value is not a zero spread, it is no measurement of spread).
+func MeanStd(v [2]float64, seeds int) string {
+	if seeds <= 1 {
+		return fmt.Sprintf("%.4f", v[0])
+	}
+	return fmt.Sprintf("%.4f ± %.4f", v[0], v[1])
+}
+
 // Summarize groups results by method and rank (in first-seen order) and aggregates their final scores.
 func Summarize(results []*experiment.Result) (rows []Summary, tasks []string) {
 	index := map[string]int{}
@@ -72,7 +81,7 @@ func meanStd(v []float64) [2]float64 {
 }
 
 var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"pm":  func(v [2]float64) string { return fmt.Sprintf("%.4f ± %.4f", v[0], v[1]) },
+	"pm":  MeanStd,
 	"get": func(m map[string][2]float64, k string) [2]float64 { return m[k] },
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title>
@@ -82,7 +91,7 @@ code{background:#f4f4f4;padding:.1em .3em}</style></head><body>
 <h1>{{.Title}}</h1>
 <p>{{.Intro}}</p>
 <table><tr><th>configuration</th><th>trainable params</th><th>seeds</th><th>mean score</th>{{range .Tasks}}<th>{{.}}</th>{{end}}</tr>
-{{range .Rows}}<tr><td>{{.Config}}</td><td>{{.Params}}</td><td>{{.Seeds}}</td><td>{{pm .Score}}</td>{{$r := .}}{{range $.Tasks}}<td>{{pm (get $r.TaskScores .)}}</td>{{end}}</tr>
+{{range .Rows}}<tr><td>{{.Config}}</td><td>{{.Params}}</td><td>{{.Seeds}}</td><td>{{pm .Score .Seeds}}</td>{{$r := .}}{{range $.Tasks}}<td>{{pm (get $r.TaskScores .) $r.Seeds}}</td>{{end}}</tr>
 {{end}}</table>
 <p>Score: macro-F1 for classification tasks, Pearson correlation for regression tasks, −MSE on the synthetic set;
 final evaluation on the validation split; mean ± standard deviation over seeds.</p>

@@ -20,3 +20,13 @@ func TestSweepPage(t *testing.T) {
 func trainerEval(step int, task string, score float64) trainer.Eval {
 	return trainer.Eval{Step: step, Score: score, Tasks: []trainer.TaskMetrics{{Task: task, Score: score}}}
 }
+
+// One seed shows the mean alone: a standard deviation of one value is no spread.
+func TestMeanStd(t *testing.T) {
+	if got := MeanStd([2]float64{0.81234, 0}, 1); got != "0.8123" {
+		t.Errorf("one seed: %q", got)
+	}
+	if got := MeanStd([2]float64{0.81234, 0.015}, 3); got != "0.8123 ± 0.0150" {
+		t.Errorf("three seeds: %q", got)
+	}
+}

@@ -113,11 +113,7 @@ func printSweepSummary(results []*experiment.Result) {
 	}
 	sb.WriteString("\n")
 	for _, r := range rows {
-		if r.Seeds > 1 {
-			fmt.Fprintf(&sb, "%-22s %9d %9.4f ± %.4f", r.Config, r.Params, r.Score[0], r.Score[1])
-		} else {
-			fmt.Fprintf(&sb, "%-22s %9d %9.4f (1 seed)", r.Config, r.Params, r.Score[0])
-		}
+		fmt.Fprintf(&sb, "%-22s %9d %19s", r.Config, r.Params, report.MeanStd(r.Score, r.Seeds))
 		for _, t := range tasks {
 			fmt.Fprintf(&sb, " %12.4f", r.TaskScores[t][0])
 		}
