@@ -85,6 +85,9 @@ type LayerReport struct {
 	Layer string `json:"layer"`
 	// Lambda summarises each task's Λ_t (MTL-LoRA; empty for other methods).
 	Lambda []LambdaSummary `json:"lambda,omitempty"`
+	// LambdaDiagonal[t] is the diagonal of Λ_t (MTL-LoRA), and LambdaMatrix[t] all of it when Λ is full.
+	LambdaDiagonal [][]float64   `json:"lambda_diagonal,omitempty"`
+	LambdaMatrix   [][][]float64 `json:"lambda_matrix,omitempty"`
 	// Mixing holds each task's softmax(w_t/τ) over the n up-projections (MTL-LoRA).
 	Mixing [][]float64 `json:"mixing,omitempty"`
 	// UpdateCosine[s][t] is the cosine of the flattened updates ΔW_s and ΔW_t.
@@ -138,6 +141,14 @@ func AnalyzeLayers(store *model.Store, cfg mtlcore.Config, inputs [][]float64) (
 					return nil, err
 				}
 				rep.Lambda = append(rep.Lambda, s)
+				diag := make([]float64, r)
+				for i := range r {
+					diag[i] = m[i][i]
+				}
+				rep.LambdaDiagonal = append(rep.LambdaDiagonal, diag)
+				if cfg.Lambda == mtlcore.LambdaFull {
+					rep.LambdaMatrix = append(rep.LambdaMatrix, m)
+				}
 			}
 			if w, err := values(store, l.Path+"/"+mtlcore.ScopeAdapter+"/"+mtlcore.VarMixLogits); err == nil {
 				n := len(w) / cfg.NumTasks

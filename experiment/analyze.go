@@ -84,23 +84,18 @@ func AnalyzeSynthetic(env Env, dir string) (*SyntheticAnalysis, error) {
 func (a *SyntheticAnalysis) Charts() []render.Renderer {
 	l := a.Layer
 	cs := []render.Renderer{
-		plots.Heatmap("Gradient cosine between tasks", "on the shared A and B; −1 = conflicting", a.Tasks, a.Tasks, a.GradientCosine, -1, 1),
-		plots.Heatmap("Update cosine between tasks", "flattened ΔW_t", a.Tasks, a.Tasks, l.UpdateCosine, -1, 1),
+		plots.Heatmap("Gradient cosine between tasks", "read: −1 = two tasks pull the shared A and B in opposite directions (conflict), 1 = the same way",
+			a.Tasks, a.Tasks, a.GradientCosine, -1, 1),
+		plots.Heatmap("Update cosine between tasks", "read: how alike the tasks' learned updates ΔW_t are (1 = one update for all)", a.Tasks, a.Tasks, l.UpdateCosine, -1, 1),
 	}
 	if l.FeatureCosine != nil {
 		cs = append(cs,
-			plots.Heatmap("Feature cosine between tasks", "mean over inputs of cos(A'_s·x, A'_t·x)", a.Tasks, a.Tasks, l.FeatureCosine, -1, 1),
-			plots.Scatter("Low-rank features by task", fmt.Sprintf("PCA of A'_t·x; silhouette %.2f, probe accuracy %.2f (chance %.2f)",
+			plots.Heatmap("Feature cosine between tasks", "read: whether tasks see an input through the same low-rank features, mean of cos(A'_s·x, A'_t·x) (LoRA: 1 by construction)",
+				a.Tasks, a.Tasks, l.FeatureCosine, -1, 1),
+			plots.Scatter("Low-rank features by task", fmt.Sprintf("read: separate clouds = task-specific features. PCA of A'_t·x; silhouette %.2f, probe accuracy %.2f (chance %.2f)",
 				l.Silhouette, l.Probe, 1/float64(len(a.Tasks))), a.Tasks, l.Projection, l.Tasks))
 	}
-	if len(l.Lambda) > 0 {
-		var dist, mean, std []float64
-		for _, s := range l.Lambda {
-			dist, mean, std = append(dist, s.DistanceFromIdentity), append(mean, s.MeanDiagonal), append(std, s.DiagonalStd)
-		}
-		cs = append(cs, plots.Bars("Task transforms Λ_t", "value", a.Tasks,
-			[]plots.Series{{Name: "‖Λ−I‖/√r", Y: dist}, {Name: "mean diagonal", Y: mean}, {Name: "diagonal std", Y: std}}))
-	}
+	cs = append(cs, LambdaCharts(a.Tasks, []analysis.LayerReport{l})...)
 	if len(l.Mixing) > 0 {
 		var series []plots.Series
 		var cats []string
@@ -110,7 +105,8 @@ func (a *SyntheticAnalysis) Charts() []render.Renderer {
 		for t, w := range l.Mixing {
 			series = append(series, plots.Series{Name: a.Tasks[t], Y: w})
 		}
-		cs = append(cs, plots.Bars("Mixing weights softmax(w_t/τ)", "weight", cats, series))
+		cs = append(cs, plots.Bars("Mixing weights softmax(w_t/τ)", fmt.Sprintf("read: each task's weights over the shared up-projections (%.2f each = no preference)", 1/float64(len(cats))),
+			"weight", cats, series))
 	}
 	return cs
 }

@@ -16,6 +16,7 @@ import (
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/mtlora/mtlora/analysis"
 	"github.com/mtlora/mtlora/datasets"
 	"github.com/mtlora/mtlora/generate"
 	"github.com/mtlora/mtlora/mtlcore"
@@ -435,4 +436,15 @@ func (tr *Trained) WritePredictions(path string, inputs []datasets.Input, preds 
 	rec := b.NewRecordBatch()
 	defer rec.Release()
 	return writeParquet(path, schema, rec)
+}
+
+// TaskNames are the run's tasks in task-id order.
+func (tr *Trained) TaskNames() []string { return taskNames(tr.Tasks) }
+
+// Layers reads what the run's adapters learned in every adapted layer (analysis.AnalyzeLayers: Λ_t and its
+// diagonal, mixing weights softmax(w_t/τ), how the tasks' updates relate), without inputs.
+func (tr *Trained) Layers() ([]analysis.LayerReport, error) {
+	c := tr.Result.Run.Config.Config
+	c.NumTasks = len(tr.Tasks)
+	return analysis.AnalyzeLayers(tr.store(), c, nil)
 }

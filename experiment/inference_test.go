@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/gomlx/gomlx/core/tensors"
+
 	"github.com/mtlora/mtlora/backend"
 	"github.com/mtlora/mtlora/datasets"
 	"github.com/mtlora/mtlora/datasets/benchmark"
@@ -59,6 +61,31 @@ func TestMTBenchRunPredictExport(t *testing.T) {
 	}
 	if _, ok := factors["encoder.layer.3.attention.self.value"]; !ok {
 		t.Errorf("PEFT modules are not named as in the Hugging Face model: %v", keys(factors))
+	}
+
+	// What the adapters learned, per layer: Λ_t's diagonals are the stored λ (read here straight from the
+	// store), each task's mixing weights a distribution; a chart per layer and one of all mixing weights.
+	layers, err := tr.Layers()
+	if err != nil || len(layers) != 12 {
+		t.Fatalf("%d adapted layers (want q and v in 6 blocks), %v", len(layers), err)
+	}
+	for _, l := range layers {
+		lam := tensors.MustCopyFlatData[float32](tr.store().GetVariable(l.Layer + "/adapter/lambda").MustValue()) // [T, r]
+		for task, d := range l.LambdaDiagonal {
+			for k, v := range d {
+				if float32(v) != lam[task*4+k] {
+					t.Fatalf("%s: λ_%d[%d] = %v, the store holds %v", l.Layer, task, k, v, lam[task*4+k])
+				}
+			}
+		}
+		for _, m := range l.Mixing {
+			if sum := m[0] + m[1] + m[2]; math.Abs(sum-1) > 1e-9 {
+				t.Errorf("%s: mixing weights %v sum to %v", l.Layer, m, sum)
+			}
+		}
+	}
+	if charts := InspectionCharts(tr.TaskNames(), layers); len(charts) != 13 {
+		t.Errorf("%d inspection charts, want 12 Λ_t heatmaps and 1 of the mixing weights", len(charts))
 	}
 }
 

@@ -23,14 +23,32 @@ import (
 // InNotebook reports whether the code runs inside a GoNB cell (displays are dropped otherwise).
 func InNotebook() bool { return gonbui.IsNotebook }
 
-// Show displays a page of charts in the cell's output as a self-contained iframe — the form that draws in
-// Jupyter offline (see ../shared/NOTEBOOKS.md). Outside a notebook it does nothing.
-func Show(page plots.Page, heightPx int) error {
-	data, err := page.HTML()
+// LoadCharts puts echarts (plots.EChartsScript, about 1 MB) into the notebook's page once: charts shown
+// after it draw inline, offline, without carrying echarts themselves. Call it in an early cell of every
+// notebook that shows charts (a second call adds nothing to the page).
+func LoadCharts() error {
+	script, err := plots.EChartsScript()
 	if err != nil {
 		return err
 	}
-	gonbui.DisplayHTML(plots.IFrame(data, heightPx))
+	gonbui.DisplayHTML(script)
+	gonbui.Sync()
+	return nil
+}
+
+// Show displays a page of charts inline in the cell's output, each chart at its own height and the output's
+// width (nothing clipped); echarts must be on the page (LoadCharts), else each chart says so. Outside a
+// notebook it does nothing.
+func Show(page plots.Page) error {
+	body, err := page.Body()
+	if err != nil {
+		return err
+	}
+	title := ""
+	if page.Title != "" {
+		title = "<h3>" + html.EscapeString(page.Title) + "</h3>\n"
+	}
+	gonbui.DisplayHTML("<div class=\"mtlora-page\" style=\"font-family:system-ui,sans-serif\">" + title + body + "</div>")
 	gonbui.Sync()
 	return nil
 }

@@ -2,6 +2,7 @@ package plots
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/go-echarts/go-echarts/v2/charts"
 	"github.com/go-echarts/go-echarts/v2/opts"
@@ -17,7 +18,7 @@ func TaskColor(i int) string { return palette[i%len(palette)] }
 
 func base(title, subtitle string) []charts.GlobalOpts {
 	return []charts.GlobalOpts{
-		charts.WithInitializationOpts(opts.Initialization{Width: "900px", Height: "420px"}),
+		charts.WithInitializationOpts(opts.Initialization{Width: "100%", Height: "420px"}), // the page's width, its own height
 		charts.WithTitleOpts(opts.Title{Title: title, Subtitle: subtitle}),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true)}),
 		charts.WithAnimation(false), // screenshots and headless renders see the final frame at once
@@ -31,10 +32,10 @@ type Series struct {
 }
 
 // Lines draws one line per task over steps (e.g. per-task loss or metric curves); series i gets task i's
-// colour. xName and yName label the axes with their units.
-func Lines(title, xName, yName string, x []int, series []Series) *charts.Line {
+// colour. xName and yName label the axes with their units; the subtitle says what to read from it.
+func Lines(title, subtitle, xName, yName string, x []int, series []Series) *charts.Line {
 	c := charts.NewLine()
-	c.SetGlobalOptions(append(base(title, ""), charts.WithXAxisOpts(opts.XAxis{Name: xName}), charts.WithYAxisOpts(opts.YAxis{Name: yName}),
+	c.SetGlobalOptions(append(base(title, subtitle), charts.WithXAxisOpts(opts.XAxis{Name: xName}), charts.WithYAxisOpts(opts.YAxis{Name: yName}),
 		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "bottom"}))...)
 	c.SetXAxis(x)
 	for i, s := range series {
@@ -48,13 +49,16 @@ func Lines(title, xName, yName string, x []int, series []Series) *charts.Line {
 }
 
 // Heatmap draws a labelled matrix (e.g. the cosine between tasks' gradients or updates) with each cell's
-// value written in it, coloured from min to max.
-func Heatmap(title, subtitle string, rows, cols []string, m [][]float64, min, max float64) *charts.HeatMap {
+// value written in it, coloured from lo to hi; its height follows its rows.
+func Heatmap(title, subtitle string, rows, cols []string, m [][]float64, lo, hi float64) *charts.HeatMap {
 	c := charts.NewHeatMap()
-	c.SetGlobalOptions(append(base(title, subtitle),
+	height := fmt.Sprintf("%dpx", min(max(150+28*len(rows), 280), 1000)) // sized to its rows
+	c.SetGlobalOptions(append(base(title, subtitle), charts.WithInitializationOpts(opts.Initialization{Width: "100%", Height: height}),
 		charts.WithXAxisOpts(opts.XAxis{Type: "category", Data: cols}),
 		charts.WithYAxisOpts(opts.YAxis{Type: "category", Data: rows}),
-		charts.WithVisualMapOpts(opts.VisualMap{Calculable: opts.Bool(true), Min: float32(min), Max: float32(max),
+		// The colour bar's ends carry the real range (echarts' own handle labels round it to integers: "-0 … 0").
+		charts.WithVisualMapOpts(opts.VisualMap{Calculable: opts.Bool(false), Min: float32(lo), Max: float32(hi),
+			Text: []string{strconv.FormatFloat(hi, 'g', 3, 64), strconv.FormatFloat(lo, 'g', 3, 64)}, Orient: "vertical",
 			InRange: &opts.VisualMapInRange{Color: []string{"#2166AC", "#F7F7F7", "#B2182B"}}}))...)
 	var data []opts.HeatMapData
 	for i := range m {
@@ -107,9 +111,9 @@ func Scatter(title, subtitle string, taskNames []string, points [][2]float64, ta
 }
 
 // Bars draws one bar per category for each task (e.g. Λ_t's mean diagonal or mixing weights per task).
-func Bars(title, yName string, categories []string, series []Series) *charts.Bar {
+func Bars(title, subtitle, yName string, categories []string, series []Series) *charts.Bar {
 	c := charts.NewBar()
-	c.SetGlobalOptions(append(base(title, ""), charts.WithYAxisOpts(opts.YAxis{Name: yName}), charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "bottom"}))...)
+	c.SetGlobalOptions(append(base(title, subtitle), charts.WithYAxisOpts(opts.YAxis{Name: yName}), charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "bottom"}))...)
 	c.SetXAxis(categories)
 	for i, s := range series {
 		data := make([]opts.BarData, len(s.Y))

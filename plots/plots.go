@@ -7,19 +7,22 @@ package plots
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/mtlora/mtlora/internal/atomicfile"
-	"github.com/mtlora/mtlora/internal/cache"
-	"github.com/mtlora/mtlora/internal/npm"
 	"html"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/mtlora/mtlora/internal/atomicfile"
+	"github.com/mtlora/mtlora/internal/cache"
+	"github.com/mtlora/mtlora/internal/npm"
 
 	"github.com/go-echarts/go-echarts/v2/render"
 )
@@ -80,34 +83,61 @@ type Table struct {
 	Rows   [][]string
 }
 
-// HTML renders the page as one self-contained document: echarts.min.js inline, then each chart's element
-// and script. go-echarts v2.7.2 writes each chart's options into its script as unescaped JSON, so a label
-// like "</script><script>…" would end the script and run its own: escapeScript rewrites < > & inside every
-// chart script as \u003c \u003e \u0026 (the generated code has them only inside JSON strings, where the
-// escapes mean the same characters). The page's own text is HTML-escaped.
+// HTML renders the page as one self-contained document: echarts.min.js inline (EChartsScript), the title, then
+// Body.
 func (p Page) HTML() ([]byte, error) {
-	js, err := EChartsJS()
+	loader, err := EChartsScript()
+	if err != nil {
+		return nil, err
+	}
+	body, err := p.Body()
 	if err != nil {
 		return nil, err
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>%s</title>\n", html.EscapeString(p.Title))
-	b.WriteString("<style>body{font-family:system-ui,sans-serif;margin:1.5em;max-width:1000px}.chart{margin:1em 0}</style>\n<script>")
-	// A page inside Jupyter may have RequireJS: hide it while echarts loads so echarts becomes a global.
-	b.WriteString("var __mtloraDefine = window.define; window.define = undefined;\n")
-	b.Write(js)
-	b.WriteString("\nwindow.define = __mtloraDefine;</script>\n</head><body>\n")
-	fmt.Fprintf(&b, "<h1>%s</h1>\n", html.EscapeString(p.Title))
+	b.WriteString("<style>body{font-family:system-ui,sans-serif;margin:1.5em;max-width:1000px}.chart{margin:1em 0}</style>\n")
+	b.WriteString(loader)
+	b.WriteString("\n</head><body>\n")
+	fmt.Fprintf(&b, "<h1>%s</h1>\n%s</body></html>\n", html.EscapeString(p.Title), body)
+	return b.Bytes(), nil
+}
+
+// EChartsScript is echarts.min.js as one <script> that loads it once into a page (a second one does nothing) and
+// makes it the global echarts even where the page has RequireJS (Jupyter's), which it hides meanwhile.
+func EChartsScript() (string, error) {
+	js, err := EChartsJS()
+	if err != nil {
+		return "", err
+	}
+	return "<script>if (!window.echarts) { var __mtloraDefine = window.define; window.define = undefined;\n" + string(js) +
+		"\nwindow.define = __mtloraDefine; }</script>", nil
+}
+
+// noECharts is what a chart's container says when echarts is not on the page.
+const noECharts = "This chart needs echarts on the page: run the notebook's kernel.LoadCharts() cell (or open the HTML report)."
+
+// Body renders the page's content without a document around it or echarts in it — intro, charts, tables,
+// notes — for a page that has echarts already (EChartsScript). Each chart is its container (full width, the
+// chart's own height) and a script that draws it there. go-echarts v2.7.2 writes a chart's options as
+// unescaped JSON, so a label like "</script><script>…" would end the script and run its own: < > & in the
+// options are written \u003c \u003e \u0026 (they occur only inside JSON strings, where the escapes mean
+// the same characters). The page's own text is HTML-escaped.
+func (p Page) Body() (string, error) {
+	var b strings.Builder
 	if p.Intro != "" {
 		fmt.Fprintf(&b, "<p>%s</p>\n", html.EscapeString(p.Intro))
 	}
 	for _, c := range p.Charts {
 		s := c.RenderSnippet()
-		script, err := escapeScript(s.Script)
-		if err != nil {
-			return nil, err
+		m := chartID.FindStringSubmatch(s.Element)
+		if m == nil || !strings.HasPrefix(strings.TrimSpace(s.Option), "{") {
+			return "", fmt.Errorf("plots: unexpected chart from go-echarts: %.80q", s.Element)
 		}
-		fmt.Fprintf(&b, "<div class=\"chart\">%s\n%s</div>\n", s.Element, script)
+		option := strings.NewReplacer("<", `\u003c`, ">", `\u003e`, "&", `\u0026`).Replace(s.Option)
+		fmt.Fprintf(&b, "<div class=\"chart\">%s\n<script>(function () { var el = document.getElementById(%q);\n"+
+			"if (!window.echarts) { el.textContent = %q; return; }\necharts.init(el, \"white\", {renderer: \"canvas\"}).setOption(%s); })();</script></div>\n",
+			s.Element, m[1], noECharts, option)
 	}
 	for _, t := range p.Tables {
 		fmt.Fprintf(&b, "<h2>%s</h2>\n<table style=\"border-collapse:collapse\">\n<tr>", html.EscapeString(t.Title))
@@ -127,21 +157,11 @@ func (p Page) HTML() ([]byte, error) {
 	for _, n := range p.Notes {
 		fmt.Fprintf(&b, "<p>%s</p>\n", html.EscapeString(n))
 	}
-	b.WriteString("</body></html>\n")
-	return b.Bytes(), nil
+	return b.String(), nil
 }
 
-// escapeScript escapes < > & in the body of a go-echarts <script>…</script> snippet.
-func escapeScript(snippet string) (string, error) {
-	open := strings.Index(snippet, "<script")
-	start := strings.Index(snippet[max(open, 0):], ">") + max(open, 0) + 1
-	end := strings.LastIndex(snippet, "</script>")
-	if open < 0 || start <= open || end < start {
-		return "", fmt.Errorf("plots: unexpected chart script from go-echarts: %.80q", snippet)
-	}
-	body := strings.NewReplacer("<", `\u003c`, ">", `\u003e`, "&", `\u0026`).Replace(snippet[start:end])
-	return snippet[:start] + body + snippet[end:], nil
-}
+// chartID finds a go-echarts container's id (random letters).
+var chartID = regexp.MustCompile(`id="([A-Za-z0-9_-]+)"`)
 
 // WriteHTML writes the page atomically.
 func (p Page) WriteHTML(path string) error {
@@ -150,12 +170,6 @@ func (p Page) WriteHTML(path string) error {
 		return err
 	}
 	return atomicfile.Write(path, data)
-}
-
-// IFrame wraps a page for display inside Jupyter as <iframe srcdoc=…> — the form that draws in notebooks,
-// offline, whether or not the notebook page loads RequireJS.
-func IFrame(page []byte, heightPx int) string {
-	return fmt.Sprintf(`<iframe style="width:100%%;height:%dpx;border:0" srcdoc="%s"></iframe>`, heightPx, html.EscapeString(string(page)))
 }
 
 // ErrNoBrowser says no headless browser was found for PNG export.
@@ -175,40 +189,136 @@ func Chromium() (string, error) {
 }
 
 // Screenshot renders an HTML file in headless Chromium (no network, a fresh profile) and writes a PNG of
-// width × height pixels.
+// width × height pixels; height 0 is the page's own height (Measure), so nothing is cut off.
 func Screenshot(htmlPath, pngPath string, width, height int) error {
-	chromium, err := Chromium()
-	if err != nil {
-		return err
-	}
-	abs, err := filepath.Abs(htmlPath)
-	if err != nil {
-		return err
+	if height == 0 {
+		m, err := Measure(htmlPath, width)
+		if err != nil {
+			return err
+		}
+		height = min(max(m.Height, 100), 30000)
 	}
 	out, err := filepath.Abs(pngPath)
 	if err != nil {
 		return err
 	}
-	profile, err := os.MkdirTemp("", "mtlora-chromium-*")
-	if err != nil {
+	if _, err := chromium(htmlPath, fmt.Sprintf("--window-size=%d,%d", width, height), "--screenshot="+out); err != nil {
 		return err
 	}
+	if _, err := os.Stat(out); err != nil {
+		return fmt.Errorf("plots: chromium wrote no screenshot of %s", htmlPath)
+	}
+	return nil
+}
+
+// Measurement is what a browser drew of a page: its height and, for every chart, its container's height,
+// the height of what echarts drew in it and how much of the container is visible (not clipped by a
+// scrolling or hidden-overflow ancestor, such as a fixed-height frame).
+type Measurement struct {
+	Height int `json:"height"` // the document's scroll height, px
+	Charts []struct {
+		Container float64 `json:"container"`
+		Drawn     float64 `json:"drawn"`
+		Visible   float64 `json:"visible"`
+		Width     float64 `json:"width"`
+	} `json:"charts"`
+	Text string `json:"text"` // the page's visible text
+}
+
+// measureScript runs after the page has loaded and its charts have drawn, and writes the Measurement as
+// JSON into a <pre id="mtlora-measure"> for --dump-dom to print.
+const measureScript = `<script>window.addEventListener("load", function () { setTimeout(function () {
+  var charts = [];
+  document.querySelectorAll("[_echarts_instance_]").forEach(function (el) {
+    var r = el.getBoundingClientRect(), drawn = el.querySelector("canvas, svg"), visible = r.height;
+    for (var a = el.parentElement; a; a = a.parentElement) {
+      var st = getComputedStyle(a);
+      if (st.overflowY !== "visible" || st.overflowX !== "visible") {
+        var ar = a.getBoundingClientRect();
+        visible = Math.min(visible, Math.max(0, Math.min(r.bottom, ar.bottom) - Math.max(r.top, ar.top)));
+      }
+    }
+    charts.push({container: r.height, drawn: drawn ? drawn.getBoundingClientRect().height : 0, visible: visible, width: r.width});
+  });
+  var text = document.body.innerText;
+  var pre = document.createElement("pre");
+  pre.id = "mtlora-measure";
+  pre.textContent = JSON.stringify({height: document.documentElement.scrollHeight, charts: charts, text: text});
+  document.body.appendChild(pre);
+}, 300); });</script>`
+
+// Measure renders an HTML file in headless Chromium at the given width and reports what it drew.
+func Measure(htmlPath string, width int) (Measurement, error) {
+	var m Measurement
+	data, err := os.ReadFile(htmlPath)
+	if err != nil {
+		return m, err
+	}
+	// A copy beside the original (relative links keep working) with the measuring script at its end.
+	tmp, err := os.CreateTemp(filepath.Dir(htmlPath), ".measure-*.html")
+	if err != nil {
+		return m, err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(append(data, []byte(measureScript)...))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return m, err
+	}
+	dom, err := chromium(tmp.Name(), fmt.Sprintf("--window-size=%d,1000", width), "--dump-dom")
+	if err != nil {
+		return m, err
+	}
+	i := strings.Index(dom, `<pre id="mtlora-measure">`)
+	j := strings.LastIndex(dom, "</pre>")
+	if i < 0 || j < i {
+		return m, fmt.Errorf("plots: chromium did not finish measuring %s (the page's scripts failed or did not load)", htmlPath)
+	}
+	if err := json.Unmarshal([]byte(html.UnescapeString(dom[i+len(`<pre id="mtlora-measure">`):j])), &m); err != nil {
+		return m, fmt.Errorf("plots: measuring %s: %w", htmlPath, err)
+	}
+	return m, nil
+}
+
+// chromium runs headless Chromium on an HTML file (no network, a fresh profile, 10 s of virtual time for
+// its scripts) with extra flags and returns its standard output.
+func chromium(htmlPath string, flags ...string) (string, error) {
+	bin, err := Chromium()
+	if err != nil {
+		return "", err
+	}
+	abs, err := filepath.Abs(htmlPath)
+	if err != nil {
+		return "", err
+	}
+	profile, err := os.MkdirTemp("", "mtlora-chromium-*")
+	if err != nil {
+		return "", err
+	}
 	defer os.RemoveAll(profile)
-	// Chromium's helper processes inherit its stderr: capture it in a file (a pipe would keep Wait waiting
-	// for them), and bound the whole render.
+	// Chromium's helper processes inherit its stderr and stdout: capture them in files (a pipe would keep
+	// Wait waiting for them), and bound the whole render.
 	logFile, err := os.CreateTemp("", "mtlora-chromium-*.log")
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer os.Remove(logFile.Name())
 	defer logFile.Close()
+	outFile, err := os.CreateTemp("", "mtlora-chromium-*.out")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(outFile.Name())
+	defer outFile.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+	args := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-		"--user-data-dir="+profile, "--virtual-time-budget=10000", fmt.Sprintf("--window-size=%d,%d", width, height),
-		"--screenshot="+out, "file://"+abs)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
+		"--user-data-dir=" + profile, "--virtual-time-budget=10000"}, flags...)
+	cmd := exec.CommandContext(ctx, bin, append(args, "file://"+abs)...)
+	cmd.Stdout, cmd.Stderr = outFile, logFile
 	// Its own process group, killed whole on timeout: Chromium's helpers must not outlive a hung render.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
@@ -216,12 +326,10 @@ func Screenshot(htmlPath, pngPath string, width, height int) error {
 	runErr := cmd.Run()
 	logData, _ := os.ReadFile(logFile.Name())
 	if runErr != nil {
-		return fmt.Errorf("plots: chromium: %w: %s", runErr, lastLine(string(logData)))
+		return "", fmt.Errorf("plots: chromium: %w: %s", runErr, lastLine(string(logData)))
 	}
-	if _, err := os.Stat(out); err != nil {
-		return fmt.Errorf("plots: chromium wrote no screenshot: %s", lastLine(string(logData)))
-	}
-	return nil
+	out, err := os.ReadFile(outFile.Name())
+	return string(out), err
 }
 
 func lastLine(s string) string {

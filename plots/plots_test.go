@@ -5,7 +5,6 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/go-echarts/go-echarts/v2/render"
@@ -27,11 +26,11 @@ const evil = `<script>alert(1)</script>`
 func allCharts() []render.Renderer {
 	tasks := []string{"spam", evil, "afinn"}
 	return []render.Renderer{
-		Lines("Loss per task", "step", "loss", []int{0, 10, 20}, []Series{{tasks[0], []float64{1, 0.5, 0.3}}, {tasks[1], []float64{1.2, 0.9, 0.8}}, {tasks[2], []float64{0.9, 0.4, 0.2}}}),
+		Lines("Loss per task", "read: "+evil, "step", "loss", []int{0, 10, 20}, []Series{{tasks[0], []float64{1, 0.5, 0.3}}, {tasks[1], []float64{1.2, 0.9, 0.8}}, {tasks[2], []float64{0.9, 0.4, 0.2}}}),
 		Heatmap("Gradient cosine", "between tasks", tasks, tasks, [][]float64{{1, -0.5, 0.2}, {-0.5, 1, 0}, {0.2, 0, 1}}, -1, 1),
 		Ablation("Mean score", "score", []MeanStd{{"lora", 0.62, 0.01}, {evil, 0.64, 0.02}}),
 		Scatter("Features", "PCA", tasks, [][2]float64{{0, 0}, {1, 1}, {2, 0}, {0.5, 2}}, []int{0, 1, 2, 1}),
-		Bars("Mixing weights", "weight", []string{"B1", "B2"}, []Series{{tasks[0], []float64{0.7, 0.3}}, {tasks[1], []float64{0.2, 0.8}}}),
+		Bars("Mixing weights", "per task", "weight", []string{"B1", "B2"}, []Series{{tasks[0], []float64{0.7, 0.3}}, {tasks[1], []float64{0.2, 0.8}}}),
 	}
 }
 
@@ -48,9 +47,6 @@ func TestLabelsEscaped(t *testing.T) {
 	}
 	if !bytes.Contains(page, []byte(`\u003cscript\u003ealert(1)\u003c/script\u003e`)) && !bytes.Contains(page, []byte("&lt;script&gt;")) {
 		t.Errorf("the label is missing altogether")
-	}
-	if strings.Contains(IFrame(page, 400), "<script>alert") {
-		t.Errorf("the iframe srcdoc is not escaped")
 	}
 }
 
@@ -70,7 +66,7 @@ func TestChromiumRendersCharts(t *testing.T) {
 		t.Fatal(err)
 	}
 	shot := filepath.Join(dir, "page.png")
-	if err := Screenshot(htmlPath, shot, 1000, 2400); err != nil {
+	if err := Screenshot(htmlPath, shot, 1000, 0); err != nil { // the page's own height
 		t.Fatal(err)
 	}
 	f, err := os.Open(shot)
@@ -102,5 +98,62 @@ func TestChromiumRendersCharts(t *testing.T) {
 	if os.Getenv("MTLORA_KEEP_SCREENSHOT") != "" {
 		data, _ := os.ReadFile(shot)
 		os.WriteFile(os.Getenv("MTLORA_KEEP_SCREENSHOT"), data, 0o644)
+	}
+}
+
+// Measure sees every chart whole on a page, and sees the ones a fixed-height frame cuts: the check the
+// rendered notebooks go through.
+func TestMeasureChartsWholeOrCut(t *testing.T) {
+	requireECharts(t)
+	if _, err := Chromium(); err != nil {
+		if os.Getenv("MTLORA_REQUIRE_BROWSER") == "1" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	page := Page{Title: "whole", Charts: allCharts()}
+	whole := filepath.Join(dir, "whole.html")
+	if err := page.WriteHTML(whole); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Measure(whole, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0.0
+	for _, c := range m.Charts {
+		total += c.Container
+	}
+	if len(m.Charts) != len(allCharts()) || float64(m.Height) < total {
+		t.Fatalf("measured %d charts (%.0f px together) on a page %d px high", len(m.Charts), total, m.Height)
+	}
+	for i, c := range m.Charts {
+		if c.Container < 250 || c.Drawn != c.Container || c.Visible != c.Container || c.Width < 800 {
+			t.Errorf("chart %d: %+v, want drawn and visible to be the container's height", i, c)
+		}
+	}
+	// The same charts in a 600 px frame that hides its overflow: all but the first are cut.
+	body, err := page.Body()
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := EChartsScript()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(dir, "cut.html")
+	os.WriteFile(cut, []byte("<html><head>"+js+"</head><body><div style=\"height:600px;overflow:hidden\">"+body+"</div></body></html>"), 0o644)
+	if m, err = Measure(cut, 1000); err != nil {
+		t.Fatal(err)
+	}
+	clipped := 0
+	for _, c := range m.Charts {
+		if c.Visible < c.Container {
+			clipped++
+		}
+	}
+	if clipped < len(m.Charts)-1 {
+		t.Errorf("%d of %d charts seen as cut in a 600 px frame: %+v", clipped, len(m.Charts), m.Charts)
 	}
 }

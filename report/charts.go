@@ -69,7 +69,7 @@ func SweepPage(title, intro string, results []*experiment.Result) plots.Page {
 			}
 			series = append(series, plots.Series{Name: c, Y: y})
 		}
-		charts = append(charts, plots.Lines("Mean score during training", "step", "mean task score", xs, series))
+		charts = append(charts, plots.Lines("Mean score during training", "read: how fast each configuration learns, and whether it is still rising at the end", "step", "mean task score", xs, series))
 	}
 	table := plots.Table{Title: "Final scores (mean ± std over seeds)", Header: append([]string{"configuration", "trainable params", "seeds", "mean score"}, tasks...)}
 	for _, r := range rows {
@@ -96,7 +96,7 @@ func RunPage(r *experiment.Result) plots.Page {
 	for i := range steps {
 		steps[i] = i + 1
 	}
-	charts := []render.Renderer{plots.Lines("Training loss", "step", "loss (weighted mean over the batch)", steps, []plots.Series{{Name: "loss", Y: r.Fit.Losses}})}
+	charts := []render.Renderer{plots.Lines("Training loss", "read: the multi-task loss falling; spikes are hard batches, a late rise is overfitting or too high a learning rate", "step", "loss (weighted mean over the batch)", steps, []plots.Series{{Name: "loss", Y: r.Fit.Losses}})}
 	if len(r.Fit.Evals) > 0 {
 		var xs []int
 		byTask := map[string][]float64{}
@@ -114,7 +114,7 @@ func RunPage(r *experiment.Result) plots.Page {
 		for _, n := range names {
 			series = append(series, plots.Series{Name: n, Y: byTask[n]})
 		}
-		charts = append(charts, plots.Lines("Score per task", "step", "score", xs, series))
+		charts = append(charts, plots.Lines("Score per task", "read: which tasks are learned, and whether one rises while another falls (interference)", "step", "score", xs, series))
 	}
 	t := plots.Table{Title: "Final metrics", Header: []string{"task", "score", "metrics"}}
 	for _, m := range r.Final().Tasks {

@@ -14,7 +14,7 @@ import (
 func runReport(args []string) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	out := fs.String("out", "", "HTML `FILE` to write (default PATH/report.html)")
-	png := fs.String("png", "", "also render the page to this PNG `FILE` with headless Chromium")
+	png := fs.String("png", "", "also render the whole page (its own height) to this PNG `FILE` with headless Chromium")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: mtlora report [-out FILE] [-png FILE] PATH
 
@@ -39,16 +39,27 @@ Flags:
 		return err
 	} else if ok {
 		page = report.RunPage(res)
+		b, err := newBackend()
+		if err != nil {
+			return err
+		}
+		env := experiment.Env{Backend: b}
 		if res.Run.Config.Data == experiment.Synthetic {
-			b, err := newBackend()
-			if err != nil {
-				return err
-			}
-			a, err := experiment.AnalyzeSynthetic(experiment.Env{Backend: b}, path)
+			a, err := experiment.AnalyzeSynthetic(env, path)
 			if err != nil {
 				return err
 			}
 			page.Charts = append(page.Charts, a.Charts()...)
+		} else if res.Run.Config.Method.UsesTaskIDs() { // what the task-specific parts learned, per layer
+			tr, err := experiment.OpenRun(env, path)
+			if err != nil {
+				return err
+			}
+			layers, err := tr.Layers()
+			if err != nil {
+				return err
+			}
+			page.Charts = append(page.Charts, experiment.InspectionCharts(tr.TaskNames(), layers)...)
 		}
 	} else {
 		results, err := experiment.CollectResults(path)
@@ -68,7 +79,7 @@ Flags:
 	}
 	fmt.Println(*out)
 	if *png != "" {
-		if err := plots.Screenshot(*out, *png, 1000, 2600); err != nil {
+		if err := plots.Screenshot(*out, *png, 1000, 0); err != nil {
 			return err
 		}
 		fmt.Println(*png)
