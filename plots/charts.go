@@ -52,13 +52,20 @@ func Lines(title, subtitle, xName, yName string, x []int, series []Series) *char
 // value written in it, coloured from lo to hi; its height follows its rows.
 func Heatmap(title, subtitle string, rows, cols []string, m [][]float64, lo, hi float64) *charts.HeatMap {
 	c := charts.NewHeatMap()
-	height := fmt.Sprintf("%dpx", min(max(150+28*len(rows), 280), 1000)) // sized to its rows
+	rotate, px := 0.0, min(max(150+28*len(rows), 280), 1000) // sized to its rows
+	if len(cols) > 8 {
+		rotate, px = 35, px+70 // every column labelled, slanted so long names fit
+	}
+	height := fmt.Sprintf("%dpx", px)
 	c.SetGlobalOptions(append(base(title, subtitle), charts.WithInitializationOpts(opts.Initialization{Width: "100%", Height: height}),
-		charts.WithXAxisOpts(opts.XAxis{Type: "category", Data: cols}),
-		charts.WithYAxisOpts(opts.YAxis{Type: "category", Data: rows}),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(false)}), // one series: its name would sit on the title
+		// Room for the labels inside the chart, the colour bar at the right: nothing cut, nothing on top of labels.
+		charts.WithGridOpts(opts.Grid{ContainLabel: opts.Bool(true), Left: "2%", Right: "90px", Top: "70px", Bottom: "10px"}),
+		charts.WithXAxisOpts(opts.XAxis{Type: "category", Data: cols, AxisLabel: &opts.AxisLabel{Interval: "0", Rotate: rotate}}),
+		charts.WithYAxisOpts(opts.YAxis{Type: "category", Data: rows, Inverse: opts.Bool(true), AxisLabel: &opts.AxisLabel{Interval: "0"}}), // the first row on top, as a matrix reads
 		// The colour bar's ends carry the real range (echarts' own handle labels round it to integers: "-0 … 0").
 		charts.WithVisualMapOpts(opts.VisualMap{Calculable: opts.Bool(false), Min: float32(lo), Max: float32(hi),
-			Text: []string{strconv.FormatFloat(hi, 'g', 3, 64), strconv.FormatFloat(lo, 'g', 3, 64)}, Orient: "vertical",
+			Text: []string{strconv.FormatFloat(hi, 'g', 3, 64), strconv.FormatFloat(lo, 'g', 3, 64)}, Orient: "vertical", Right: "10px", Top: "middle",
 			InRange: &opts.VisualMapInRange{Color: []string{"#2166AC", "#F7F7F7", "#B2182B"}}}))...)
 	var data []opts.HeatMapData
 	for i := range m {
