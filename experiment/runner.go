@@ -11,6 +11,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/mtlora/mtlora/datasets"
 	"github.com/mtlora/mtlora/internal/atomicfile"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -157,6 +158,45 @@ func CollectResults(dir string) ([]*Result, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
+}
+
+// TableResults reads the finished runs that dir's results table lists — the runs of the last plan run in
+// dir, in the table's order — and how many other finished runs dir/runs holds (runs of earlier plans in the
+// same folder: never mixed in).
+func TableResults(dir string) (results []*Result, others int, err error) {
+	all, err := CollectResults(dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	byID := map[string]*Result{}
+	for _, r := range all {
+		byID[r.ID] = r
+	}
+	seen := map[string]bool{}
+	err = datasets.Scan(filepath.Join(dir, ResultsFile), datasets.ReadOptions{}, func(_ string, _ int64, rec arrow.RecordBatch) error {
+		idx := rec.Schema().FieldIndices("run_id")
+		if len(idx) != 1 {
+			return fmt.Errorf("experiment: %s has no run_id column", filepath.Join(dir, ResultsFile))
+		}
+		col := rec.Column(idx[0])
+		for i := range col.Len() {
+			id := col.ValueStr(i)
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			r, ok := byID[id]
+			if !ok {
+				return fmt.Errorf("experiment: %s lists run %s, which %s does not hold finished", filepath.Join(dir, ResultsFile), id, filepath.Join(dir, "runs"))
+			}
+			results = append(results, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return results, len(all) - len(results), nil
 }
 
 // WriteResults writes the results table: one row per run, evaluation, task and metric (task "mean" with

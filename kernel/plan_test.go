@@ -78,6 +78,19 @@ func TestRunPlanTablesHoldOnlyThePlansRuns(t *testing.T) {
 	if len(entries) != 8 {
 		t.Errorf("%d run folders: the old plan's 4 runs should stay beside the new plan's 4", len(entries))
 	}
+	// mtlora report on the folder reads the same: the table's runs, the others counted and left out.
+	table, others, err := experiment.TableResults(ResultsDir(changed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tabled []string
+	for _, r := range table {
+		tabled = append(tabled, r.ID)
+	}
+	slices.Sort(tabled)
+	if !slices.Equal(tabled, ids(changed)) || others != 4 {
+		t.Errorf("TableResults: %v and %d others, want %v and 4", tabled, others, ids(changed))
+	}
 	// Unchanged inputs: nothing trains again (the finished runs' result files are not rewritten).
 	stamp := func() map[string]int64 {
 		m := map[string]int64{}

@@ -25,10 +25,12 @@ func base(title, subtitle string) []charts.GlobalOpts {
 	}
 }
 
-// Series is one named sequence of y values over shared x values.
+// Series is one named sequence of y values over shared x values; Std, when set (one per value), draws the
+// band of ± one standard deviation around the line (seeds) as dashed lines.
 type Series struct {
 	Name string
 	Y    []float64
+	Std  []float64
 }
 
 // Lines draws one line per task over steps (e.g. per-task loss or metric curves); series i gets task i's
@@ -44,6 +46,20 @@ func Lines(title, subtitle, xName, yName string, x []int, series []Series) *char
 			data[k] = opts.LineData{Value: v}
 		}
 		c.AddSeries(s.Name, data, charts.WithItemStyleOpts(opts.ItemStyle{Color: TaskColor(i)}), charts.WithLineStyleOpts(opts.LineStyle{Color: TaskColor(i)}))
+		if len(s.Std) != len(s.Y) {
+			continue
+		}
+		// The band: dashed lines at mean ± std (echarts 5.4 stacks only values of one sign, so a filled band
+		// between them cannot be stacked on negative scores). Same name as the line: the legend shows and
+		// hides them together.
+		lower, upper := make([]opts.LineData, len(s.Y)), make([]opts.LineData, len(s.Y))
+		for k, v := range s.Y {
+			lower[k], upper[k] = opts.LineData{Value: v - s.Std[k]}, opts.LineData{Value: v + s.Std[k]}
+		}
+		for _, edge := range [][]opts.LineData{lower, upper} {
+			c.AddSeries(s.Name, edge, charts.WithLineChartOpts(opts.LineChart{ShowSymbol: opts.Bool(false)}),
+				charts.WithLineStyleOpts(opts.LineStyle{Color: TaskColor(i), Type: "dashed", Opacity: opts.Float(0.6), Width: 1}))
+		}
 	}
 	return c
 }
@@ -87,7 +103,8 @@ type MeanStd struct {
 // bars; a box from mean − std to mean + std with the mean as its median carries the same information).
 func Ablation(title, yName string, bars []MeanStd) *charts.BoxPlot {
 	c := charts.NewBoxPlot()
-	c.SetGlobalOptions(append(base(title, "box: mean ± std over seeds, line: mean"), charts.WithYAxisOpts(opts.YAxis{Name: yName, Scale: opts.Bool(true)}),
+	c.SetGlobalOptions(append(base(title, "read: the best configuration on average; box: mean ± std over seeds, line: the mean"),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(false)}), charts.WithYAxisOpts(opts.YAxis{Name: yName, Scale: opts.Bool(true)}),
 		charts.WithXAxisOpts(opts.XAxis{AxisLabel: &opts.AxisLabel{Interval: "0"}}))...)
 	var names []string
 	var data []opts.BoxPlotData

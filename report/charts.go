@@ -37,7 +37,7 @@ func SweepPage(title, intro string, results []*experiment.Result) plots.Page {
 	}
 	charts := []render.Renderer{
 		plots.Ablation("Mean score per configuration", "mean task score", bars),
-		plots.Heatmap("Score per task", "mean over seeds of each task's score", configs, tasks, heat, lo, hi),
+		plots.Heatmap("Score per task", "read: which configuration wins which task (mean over seeds of each task's final score)", configs, tasks, heat, lo, hi),
 	}
 	// Mean score over training, one line per configuration (seeds averaged).
 	steps := map[int]bool{}
@@ -62,14 +62,25 @@ func SweepPage(title, intro string, results []*experiment.Result) plots.Page {
 	sort.Ints(xs)
 	if len(xs) > 1 {
 		var series []plots.Series
+		bands := false
 		for _, c := range configs {
-			var y []float64
+			var y, std []float64
+			seeds := 0
 			for _, s := range xs {
-				y = append(y, meanStd(curves[c][s])[0])
+				ms := meanStd(curves[c][s])
+				y, std, seeds = append(y, ms[0]), append(std, ms[1]), max(seeds, len(curves[c][s]))
 			}
-			series = append(series, plots.Series{Name: c, Y: y})
+			if seeds < 2 {
+				std = nil // one seed: no spread to draw
+			}
+			bands = bands || std != nil
+			series = append(series, plots.Series{Name: c, Y: y, Std: std})
 		}
-		charts = append(charts, plots.Lines("Mean score during training", "read: how fast each configuration learns, and whether it is still rising at the end", "step", "mean task score", xs, series))
+		read := "read: how fast each configuration learns, and whether it is still rising at the end"
+		if bands {
+			read += "; dashed: ± one standard deviation over seeds"
+		}
+		charts = append(charts, plots.Lines("Mean score during training", read, "step", "mean task score", xs, series))
 	}
 	table := plots.Table{Title: "Final scores (mean ± std over seeds)", Header: append([]string{"configuration", "trainable params", "seeds", "mean score"}, tasks...)}
 	for _, r := range rows {

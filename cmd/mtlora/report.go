@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/mtlora/mtlora/report"
@@ -62,14 +63,29 @@ Flags:
 			page.Charts = append(page.Charts, experiment.InspectionCharts(tr.TaskNames(), layers)...)
 		}
 	} else {
-		results, err := experiment.CollectResults(path)
-		if err != nil {
-			return fmt.Errorf("%s is neither a finished run (result.json) nor a sweep (runs/): %w", path, err)
+		// A sweep folder: the runs its results table lists (the last plan run there), never older runs
+		// that share the folder; without a table (runs written by separate jobs), every finished run.
+		var results []*experiment.Result
+		intro := ""
+		if _, statErr := os.Stat(filepath.Join(path, experiment.ResultsFile)); statErr == nil {
+			var others int
+			if results, others, err = experiment.TableResults(path); err != nil {
+				return err
+			}
+			intro = fmt.Sprintf("The %d runs of %s.", len(results), filepath.Join(path, experiment.ResultsFile))
+			if others > 0 {
+				intro += fmt.Sprintf(" %d other finished runs in %s (earlier plans in the same folder) are left out.", others, filepath.Join(path, "runs"))
+			}
+		} else {
+			if results, err = experiment.CollectResults(path); err != nil {
+				return fmt.Errorf("%s is neither a finished run (result.json) nor a sweep (runs/): %w", path, err)
+			}
+			intro = fmt.Sprintf("%d finished runs in %s (no results table: every finished run).", len(results), path)
 		}
 		if len(results) == 0 {
 			return fmt.Errorf("%s: no finished runs", path)
 		}
-		page = report.SweepPage("Sweep "+filepath.Base(path), fmt.Sprintf("%d finished runs in %s.", len(results), path), results)
+		page = report.SweepPage("Sweep "+filepath.Base(path), intro, results)
 	}
 	if *out == "" {
 		*out = filepath.Join(path, "report.html")
