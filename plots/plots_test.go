@@ -53,13 +53,7 @@ func TestLabelsEscaped(t *testing.T) {
 // A real browser draws every chart type: headless Chromium renders the page, and the screenshot is far
 // from blank (many non-white pixels, several colours).
 func TestChromiumRendersCharts(t *testing.T) {
-	requireECharts(t)
-	if _, err := Chromium(); err != nil {
-		if os.Getenv("MTLORA_REQUIRE_BROWSER") == "1" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
+	requireBrowser(t)
 	dir := t.TempDir()
 	htmlPath := filepath.Join(dir, "page.html")
 	if err := (Page{Title: "All chart kinds", Charts: allCharts()}).WriteHTML(htmlPath); err != nil {
@@ -104,13 +98,7 @@ func TestChromiumRendersCharts(t *testing.T) {
 // Measure sees every chart whole on a page, and sees the ones a fixed-height frame cuts: the check the
 // rendered notebooks go through.
 func TestMeasureChartsWholeOrCut(t *testing.T) {
-	requireECharts(t)
-	if _, err := Chromium(); err != nil {
-		if os.Getenv("MTLORA_REQUIRE_BROWSER") == "1" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
+	requireBrowser(t)
 	dir := t.TempDir()
 	page := Page{Title: "whole", Charts: allCharts()}
 	whole := filepath.Join(dir, "whole.html")
@@ -155,5 +143,17 @@ func TestMeasureChartsWholeOrCut(t *testing.T) {
 	}
 	if clipped < len(m.Charts)-1 {
 		t.Errorf("%d of %d charts seen as cut in a 600 px frame: %+v", clipped, len(m.Charts), m.Charts)
+	}
+}
+
+// requireBrowser skips without echarts.min.js or Chromium (fails with MTLORA_REQUIRE_BROWSER=1).
+func requireBrowser(t *testing.T) {
+	t.Helper()
+	requireECharts(t)
+	if _, err := Chromium(); err != nil {
+		if os.Getenv("MTLORA_REQUIRE_BROWSER") == "1" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
 	}
 }
