@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"os"
 	"os/exec"
@@ -179,5 +180,44 @@ func TestLiveServerImportsProject(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "live: go1.27.3") {
 		t.Errorf("unexpected output:\n%s", out)
+	}
+}
+
+// The committed notebooks are byte for byte what Jupyter would save (nbformat's own writer), and carry the
+// language_info the kernel reports when it starts (checked against the executed copies when
+// MTLORA_NOTEBOOK_HTML holds them): opening one changes nothing, so it opens without unsaved changes.
+func TestNotebooksAreAsJupyterSavesThem(t *testing.T) {
+	root := requireNotebooks(t)
+	script := `import glob, json, sys, nbformat
+for p in sorted(glob.glob(sys.argv[1] + "/notebooks/*.ipynb")):
+    raw = open(p, encoding="utf-8").read()
+    if nbformat.writes(nbformat.read(p, as_version=4)) + "\n" != raw:
+        print("not as nbformat writes it:", p)
+print("checked")`
+	out, err := exec.Command("/usr/bin/python3", "-c", script, root).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "checked" {
+		t.Errorf("%s%v", out, err)
+	}
+	dir := os.Getenv("MTLORA_NOTEBOOK_HTML")
+	if dir == "" {
+		return
+	}
+	executed, _ := filepath.Glob(filepath.Join(dir, "*.ipynb"))
+	for _, e := range executed {
+		var ran, committed struct {
+			Metadata struct {
+				LanguageInfo map[string]string `json:"language_info"`
+			} `json:"metadata"`
+		}
+		data, _ := os.ReadFile(e)
+		json.Unmarshal(data, &ran)
+		data, err := os.ReadFile(filepath.Join(root, "notebooks", filepath.Base(e)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.Unmarshal(data, &committed)
+		if fmt.Sprint(ran.Metadata.LanguageInfo) != fmt.Sprint(committed.Metadata.LanguageInfo) {
+			t.Errorf("%s: language_info %v, the kernel reports %v", filepath.Base(e), committed.Metadata.LanguageInfo, ran.Metadata.LanguageInfo)
+		}
 	}
 }
