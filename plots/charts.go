@@ -28,9 +28,10 @@ func base(title, subtitle string) []charts.GlobalOpts {
 // Series is one named sequence of y values over shared x values; Std, when set (one per value), draws the
 // band of ± one standard deviation around the line (seeds) as dashed lines.
 type Series struct {
-	Name string
-	Y    []float64
-	Std  []float64
+	Name   string
+	Y      []float64
+	Std    []float64
+	Chance *float64 // when set: a dashed line at this level, labelled "chance" (a score compared with chance)
 }
 
 // Lines draws one line per task over steps (e.g. per-task loss or metric curves); series i gets task i's
@@ -45,7 +46,13 @@ func Lines(title, subtitle, xName, yName string, x []int, series []Series) *char
 		for k, v := range s.Y {
 			data[k] = opts.LineData{Value: v}
 		}
-		c.AddSeries(s.Name, data, charts.WithItemStyleOpts(opts.ItemStyle{Color: TaskColor(i)}), charts.WithLineStyleOpts(opts.LineStyle{Color: TaskColor(i)}))
+		so := []charts.SeriesOpts{charts.WithItemStyleOpts(opts.ItemStyle{Color: TaskColor(i)}), charts.WithLineStyleOpts(opts.LineStyle{Color: TaskColor(i)})}
+		if s.Chance != nil {
+			so = append(so, charts.WithMarkLineNameYAxisItemOpts(opts.MarkLineNameYAxisItem{Name: "chance", YAxis: *s.Chance}),
+				charts.WithMarkLineStyleOpts(opts.MarkLineStyle{Symbol: []string{"none", "none"},
+					Label: &opts.Label{Show: opts.Bool(true), Formatter: "chance"}, LineStyle: &opts.LineStyle{Color: TaskColor(i), Type: "dotted"}}))
+		}
+		c.AddSeries(s.Name, data, so...)
 		if len(s.Std) != len(s.Y) {
 			continue
 		}

@@ -121,11 +121,25 @@ func RunPage(r *experiment.Result) plots.Page {
 				byTask[t.Task] = append(byTask[t.Task], t.Score)
 			}
 		}
+		chance := map[string]float64{} // multiple-choice tasks: accuracy is compared with the mean of 1/K
+		for _, t := range r.Final().Tasks {
+			if c, ok := t.Metrics["chance"]; ok {
+				chance[t.Task] = c
+			}
+		}
 		var series []plots.Series
 		for _, n := range names {
-			series = append(series, plots.Series{Name: n, Y: byTask[n]})
+			s := plots.Series{Name: n, Y: byTask[n]}
+			if c, ok := chance[n]; ok {
+				s.Chance = &c
+			}
+			series = append(series, s)
 		}
-		charts = append(charts, plots.Lines("Score per task", "read: which tasks are learned, and whether one rises while another falls (interference)", "step", "score", xs, series))
+		read := "read: which tasks are learned, and whether one rises while another falls (interference)"
+		if len(chance) > 0 {
+			read += "; dotted: chance"
+		}
+		charts = append(charts, plots.Lines("Score per task", read, "step", "score", xs, series))
 	}
 	t := plots.Table{Title: "Final metrics", Header: []string{"task", "score", "metrics"}}
 	for _, m := range r.Final().Tasks {
