@@ -123,7 +123,10 @@ const noECharts = "This chart needs echarts on the page: run the notebook's kern
 // unescaped JSON, so a label like "</script><script>…" would end the script and run its own: < > & in the
 // options are written \u003c \u003e \u0026 (they occur only inside JSON strings, where the escapes mean
 // the same characters). The page's own text is HTML-escaped.
-func (p Page) Body() (string, error) {
+func (p Page) Body() (string, error) { return p.body("canvas") }
+
+// body renders Body with echarts' canvas or svg renderer.
+func (p Page) body(renderer string) (string, error) {
 	var b strings.Builder
 	if p.Intro != "" {
 		fmt.Fprintf(&b, "<p>%s</p>\n", html.EscapeString(p.Intro))
@@ -136,8 +139,8 @@ func (p Page) Body() (string, error) {
 		}
 		option := strings.NewReplacer("<", `\u003c`, ">", `\u003e`, "&", `\u0026`).Replace(s.Option)
 		fmt.Fprintf(&b, "<div class=\"chart\">%s\n<script>(function () { var el = document.getElementById(%q);\n"+
-			"if (!window.echarts) { el.textContent = %q; return; }\necharts.init(el, \"white\", {renderer: \"canvas\"}).setOption(%s); })();</script></div>\n",
-			s.Element, m[1], noECharts, option)
+			"if (!window.echarts) { el.textContent = %q; return; }\necharts.init(el, \"white\", {renderer: %q}).setOption(%s); })();</script></div>\n",
+			s.Element, m[1], noECharts, renderer, option)
 	}
 	for _, t := range p.Tables {
 		fmt.Fprintf(&b, "<h2>%s</h2>\n<table style=\"border-collapse:collapse\">\n<tr>", html.EscapeString(t.Title))
@@ -162,6 +165,55 @@ func (p Page) Body() (string, error) {
 
 // chartID finds a go-echarts container's id (random letters).
 var chartID = regexp.MustCompile(`id="([A-Za-z0-9_-]+)"`)
+
+// WriteSVGs writes every chart of the page as its own SVG file — dir/prefix-1.svg, -2, … in chart order —
+// drawn by echarts' SVG renderer in headless Chromium at the given width (each chart at its own height),
+// and returns their paths. Vector figures for papers: text stays text.
+func (p Page) WriteSVGs(dir, prefix string, width int) ([]string, error) {
+	loader, err := EChartsScript()
+	if err != nil {
+		return nil, err
+	}
+	body, err := p.body("svg")
+	if err != nil {
+		return nil, err
+	}
+	page, err := os.CreateTemp(dir, ".svg-page-*.html")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(page.Name())
+	_, err = fmt.Fprintf(page, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">%s</head><body style=\"margin:0\">%s</body></html>\n", loader, body)
+	if cerr := page.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	dom, err := chromium(page.Name(), fmt.Sprintf("--window-size=%d,1000", width), "--dump-dom")
+	if err != nil {
+		return nil, err
+	}
+	svgs := svgElement.FindAllString(dom, -1)
+	if len(svgs) != len(p.Charts) {
+		return nil, fmt.Errorf("plots: echarts drew %d SVG charts of %d", len(svgs), len(p.Charts))
+	}
+	var paths []string
+	for i, svg := range svgs {
+		path := filepath.Join(dir, fmt.Sprintf("%s-%d.svg", prefix, i+1))
+		if !strings.Contains(svg, "xmlns=") {
+			svg = strings.Replace(svg, "<svg", `<svg xmlns="http://www.w3.org/2000/svg"`, 1)
+		}
+		if err := atomicfile.Write(path, []byte(`<?xml version="1.0" encoding="UTF-8"?>`+"\n"+svg+"\n")); err != nil {
+			return nil, err
+		}
+		paths = append(paths, path)
+	}
+	return paths, nil
+}
+
+// svgElement finds the root <svg> element echarts draws in a chart's container (it nests none).
+var svgElement = regexp.MustCompile(`(?s)<svg\b.*?</svg>`)
 
 // WriteHTML writes the page atomically.
 func (p Page) WriteHTML(path string) error {

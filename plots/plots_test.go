@@ -2,6 +2,7 @@ package plots
 
 import (
 	"bytes"
+	"encoding/xml"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -155,5 +156,38 @@ func requireBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Skip(err)
+	}
+}
+
+// Each chart exports as a standalone SVG that an XML parser reads, with its text as text.
+func TestWriteSVGs(t *testing.T) {
+	requireBrowser(t)
+	dir := t.TempDir()
+	charts := allCharts()
+	paths, err := Page{Title: "svg", Charts: charts}.WriteSVGs(dir, "figure", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(paths) != len(charts) {
+		t.Fatalf("%d SVG files for %d charts", len(paths), len(charts))
+	}
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			XMLName xml.Name
+			Width   string `xml:"width,attr"`
+		}
+		if err := xml.Unmarshal(data, &doc); err != nil || doc.XMLName.Local != "svg" {
+			t.Fatalf("%s: not an SVG document (%v): %.200s", p, err, data)
+		}
+		if !bytes.Contains(data, []byte("<text")) || bytes.Count(data, []byte("<path")) < 3 {
+			t.Errorf("%s: no text or shapes drawn", p)
+		}
+	}
+	if data, _ := os.ReadFile(paths[0]); !bytes.Contains(data, []byte("Loss per task")) {
+		t.Errorf("the first chart's title is not text in its SVG")
 	}
 }

@@ -16,8 +16,9 @@ func runReport(args []string) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	out := fs.String("out", "", "HTML `FILE` to write (default PATH/report.html)")
 	png := fs.String("png", "", "also render the whole page (its own height) to this PNG `FILE` with headless Chromium")
+	svg := fs.String("svg", "", "also write every chart as an SVG file into this `DIR` (chart-1.svg, …; headless Chromium)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), `Usage: mtlora report [-out FILE] [-png FILE] PATH
+		fmt.Fprintf(fs.Output(), `Usage: mtlora report [-out FILE] [-png FILE] [-svg DIR] PATH
 
 Writes one self-contained HTML page with every chart of a run (PATH holds result.json: training loss,
 per-task scores over training, final metrics) or of a sweep (PATH holds runs/: mean score per configuration
@@ -99,6 +100,16 @@ Flags:
 			return err
 		}
 		fmt.Println(*png)
+	}
+	if *svg != "" {
+		if err := os.MkdirAll(*svg, 0o755); err != nil {
+			return err
+		}
+		paths, err := page.WriteSVGs(*svg, "chart", 1000)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%d SVG charts in %s\n", len(paths), *svg)
 	}
 	return nil
 }
