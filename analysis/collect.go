@@ -120,41 +120,18 @@ func AnalyzeLayers(store *model.Store, cfg mtlcore.Config, inputs [][]float64) (
 			factors[t], deltas[t] = f, f.Delta().Data
 		}
 		rep.UpdateCosine = CosineMatrix(deltas)
-		if store.GetVariable(l.Path+"/"+mtlcore.ScopeAdapter+"/"+mtlcore.VarLambda) != nil { // MTL-LoRA's Λ_t
-			lam, err := values(store, l.Path+"/"+mtlcore.ScopeAdapter+"/"+mtlcore.VarLambda)
-			if err != nil {
-				return nil, err
-			}
-			r := cfg.Rank
-			for t := range cfg.NumTasks {
-				m := make([][]float64, r)
-				for i := range r {
-					m[i] = make([]float64, r)
-					if cfg.Lambda == mtlcore.LambdaDiagonal {
-						m[i][i] = lam[t*r+i]
-					} else {
-						copy(m[i], lam[t*r*r+i*r:t*r*r+(i+1)*r])
-					}
-				}
+		t, err := ReadTransforms(store, cfg, l.Path)
+		if err != nil {
+			return nil, err
+		}
+		if t != nil {
+			rep.LambdaDiagonal, rep.LambdaMatrix, rep.Mixing = t.LambdaDiagonal, t.LambdaMatrix, t.Mixing
+			for _, m := range t.Lambda {
 				s, err := SummarizeLambda(m)
 				if err != nil {
 					return nil, err
 				}
 				rep.Lambda = append(rep.Lambda, s)
-				diag := make([]float64, r)
-				for i := range r {
-					diag[i] = m[i][i]
-				}
-				rep.LambdaDiagonal = append(rep.LambdaDiagonal, diag)
-				if cfg.Lambda == mtlcore.LambdaFull {
-					rep.LambdaMatrix = append(rep.LambdaMatrix, m)
-				}
-			}
-			if w, err := values(store, l.Path+"/"+mtlcore.ScopeAdapter+"/"+mtlcore.VarMixLogits); err == nil {
-				n := len(w) / cfg.NumTasks
-				for t := range cfg.NumTasks {
-					rep.Mixing = append(rep.Mixing, Softmax(w[t*n:(t+1)*n], cfg.Temperature))
-				}
 			}
 		}
 		if len(inputs) > 0 && len(inputs[0]) == l.DIn {
@@ -194,6 +171,53 @@ func AnalyzeLayers(store *model.Store, cfg mtlcore.Config, inputs [][]float64) (
 		out = append(out, rep)
 	}
 	return out, nil
+}
+
+// Transforms are an MTL-LoRA layer's task-specific parts: each task's Λ_t (r × r), its diagonal, the full
+// matrices again when Λ is full (nil when diagonal), and each task's mixing weights softmax(w_t/τ).
+type Transforms struct {
+	Lambda         [][][]float64
+	LambdaDiagonal [][]float64
+	LambdaMatrix   [][][]float64
+	Mixing         [][]float64
+}
+
+// ReadTransforms reads the task-specific parts of the adapted layer at path: nil for a layer without Λ
+// (methods other than MTL-LoRA). It reads only Λ and w — cheap enough to call during training.
+func ReadTransforms(store *model.Store, cfg mtlcore.Config, path string) (*Transforms, error) {
+	if store.GetVariable(path+"/"+mtlcore.ScopeAdapter+"/"+mtlcore.VarLambda) == nil {
+		return nil, nil
+	}
+	lam, err := values(store, path+"/"+mtlcore.ScopeAdapter+"/"+mtlcore.VarLambda)
+	if err != nil {
+		return nil, err
+	}
+	t := &Transforms{}
+	r := cfg.Rank
+	for task := range cfg.NumTasks {
+		m := make([][]float64, r)
+		diag := make([]float64, r)
+		for i := range r {
+			m[i] = make([]float64, r)
+			if cfg.Lambda == mtlcore.LambdaDiagonal {
+				m[i][i] = lam[task*r+i]
+			} else {
+				copy(m[i], lam[task*r*r+i*r:task*r*r+(i+1)*r])
+			}
+			diag[i] = m[i][i]
+		}
+		t.Lambda, t.LambdaDiagonal = append(t.Lambda, m), append(t.LambdaDiagonal, diag)
+		if cfg.Lambda == mtlcore.LambdaFull {
+			t.LambdaMatrix = append(t.LambdaMatrix, m)
+		}
+	}
+	if w, err := values(store, path+"/"+mtlcore.ScopeAdapter+"/"+mtlcore.VarMixLogits); err == nil {
+		n := len(w) / cfg.NumTasks
+		for task := range cfg.NumTasks {
+			t.Mixing = append(t.Mixing, Softmax(w[task*n:(task+1)*n], cfg.Temperature))
+		}
+	}
+	return t, nil
 }
 
 func values(store *model.Store, path string) ([]float64, error) {

@@ -165,7 +165,8 @@ func runDecoder(env Env, run Run, dir, modelDir string) (*trainer.FitResult, err
 	eval := func(int) ([]trainer.TaskMetrics, error) {
 		return evaluateDecoder(env.Backend, m, fn, inj, set, datasets.Validation, c.SeqLen, al, c.EvalMax, c.Scoring)
 	}
-	return trainer.Fit(env.Backend, m.Store, fn, losses.AnswerTokens, data, eval, run.fitConfig(3), dir, env.onStep(run))
+	return trainer.Fit(env.Backend, m.Store, fn, losses.AnswerTokens, data, eval, run.fitConfig(3), dir, env.onStep(run),
+		traceHook(m.Store, c.Config, dir, traceEvery(c)))
 }
 
 // taskWeights are the run's per-task loss weights in task order (nil: all 1).

@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -86,6 +87,20 @@ func TestMTBenchRunPredictExport(t *testing.T) {
 	}
 	if charts := InspectionCharts(tr.TaskNames(), layers); len(charts) != 13 {
 		t.Errorf("%d inspection charts, want 12 Λ_t heatmaps and 1 of the mixing weights", len(charts))
+	}
+	// Training recorded Λ_t and the mixing weights along the way (10 times when evaluating only at the
+	// end: here every step); the last record is the weights the run kept.
+	trace, err := ReadTrace(dir)
+	if err != nil || len(trace) != 4 || trace[3].Step != 4 || len(trace[3].Layers) != 12 {
+		t.Fatalf("trace: %d records, %v", len(trace), err)
+	}
+	for i, l := range trace[3].Layers {
+		if fmt.Sprint(l.LambdaDiagonal) != fmt.Sprint(layers[i].LambdaDiagonal) || fmt.Sprint(l.Mixing) != fmt.Sprint(layers[i].Mixing) {
+			t.Errorf("%s: the last trace record differs from the run's weights", l.Layer)
+		}
+	}
+	if charts := TraceCharts(tr.TaskNames(), trace); len(charts) != 2 {
+		t.Errorf("%d charts over training, want 2", len(charts))
 	}
 }
 

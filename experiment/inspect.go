@@ -1,14 +1,22 @@
 package experiment
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/go-echarts/go-echarts/v2/render"
+	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/mtlora/mtlora/analysis"
+	"github.com/mtlora/mtlora/mtlcore"
 	"github.com/mtlora/mtlora/plots"
+	"github.com/mtlora/mtlora/trainer"
 )
 
 // InspectionCharts show what MTL-LoRA's task-specific parts learned in every adapted layer (from
@@ -108,4 +116,131 @@ func indexNames(prefix string, k int) []string {
 		out[i] = fmt.Sprintf("%s%d", prefix, i)
 	}
 	return out
+}
+
+// AdapterTrace is the file in a text run's directory where training records, every few steps, what the
+// adapters' task-specific parts hold: each layer's Λ_t diagonals and mixing weights (MTL-LoRA), one JSON
+// record per line.
+const AdapterTrace = "adapters.jsonl"
+
+// TraceRecord is one step's record of AdapterTrace.
+type TraceRecord struct {
+	Step   int          `json:"step"`
+	Layers []TraceLayer `json:"layers"`
+}
+
+// TraceLayer is one adapted layer in a TraceRecord.
+type TraceLayer struct {
+	Layer          string      `json:"layer"`
+	LambdaDiagonal [][]float64 `json:"lambda_diagonal"` // [task][rank]
+	Mixing         [][]float64 `json:"mixing"`          // [task][n]: softmax(w_t/τ)
+}
+
+// traceHook records AdapterTrace into dir every `every` steps; nothing for methods without Λ.
+func traceHook(store *model.Store, cfg mtlcore.Config, dir string, every int) trainer.Hook {
+	return trainer.Hook{Every: every, Fn: func(step int) error {
+		rec := TraceRecord{Step: step}
+		for _, l := range mtlcore.Layers(store) {
+			t, err := analysis.ReadTransforms(store, cfg, l.Path)
+			if err != nil {
+				return err
+			}
+			if t != nil {
+				rec.Layers = append(rec.Layers, TraceLayer{Layer: l.Path, LambdaDiagonal: t.LambdaDiagonal, Mixing: t.Mixing})
+			}
+		}
+		if len(rec.Layers) == 0 {
+			return nil
+		}
+		line, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		f, err := os.OpenFile(filepath.Join(dir, AdapterTrace), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		_, err = f.Write(append(line, '\n'))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}}
+}
+
+// traceEvery is how often a run records AdapterTrace: at its evaluations when there are several, else ten
+// times over training.
+func traceEvery(c Config) int {
+	if c.EvalEvery > 0 && c.EvalEvery < c.Steps {
+		return c.EvalEvery
+	}
+	return max(1, c.Steps/10)
+}
+
+// ReadTrace reads a run's AdapterTrace in step order; a step recorded twice (a run resumed from an earlier
+// checkpoint repeats steps) keeps its last record. A run without one (other methods, older runs) has none.
+func ReadTrace(dir string) ([]TraceRecord, error) {
+	data, err := os.ReadFile(filepath.Join(dir, AdapterTrace))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	byStep := map[int]TraceRecord{}
+	for i, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var r TraceRecord
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			return nil, fmt.Errorf("experiment: %s: line %d: %w", filepath.Join(dir, AdapterTrace), i+1, err)
+		}
+		byStep[r.Step] = r
+	}
+	var out []TraceRecord
+	for _, r := range byStep {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b TraceRecord) int { return a.Step - b.Step })
+	return out, nil
+}
+
+// TraceCharts show how the task-specific parts changed over training, one line per task, averaged over the
+// adapted layers: how far Λ_t's diagonal has moved from 1 (its start), and how decided each task's mixing
+// of the shared up-projections is (its largest weight; 1/n = undecided, 1 = one B_i only).
+func TraceCharts(tasks []string, records []TraceRecord) []render.Renderer {
+	if len(records) < 2 {
+		return nil
+	}
+	var steps []int
+	moved, decided := make([]plots.Series, len(tasks)), make([]plots.Series, len(tasks))
+	for t, name := range tasks {
+		moved[t].Name, decided[t].Name = name, name
+	}
+	n := 0
+	for _, r := range records {
+		steps = append(steps, r.Step)
+		for t := range tasks {
+			var dist, top float64
+			for _, l := range r.Layers {
+				var d2 float64
+				for _, v := range l.LambdaDiagonal[t] {
+					d2 += (v - 1) * (v - 1)
+				}
+				dist += math.Sqrt(d2/float64(len(l.LambdaDiagonal[t]))) / float64(len(r.Layers))
+				if len(l.Mixing) > t {
+					top += slices.Max(l.Mixing[t]) / float64(len(r.Layers))
+					n = len(l.Mixing[t])
+				}
+			}
+			moved[t].Y, decided[t].Y = append(moved[t].Y, dist), append(decided[t].Y, top)
+		}
+	}
+	charts := []render.Renderer{plots.Lines("Λ_t over training",
+		"read: how far each task's transform has moved from the shared features (RMS of λ_t − 1, mean over layers; 0 = still shared)",
+		"step", "RMS(λ_t − 1)", steps, moved)}
+	if n > 0 {
+		charts = append(charts, plots.Lines("Mixing weights over training",
+			fmt.Sprintf("read: how decided each task is about the shared up-projections (largest of softmax(w_t/τ), mean over layers; %.2f = no preference, 1 = one B_i)", 1/float64(n)),
+			"step", "largest mixing weight", steps, decided))
+	}
+	return charts
 }

@@ -254,7 +254,8 @@ func runText(env Env, run Run, dir string) (*trainer.FitResult, error) {
 	eval := func(int) ([]trainer.TaskMetrics, error) {
 		return evaluateText(env.Backend, m.Store, fn, m.Tokenizer, set, datasets.Validation, choices, c.SeqLen, c.EvalMax)
 	}
-	return trainer.Fit(env.Backend, m.Store, fn, losses.MultiTask, data, eval, run.fitConfig(3), dir, env.onStep(run))
+	return trainer.Fit(env.Backend, m.Store, fn, losses.MultiTask, data, eval, run.fitConfig(3), dir, env.onStep(run),
+		traceHook(m.Store, c.Config, dir, traceEvery(c)))
 }
 
 // numClasses is the width of the classification heads: the most classes of any task (at least 1).

@@ -10,7 +10,7 @@ import (
 
 // The toolkit touches the network only when a download is asked for: run inside a network namespace with
 // no interfaces but loopback (unshare -rn), the synthetic demo, an mtbench training run on the fetched
-// MiniLM and prepared data, and its report (with what the adapters learned per layer) all succeed, while a hub download fails — it is the one that
+// MiniLM and prepared data, and its report (with what the adapters learned, over training and per layer) all succeed, while a hub download fails — it is the one that
 // tried to connect.
 func TestOfflineNeedsNoNetwork(t *testing.T) {
 	if os.Getenv("MTLORA_OFFLINE_CHILD") == "1" {
@@ -34,6 +34,9 @@ func TestOfflineNeedsNoNetwork(t *testing.T) {
 		}
 		if n := strings.Count(string(page), `"text":"Λ_t diagonal — `); n != 24 || !strings.Contains(string(page), "Mixing weights softmax(w_t/τ) per layer") {
 			t.Errorf("the report shows %d Λ_t diagonal heatmaps (want 24) or lacks the mixing weights", n)
+		}
+		if !strings.Contains(string(page), `"text":"Λ_t over training"`) || !strings.Contains(string(page), `"text":"Mixing weights over training"`) {
+			t.Errorf("the report lacks the task transforms over training")
 		}
 		err = runFetchModel([]string{"-hub", "sentence-transformers/all-MiniLM-L6-v2", "-cache", filepath.Join(dir, "hub")})
 		if err == nil {

@@ -61,6 +61,11 @@ Flags:
 			if err != nil {
 				return err
 			}
+			trace, err := experiment.ReadTrace(path)
+			if err != nil {
+				return err
+			}
+			page.Charts = append(page.Charts, experiment.TraceCharts(tr.TaskNames(), trace)...)
 			page.Charts = append(page.Charts, experiment.InspectionCharts(tr.TaskNames(), layers)...)
 		}
 	} else {
