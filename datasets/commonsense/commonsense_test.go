@@ -1,0 +1,121 @@
+package commonsense
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mtlora/mtlora/datasets"
+)
+
+// The rules on a task written here: choices keep the file's order and the label is the right one's index;
+// an example without exactly one right answer is dropped as ambiguous; the same text and choices again is a
+// duplicate (one kept); the same text and choices with another answer are conflicting (both dropped); the
+// same text with other choices is another example, in the same split.
+func TestBuildRules(t *testing.T) {
+	files := map[string][]byte{}
+	for _, task := range Tasks {
+		files[task.Name] = []byte(`{"examples": [{"input": "Only one", "target_scores": {"z": 0, "a": 1}}]}`)
+	}
+	files["siqa"] = []byte(`{"examples": [
+		{"input": "Q1", "target_scores": {"c": 0, "b": 1, "a": 0}},
+		{"input": "  Q1 ", "target_scores": {"c": 0, "b": 1, "a": 0}},
+		{"input": "Q2", "target_scores": {"x": 1, "y": 1}},
+		{"input": "Q3", "target_scores": {"x": 1, "y": 0}},
+		{"input": "Q3", "target_scores": {"x": 0, "y": 1}},
+		{"input": "Q4", "target_scores": {"p": 0, "q": 1}},
+		{"input": "Q4", "target_scores": {"r": 1, "s": 0, "t": 0}}]}`)
+	rows, sheets, err := Build(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sheets[0]
+	if s.Read != 7 || s.Ambiguous != 1 || s.Duplicates != 1 || s.Conflicts != 2 || s.Counts["train"]+s.Counts["validation"]+s.Counts["test"] != 3 {
+		t.Errorf("siqa sheet %+v", s)
+	}
+	if math.Abs(s.Chance-(1.0/3+1.0/2+1.0/3)/3) > 1e-12 || s.Choices[3] != 2 || s.Choices[2] != 1 {
+		t.Errorf("chance %v, choices %v", s.Chance, s.Choices)
+	}
+	var siqa []Row
+	for _, r := range rows {
+		if r.Task == "siqa" {
+			siqa = append(siqa, r)
+		}
+	}
+	if len(siqa) != 3 || strings.Join(siqa[0].Choices, ",") != "c,b,a" || siqa[0].Label != 1 || siqa[0].Text != "Q1" {
+		t.Fatalf("rows %+v", siqa)
+	}
+	if siqa[1].Text != "Q4" || siqa[2].Text != "Q4" || siqa[1].Split != siqa[2].Split {
+		t.Errorf("one text with two sets of choices: %+v, %+v", siqa[1], siqa[2])
+	}
+	files["strategyqa"] = []byte(`{"examples": [{"input": "Q", "target_scores": {"a": 0.5, "b": 0.5}}]}`)
+	if _, _, err := Build(files); err == nil || !strings.Contains(err.Error(), "strategyqa kept no examples") {
+		t.Errorf("a task left empty: %v", err)
+	}
+}
+
+// The prepared suite, read back through its spec by datasets.Load, is what its datasheet says: every count
+// per task and split, the choices per example and the chance level recomputed; no task has a text in two
+// splits; every task has at least 900 examples. CI prepares the suite first
+// (mtlora prepare-benchmark commonsense) and sets MTLORA_REQUIRE_DATA=1.
+func TestDatasheetRecounted(t *testing.T) {
+	dir, err := Path()
+	if err != nil {
+		if os.Getenv("MTLORA_REQUIRE_DATA") == "1" {
+			t.Fatal(err)
+		}
+		t.Skipf("%v (set MTLORA_REQUIRE_DATA=1 to make this an error)", err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, DatasheetFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sheet Datasheet
+	if err := json.Unmarshal(data, &sheet); err != nil {
+		t.Fatal(err)
+	}
+	set, err := Load(dir, datasets.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Spec.Tasks) != 8 || len(sheet.Tasks) != 8 {
+		t.Fatalf("%d tasks in the spec, %d in the datasheet", len(set.Spec.Tasks), len(sheet.Tasks))
+	}
+	type count struct {
+		splits  map[string]int
+		choices map[int]int
+		chance  float64
+		split   map[string]string // normalised text → split
+	}
+	got := make([]count, len(set.Spec.Tasks))
+	for i := range got {
+		got[i] = count{splits: map[string]int{}, choices: map[int]int{}, split: map[string]string{}}
+	}
+	for _, e := range set.Examples {
+		c := &got[e.Task]
+		c.splits[e.Split.String()]++
+		c.choices[len(e.Choices)]++
+		c.chance += 1 / float64(len(e.Choices))
+		key := strings.Join(strings.Fields(e.Text), " ")
+		if s, ok := c.split[key]; ok && s != e.Split.String() {
+			t.Errorf("task %s: the text %.60q is in %s and %s", set.Spec.Tasks[e.Task].Name, e.Text, s, e.Split)
+		}
+		c.split[key] = e.Split.String()
+		if int(e.Label) >= len(e.Choices) {
+			t.Fatalf("label %d of %d choices", e.Label, len(e.Choices))
+		}
+	}
+	for i, ts := range sheet.Tasks {
+		c := got[i]
+		n := c.splits["train"] + c.splits["validation"] + c.splits["test"]
+		if ts.Name != set.Spec.Tasks[i].Name || fmt.Sprint(ts.Counts) != fmt.Sprint(c.splits) || fmt.Sprint(ts.Choices) != fmt.Sprint(c.choices) ||
+			math.Abs(ts.Chance-c.chance/float64(n)) > 1e-9 || n < 900 {
+			t.Errorf("%s: datasheet counts %v choices %v chance %.4f; the data %v %v %.4f", ts.Name, ts.Counts, ts.Choices, ts.Chance,
+				c.splits, c.choices, c.chance/float64(n))
+		}
+	}
+}
