@@ -18,6 +18,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/mtlora/mtlora/datasets"
+	"github.com/mtlora/mtlora/internal/atomicfile"
 )
 
 // Datasheet describes a prepared benchmark; a test recounts the data against it.
@@ -68,40 +69,25 @@ func Prepare(dir, cache, tarball string, log io.Writer) (*Datasheet, error) {
 		return slices.IndexFunc(Tasks, func(t datasets.TaskSpec) bool { return t.Name == rows[i].Task }) <
 			slices.IndexFunc(Tasks, func(t datasets.TaskSpec) bool { return t.Name == rows[j].Task })
 	})
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return nil, err
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".tmp-*")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	if err := writeParquet(filepath.Join(tmp, DataFile), rows); err != nil {
-		return nil, err
-	}
 	spec := datasets.Spec{Name: Name, Path: DataFile, TextColumn: "text", PairColumn: "pair", LabelColumn: "label",
 		TaskColumn: "task", SplitColumn: "split", Tasks: Tasks}
 	sheet := datasheetOf(rows, notes)
-	md := markdown(sheet)
-	for name, v := range map[string]any{SpecFile: spec, DatasheetFile: sheet} {
-		data, err := json.MarshalIndent(v, "", "  ")
-		if err != nil {
-			return nil, err
+	err = atomicfile.Dir(dir, func(tmp string) error {
+		if err := writeParquet(filepath.Join(tmp, DataFile), rows); err != nil {
+			return err
 		}
-		if err := os.WriteFile(filepath.Join(tmp, name), append(data, '\n'), 0o644); err != nil {
-			return nil, err
+		for name, v := range map[string]any{SpecFile: spec, DatasheetFile: sheet} {
+			data, err := json.MarshalIndent(v, "", "  ")
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(tmp, name), append(data, '\n'), 0o644); err != nil {
+				return err
+			}
 		}
-	}
-	if err := os.WriteFile(filepath.Join(tmp, ReadmeFile), []byte(md), 0o644); err != nil {
-		return nil, err
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, err
-	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tmp, dir); err != nil {
+		return os.WriteFile(filepath.Join(tmp, ReadmeFile), []byte(markdown(sheet)), 0o644)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return sheet, nil

@@ -27,6 +27,7 @@ import (
 	"strings"
 
 	"github.com/mtlora/mtlora/datasets"
+	"github.com/mtlora/mtlora/internal/atomicfile"
 	"github.com/mtlora/mtlora/internal/cache"
 	"github.com/mtlora/mtlora/internal/pypi"
 )
@@ -340,14 +341,6 @@ func write(dir string, files map[string][]byte) (*Datasheet, error) {
 	for _, r := range rows {
 		sheet.TotalsBySplit[r.Split]++
 	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return nil, err
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".tmp-*")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -364,15 +357,15 @@ func write(dir string, files map[string][]byte) (*Datasheet, error) {
 		}
 		out[name] = append(data, '\n')
 	}
-	for name, data := range out {
-		if err := os.WriteFile(filepath.Join(tmp, name), data, 0o644); err != nil {
-			return nil, err
+	err = atomicfile.Dir(dir, func(tmp string) error {
+		for name, data := range out {
+			if err := os.WriteFile(filepath.Join(tmp, name), data, 0o644); err != nil {
+				return err
+			}
 		}
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tmp, dir); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return sheet, nil

@@ -40,3 +40,27 @@ func Write(path string, data []byte) error {
 	}
 	return nil
 }
+
+// Dir builds the directory dir in one step: fill writes its files into a fresh directory beside it, which
+// then replaces dir (anything there before is removed only once fill has succeeded). On error dir is left
+// as it was.
+func Dir(dir string, fill func(tmp string) error) error {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp) // after a successful rename there is nothing left to remove
+	if err := fill(tmp); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dir)
+}
