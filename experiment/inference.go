@@ -202,6 +202,12 @@ func (tr *Trained) baseModel() string {
 // all): data names a dataset as Config.Data does; its tasks must be tasks of the run (by name) of the same
 // kind, its labels in the run's vocabulary (matched by value, datasets.LabelKey). Metrics as in training.
 func (tr *Trained) Evaluate(data string, split datasets.Split, evalMax int) ([]trainer.TaskMetrics, error) {
+	return tr.EvaluateTasks(data, nil, split, evalMax)
+}
+
+// EvaluateTasks is Evaluate on the named tasks of data only (nil: all of them), as Config.Tasks chooses a
+// run's tasks: a run trained on some tasks of a benchmark is evaluated on those.
+func (tr *Trained) EvaluateTasks(data string, tasks []string, split datasets.Split, evalMax int) ([]trainer.TaskMetrics, error) {
 	src, err := OpenData(data)
 	if err != nil {
 		return nil, err
@@ -212,6 +218,13 @@ func (tr *Trained) Evaluate(data string, split datasets.Split, evalMax int) ([]t
 	set, err := src.Load()
 	if err != nil {
 		return nil, err
+	}
+	if tasks != nil {
+		idx, err := subsetIndex(src.TaskNames(), tasks)
+		if err != nil {
+			return nil, err
+		}
+		set = restrict(set, idx)
 	}
 	out := &datasets.Set{Spec: set.Spec}
 	out.Spec.Tasks = tr.Tasks

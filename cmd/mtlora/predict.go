@@ -21,7 +21,10 @@ func openTrained(dir string) (*experiment.Trained, error) {
 }
 
 // evalOnData evaluates a run's best weights on a split of other data.
-func evalOnData(dir, data, split, scoring string, asJSON bool) error {
+func evalOnData(dir, data string, tasks []string, split, scoring string, evalMax int, asJSON bool) error {
+	if evalMax < 0 {
+		return fmt.Errorf("-eval_max must be ≥ 0 (0: all), got %d", evalMax)
+	}
 	sp, err := datasets.ParseSplit(split)
 	if err != nil {
 		return fmt.Errorf("-split: %w", err)
@@ -35,7 +38,7 @@ func evalOnData(dir, data, split, scoring string, asJSON bool) error {
 			return fmt.Errorf("-scoring: %w", err)
 		}
 	}
-	metrics, err := tr.Evaluate(data, sp, 0)
+	metrics, err := tr.EvaluateTasks(data, tasks, sp, evalMax)
 	if err != nil {
 		return err
 	}

@@ -195,9 +195,15 @@ func runEval(args []string) error {
 	data := fs.String("data", "", "evaluate the run's best weights on this data's -split instead of printing its recorded metrics: a dataset spec or data file whose tasks are the run's (by name)")
 	split := fs.String("split", "test", "the split of -data to evaluate: train, validation or test")
 	scoring := fs.String("scoring", "", "with -data, a decoder run's answers picked by loglik, loglik-mean or generate (default: the run's scoring)")
+	evalMax := fs.Int("eval_max", 0, "with -data, at most this many examples per task, spread over the split (0: all)")
+	var tasks []string
+	fs.Func("tasks", "with -data, evaluate these of its tasks only, comma separated (default: every task of -data)", func(v string) error {
+		tasks = strings.Split(v, ",")
+		return nil
+	})
 	asJSON := fs.Bool("json", false, "print the whole result (configuration, every evaluation, versions) as JSON")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: mtlora eval -run DIR [-data DATA [-split S] [-scoring S]] [-json]\n\nPrints the per-task validation metrics of a finished run, or with -data evaluates its best weights on\nother data.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: mtlora eval -run DIR [-data DATA [-tasks T,…] [-split S] [-scoring S] [-eval_max N]] [-json]\n\nPrints the per-task validation metrics of a finished run, or with -data evaluates its best weights on\nother data.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -220,7 +226,7 @@ func runEval(args []string) error {
 		return fmt.Errorf("-scoring re-evaluates: it needs -data (the recorded metrics were computed with the run's scoring, %s)", res.Run.Config.Scoring)
 	}
 	if *data != "" {
-		return evalOnData(*dir, *data, *split, *scoring, *asJSON)
+		return evalOnData(*dir, *data, tasks, *split, *scoring, *evalMax, *asJSON)
 	}
 	if *asJSON {
 		return printJSON(res)
