@@ -37,18 +37,27 @@ type loadedDecoder struct {
 	generator *generate.Model                                // greedy answers, built on first use (likewise)
 }
 
-// loadDecoder loads a decoder's tokenizer and weights; with chat, prompts are written in its chat template.
-func loadDecoder(d *pretrained.Decoder, chat bool) (*loadedDecoder, error) {
+// chatTemplate is the decoder's chat template when a run writes chat prompts (nil otherwise); a checkpoint
+// without one is an error naming the field.
+func chatTemplate(d *pretrained.Decoder, chat bool) (*pretrained.ChatTemplate, error) {
+	if !chat {
+		return nil, nil
+	}
+	tmpl, err := d.ChatTemplate()
+	if err != nil {
+		return nil, bad("chat", "%v", err)
+	}
+	return tmpl, nil
+}
+
+// loadDecoder loads a decoder's tokenizer and weights; with a chat template, prompts are written in it.
+func loadDecoder(d *pretrained.Decoder, tmpl *pretrained.ChatTemplate) (*loadedDecoder, error) {
 	tok, err := d.Tokenizer()
 	if err != nil {
 		return nil, err
 	}
 	m := &loadedDecoder{Decoder: d, Tokenizer: tok}
-	if chat {
-		tmpl, err := d.ChatTemplate()
-		if err != nil {
-			return nil, bad("chat", "%v", err)
-		}
+	if tmpl != nil {
 		bos, eos := tok.Decode([]int32{tok.BOS}), tok.Decode([]int32{tok.EOS})
 		m.format = func(p datasets.Prompt) (datasets.Prompt, error) { return chatPrompt(tmpl, p, bos, eos) }
 	}
@@ -126,10 +135,9 @@ func runDecoder(env Env, run Run, dir, modelDir string) (*trainer.FitResult, err
 	if c.SharedHead {
 		return nil, bad("shared_head", "a decoder answers through its language-model head: shared_head applies to encoders")
 	}
-	if c.Chat { // loadDecoder uses it; a checkpoint without one fails here, before the data are read
-		if _, err := d.ChatTemplate(); err != nil {
-			return nil, bad("chat", "%v", err)
-		}
+	tmpl, err := chatTemplate(d, c.Chat) // a checkpoint without one fails here, before the data are read
+	if err != nil {
+		return nil, err
 	}
 	inj, err := mtlcore.NewInjector(c.Config)
 	if err != nil {
@@ -147,7 +155,7 @@ func runDecoder(env Env, run Run, dir, modelDir string) (*trainer.FitResult, err
 			return nil, bad("tasks", "task %q is a regression task: a decoder answers with text, so it fine-tunes on classification and multiple-choice tasks (leave %q out with tasks)", t.Name, t.Name)
 		}
 	}
-	m, err := loadDecoder(d, c.Chat)
+	m, err := loadDecoder(d, tmpl)
 	if err != nil {
 		return nil, err
 	}

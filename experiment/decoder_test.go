@@ -268,7 +268,11 @@ func TestDecoderChatPrompts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := loadDecoder(d, true)
+	tmpl, err := chatTemplate(d, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := loadDecoder(d, tmpl)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +306,7 @@ func TestDecoderChatPrompts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := loadDecoder(qd, true); err == nil || !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "field chat") ||
+	if _, err := chatTemplate(qd, true); err == nil || !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "field chat") ||
 		!strings.Contains(err.Error(), "chat_template") {
 		t.Errorf("a decoder without a chat template: %v", err)
 	}

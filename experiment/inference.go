@@ -84,7 +84,11 @@ func OpenRun(env Env, dir string) (*Trained, error) {
 		if err != nil {
 			return nil, err
 		}
-		if tr.decoder, err = loadDecoder(d, c.Chat); err != nil {
+		tmpl, err := chatTemplate(d, c.Chat)
+		if err != nil {
+			return nil, err
+		}
+		if tr.decoder, err = loadDecoder(d, tmpl); err != nil {
 			return nil, err
 		}
 	} else if tr.Model, err = pretrained.Load(modelDir); err != nil {

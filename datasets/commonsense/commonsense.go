@@ -259,11 +259,7 @@ func Build(files map[string][]byte) ([]Row, []TaskSheet, error) {
 			return nil, nil, err
 		}
 		sheet := TaskSheet{Task: t, Counts: map[string]int{}, Choices: map[int]int{}, Read: len(exs)}
-		type kept struct {
-			row Row
-			sig string
-		}
-		byText := map[string][]kept{}
+		byText := map[string][]Row{}
 		var order []string
 		for _, e := range exs {
 			right, n := -1, 0
@@ -287,20 +283,20 @@ func Build(files map[string][]byte) ([]Row, []TaskSheet, error) {
 			if _, seen := byText[key]; !seen {
 				order = append(order, key)
 			}
-			byText[key] = append(byText[key], kept{Row{Task: t.Name, Text: text, Choices: choices, Label: right}, fmt.Sprint(right)})
+			byText[key] = append(byText[key], Row{Task: t.Name, Text: text, Choices: choices, Label: right})
 		}
 		for _, key := range order {
 			group := byText[key]
 			same := true
-			for _, k := range group[1:] {
-				same = same && k.sig == group[0].sig
+			for _, r := range group[1:] {
+				same = same && r.Label == group[0].Label
 			}
 			if !same { // one text and choices, two answers
 				sheet.Conflicts += len(group)
 				continue
 			}
 			sheet.Duplicates += len(group) - 1
-			r := group[0].row
+			r := group[0]
 			// The split follows the text alone, so a text that comes with several sets of choices keeps them
 			// all in one split.
 			r.Split = datasets.SplitOf(t.Name+"\x00"+normalise(r.Text), ValidationFraction, TestFraction).String()
