@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"unicode"
 
 	"github.com/mtlora/mtlora/datasets"
 	"github.com/mtlora/mtlora/internal/atomicfile"
@@ -42,7 +43,7 @@ const SourceLicense = "Apache-2.0 (BIG-bench's repository and dataset card; the 
 // Name and version of the prepared suite; the version changes whenever the output would.
 const (
 	Name    = "commonsense"
-	Version = "1"
+	Version = "2"
 )
 
 // Files of a prepared suite directory.
@@ -63,33 +64,39 @@ const (
 var ErrPrepare = errors.New("commonsense: cannot prepare")
 
 // Task is one task of the suite: its name here, its task.json inside the distribution, the paper's task it
-// stands in for, its original source, and why it was chosen.
+// stands in for, its original source, and why it was chosen. Rewrite, when set, is applied to every input
+// text (and stated in the datasheet as Rule); it fails on a text it cannot rewrite.
 type Task struct {
 	Name, Path, Mirrors, Source, Why string
+	Rule                             string                       `json:",omitempty"`
+	Rewrite                          func(string) (string, error) `json:"-"`
 }
 
 // Tasks are the suite's eight tasks.
 var Tasks = []Task{
-	{"siqa", "social_iqa", "SIQA", "Social IQa (Sap et al., 2019)",
-		"SIQA itself: commonsense about people's motives, reactions and what happens next (3 choices)"},
-	{"strategyqa", "strategyqa", "BoolQ", "StrategyQA (Geva et al., 2021)",
-		"yes/no questions whose reasoning steps are implicit, as BoolQ's yes/no questions"},
-	{"winowhy", "winowhy", "WinoGrande", "WinoWhy (Zhang et al., 2020), on the Winograd Schema Challenge",
-		"Winograd-schema pronoun resolution with a stated reason, judged correct or not, as WinoGrande"},
-	{"timedial", "timedial", "HellaSwag", "TimeDial (Qin et al., 2021)",
-		"pick the phrase that fits a dialog's temporal context (3 choices): plausible continuation, as HellaSwag"},
-	{"wikihow-step", "goal_step_wikihow/step_inference", "PIQA", "wikiHow goal–step relations (Zhang, Lyu and Callison-Burch, 2020)",
-		"pick the step that achieves a goal (4 choices), as PIQA's goal → solution"},
-	{"sports", "sports_understanding", "PIQA (plausibility)", "BIG-bench task sports_understanding (sentences built from templates by its authors)",
-		"is a sentence about sports plausible: world knowledge and physical plausibility"},
-	{"epistemic", "epistemic_reasoning", "ARC (reasoning)", "BIG-bench task epistemic_reasoning",
-		"entailment about what people know and believe: multi-step reasoning, as ARC's harder questions"},
-	{"fallacy", "logical_fallacy_detection", "OBQA (reasoning)", "BIG-bench task logical_fallacy_detection",
-		"is an argument valid or a fallacy: reasoning over stated premises"},
+	{Name: "siqa", Path: "social_iqa", Mirrors: "SIQA", Source: "Social IQa (Sap et al., 2019)",
+		Why: "SIQA itself: commonsense about people's motives, reactions and what happens next (3 choices)"},
+	{Name: "strategyqa", Path: "strategyqa", Mirrors: "BoolQ", Source: "StrategyQA (Geva et al., 2021)",
+		Why: "yes/no questions whose reasoning steps are implicit, as BoolQ's yes/no questions"},
+	{Name: "winowhy", Path: "winowhy", Mirrors: "WinoGrande", Source: "WinoWhy (Zhang et al., 2020), on the Winograd Schema Challenge",
+		Why: "Winograd-schema pronoun resolution with a stated reason, judged correct or not, as WinoGrande"},
+	{Name: "timedial", Path: "timedial", Mirrors: "HellaSwag", Source: "TimeDial (Qin et al., 2021)",
+		Why: "pick the phrase that fits a dialog's temporal context (3 choices): plausible continuation, as HellaSwag",
+		Rule: fmt.Sprintf("the dialog cut to the words within %d characters before and %d after its <MASK> (dialogs are ~700 characters, far past a small model's sequence length, and the blank is anywhere in them)",
+			TimedialBefore, TimedialAfter),
+		Rewrite: timedialWindow},
+	{Name: "wikihow-step", Path: "goal_step_wikihow/step_inference", Mirrors: "PIQA", Source: "wikiHow goal–step relations (Zhang, Lyu and Callison-Burch, 2020)",
+		Why: "pick the step that achieves a goal (4 choices), as PIQA's goal → solution"},
+	{Name: "sports", Path: "sports_understanding", Mirrors: "PIQA (plausibility)", Source: "BIG-bench task sports_understanding (sentences built from templates by its authors)",
+		Why: "is a sentence about sports plausible: world knowledge and physical plausibility"},
+	{Name: "epistemic", Path: "epistemic_reasoning", Mirrors: "ARC (reasoning)", Source: "BIG-bench task epistemic_reasoning",
+		Why: "entailment about what people know and believe: multi-step reasoning, as ARC's harder questions"},
+	{Name: "fallacy", Path: "logical_fallacy_detection", Mirrors: "OBQA (reasoning)", Source: "BIG-bench task logical_fallacy_detection",
+		Why: "is an argument valid or a fallacy: reasoning over stated premises"},
 }
 
-// Dir returns where the suite is prepared: $MTLORA_CACHE/datasets/commonsense-v1 (default the user cache
-// directory's mtlora/datasets/commonsense-v1).
+// Dir returns where the suite is prepared: $MTLORA_CACHE/datasets/commonsense-v<Version> (default the user
+// cache directory's mtlora/datasets/commonsense-v<Version>).
 func Dir() (string, error) { return cache.Dir("datasets", Name+"-v"+Version) }
 
 // Path returns the prepared suite's directory, or an error saying how to prepare it.
@@ -202,6 +209,49 @@ func readTaskFiles(tarball string, tasks []Task) (map[string][]byte, error) {
 }
 
 // example is one parsed example: its text and its choices with their scores, in the file's order.
+// The window of a TimeDial dialog kept around its blank, in characters.
+const (
+	TimedialBefore = 150
+	TimedialAfter  = 60
+)
+
+// timedialWindow keeps TimeDial's question ("Which phrase best fits the <MASK> span? Context: …") and the
+// dialog's words within TimedialBefore characters before its blank and TimedialAfter after it, marking a cut
+// with "…".
+func timedialWindow(text string) (string, error) {
+	const sep = "Context:"
+	i := strings.Index(text, sep)
+	if i < 0 {
+		return "", fmt.Errorf("no %q in %.60q", sep, text)
+	}
+	question, dialog := text[:i+len(sep)], text[i+len(sep):]
+	m := strings.Index(dialog, "<MASK>")
+	if m < 0 {
+		return "", fmt.Errorf("no <MASK> in the dialog of %.60q", text)
+	}
+	start, end := m, m+len("<MASK>")
+	for start > 0 && m-start < TimedialBefore {
+		start--
+	}
+	for end < len(dialog) && end-m-len("<MASK>") < TimedialAfter {
+		end++
+	}
+	head, tail := "", ""
+	if start > 0 { // begin at a word
+		for start < m && !unicode.IsSpace(rune(dialog[start-1])) {
+			start++
+		}
+		head = "… "
+	}
+	if end < len(dialog) { // end at a word
+		for end > m+len("<MASK>") && !unicode.IsSpace(rune(dialog[end])) {
+			end--
+		}
+		tail = " …"
+	}
+	return question + " " + head + strings.TrimSpace(dialog[start:end]) + tail, nil
+}
+
 type example struct {
 	text    string
 	choices []string
@@ -261,7 +311,7 @@ func Build(files map[string][]byte) ([]Row, []TaskSheet, error) {
 		sheet := TaskSheet{Task: t, Counts: map[string]int{}, Choices: map[int]int{}, Read: len(exs)}
 		byText := map[string][]Row{}
 		var order []string
-		for _, e := range exs {
+		for i, e := range exs {
 			right, n := -1, 0
 			for i, s := range e.scores {
 				if s == 1 {
@@ -271,6 +321,11 @@ func Build(files map[string][]byte) ([]Row, []TaskSheet, error) {
 				}
 			}
 			text := strings.TrimSpace(e.text)
+			if t.Rewrite != nil {
+				if text, err = t.Rewrite(text); err != nil {
+					return nil, nil, fmt.Errorf("%w: task %s (%s): example %d: %v", ErrPrepare, t.Name, t.Path, i, err)
+				}
+			}
 			if n != 1 || len(e.choices) < 2 || text == "" {
 				sheet.Ambiguous++
 				continue
@@ -378,8 +433,12 @@ func markdown(s *Datasheet) string {
 		for _, k := range sortedInts(t.Choices) {
 			ks = append(ks, fmt.Sprintf("%d: %d", k, t.Choices[k]))
 		}
+		why := t.Why
+		if t.Rule != "" {
+			why += "; built: " + t.Rule
+		}
 		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %s | %.3f | %d / %d / %d | %s | %s |\n", t.Name, t.Mirrors, t.Counts["train"], t.Counts["validation"],
-			t.Counts["test"], strings.Join(ks, ", "), t.Chance, t.Ambiguous, t.Duplicates, t.Conflicts, t.Source, t.Why)
+			t.Counts["test"], strings.Join(ks, ", "), t.Chance, t.Ambiguous, t.Duplicates, t.Conflicts, t.Source, why)
 	}
 	fmt.Fprintf(&b, "\nExamples: %d train, %d validation, %d test.\n", s.TotalsBySplit["train"], s.TotalsBySplit["validation"], s.TotalsBySplit["test"])
 	return b.String()

@@ -21,6 +21,7 @@ func TestBuildRules(t *testing.T) {
 	for _, task := range Tasks {
 		files[task.Name] = []byte(`{"examples": [{"input": "Only one", "target_scores": {"z": 0, "a": 1}}]}`)
 	}
+	files["timedial"] = []byte(`{"examples": [{"input": "Which phrase best fits the <MASK> span? Context: A: at <MASK>.", "target_scores": {"z": 0, "a": 1}}]}`)
 	files["siqa"] = []byte(`{"examples": [
 		{"input": "Q1", "target_scores": {"c": 0, "b": 1, "a": 0}},
 		{"input": "  Q1 ", "target_scores": {"c": 0, "b": 1, "a": 0}},
@@ -62,6 +63,38 @@ func TestBuildRules(t *testing.T) {
 // per task and split, the choices per example and the chance level recomputed; no task has a text in two
 // splits; every task has at least 900 examples. CI prepares the suite first
 // (mtlora prepare-benchmark commonsense) and sets MTLORA_REQUIRE_DATA=1.
+// TimeDial's dialogs are cut to the words around the blank; a text without its blank is an error naming the
+// task and example, never a silent drop.
+func TestTimedialWindow(t *testing.T) {
+	q := "Which phrase best fits the <MASK> span? Context:"
+	before := strings.Repeat("word ", 60) // 300 characters
+	after := strings.Repeat("tail ", 40)  // 200 characters
+	got, err := timedialWindow(q + "\nA: " + before + "at <MASK> then\nB: " + after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(got, q+" … word ") || !strings.HasSuffix(got, "tail …") || !strings.Contains(got, "at <MASK> then\nB: tail") {
+		t.Errorf("window %q", got)
+	}
+	body := strings.TrimSuffix(strings.TrimPrefix(got, q+" … "), " …")
+	m := strings.Index(body, "<MASK>")
+	if m > TimedialBefore || len(body)-m-len("<MASK>") > TimedialAfter {
+		t.Errorf("window %d before, %d after the blank: %q", m, len(body)-m-len("<MASK>"), body)
+	}
+	short := q + " A: at <MASK>. B: ok"
+	if got, err := timedialWindow(short); err != nil || got != short {
+		t.Errorf("a short dialog is kept whole: %q, %v", got, err)
+	}
+	files := map[string][]byte{}
+	for _, task := range Tasks {
+		files[task.Name] = []byte(`{"examples": [{"input": "Which phrase best fits the <MASK> span? Context: A: <MASK>", "target_scores": {"z": 0, "a": 1}}]}`)
+	}
+	files["timedial"] = []byte(`{"examples": [{"input": "Context: A: <MASK>", "target_scores": {"z": 0, "a": 1}}, {"input": "No blank. Context: A: hi", "target_scores": {"z": 0, "a": 1}}]}`)
+	if _, _, err := Build(files); err == nil || !strings.Contains(err.Error(), "task timedial (timedial): example 1: no <MASK>") {
+		t.Errorf("error %v", err)
+	}
+}
+
 func TestDatasheetRecounted(t *testing.T) {
 	dir, err := Path()
 	if err != nil {
