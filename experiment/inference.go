@@ -212,52 +212,9 @@ func (tr *Trained) Evaluate(data string, split datasets.Split, evalMax int) ([]t
 // EvaluateTasks is Evaluate on the named tasks of data only (nil: all of them), as Config.Tasks chooses a
 // run's tasks: a run trained on some tasks of a benchmark is evaluated on those.
 func (tr *Trained) EvaluateTasks(data string, tasks []string, split datasets.Split, evalMax int) ([]trainer.TaskMetrics, error) {
-	src, err := OpenData(data)
+	out, set, err := tr.runSet(data, tasks)
 	if err != nil {
 		return nil, err
-	}
-	if src.Synthetic() {
-		return nil, bad("data", "synthetic data cannot evaluate a text run")
-	}
-	set, err := src.Load()
-	if err != nil {
-		return nil, err
-	}
-	if tasks != nil {
-		idx, err := subsetIndex(src.TaskNames(), tasks)
-		if err != nil {
-			return nil, err
-		}
-		set = restrict(set, idx)
-	}
-	out := &datasets.Set{Spec: set.Spec}
-	out.Spec.Tasks = tr.Tasks
-	taskOf := make([]int32, len(set.Spec.Tasks))
-	labelOf := make([][]int32, len(set.Spec.Tasks))
-	for i, t := range set.Spec.Tasks {
-		j := slices.IndexFunc(tr.Tasks, func(r datasets.TaskSpec) bool { return r.Name == t.Name })
-		if j < 0 {
-			return nil, bad("data", "%s: task %q is not a task of run %s (its tasks: %s)", data, t.Name, tr.Result.ID, strings.Join(taskNames(tr.Tasks), ", "))
-		}
-		r := tr.Tasks[j]
-		if r.Kind() != t.Kind() {
-			return nil, bad("data", "%s: task %q is %s here but %s in run %s", data, t.Name, t.Kind(), r.Kind(), tr.Result.ID)
-		}
-		taskOf[i] = int32(j)
-		for _, l := range t.Labels {
-			k := slices.IndexFunc(r.Labels, func(rl string) bool { return datasets.LabelKey(rl) == datasets.LabelKey(l) })
-			if k < 0 {
-				return nil, bad("data", "%s: task %q has label %q, which run %s never learned (its labels: %q)", data, t.Name, l, tr.Result.ID, r.Labels)
-			}
-			labelOf[i] = append(labelOf[i], int32(k))
-		}
-	}
-	for _, e := range set.Examples {
-		if r := tr.Tasks[taskOf[e.Task]]; !r.Regression && !r.MultipleChoice {
-			e.Label = labelOf[e.Task][e.Label]
-		}
-		e.Task = taskOf[e.Task]
-		out.Examples = append(out.Examples, e)
 	}
 	fn, err := tr.model(out.MaxChoices())
 	if err != nil {
@@ -284,6 +241,58 @@ func (tr *Trained) EvaluateTasks(data string, tasks []string, split datasets.Spl
 		}
 	}
 	return present, nil
+}
+
+// runSet reads data (the named tasks of it; nil: all) in the run's terms: its tasks renumbered as the run's
+// task ids, labels as the run's label ids. set is the data as read.
+func (tr *Trained) runSet(data string, tasks []string) (out, set *datasets.Set, err error) {
+	src, err := OpenData(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	if src.Synthetic() {
+		return nil, nil, bad("data", "synthetic data cannot evaluate a text run")
+	}
+	if set, err = src.Load(); err != nil {
+		return nil, nil, err
+	}
+	if tasks != nil {
+		idx, err := subsetIndex(src.TaskNames(), tasks)
+		if err != nil {
+			return nil, nil, err
+		}
+		set = restrict(set, idx)
+	}
+	out = &datasets.Set{Spec: set.Spec}
+	out.Spec.Tasks = tr.Tasks
+	taskOf := make([]int32, len(set.Spec.Tasks))
+	labelOf := make([][]int32, len(set.Spec.Tasks))
+	for i, t := range set.Spec.Tasks {
+		j := slices.IndexFunc(tr.Tasks, func(r datasets.TaskSpec) bool { return r.Name == t.Name })
+		if j < 0 {
+			return nil, nil, bad("data", "%s: task %q is not a task of run %s (its tasks: %s)", data, t.Name, tr.Result.ID, strings.Join(taskNames(tr.Tasks), ", "))
+		}
+		r := tr.Tasks[j]
+		if r.Kind() != t.Kind() {
+			return nil, nil, bad("data", "%s: task %q is %s here but %s in run %s", data, t.Name, t.Kind(), r.Kind(), tr.Result.ID)
+		}
+		taskOf[i] = int32(j)
+		for _, l := range t.Labels {
+			k := slices.IndexFunc(r.Labels, func(rl string) bool { return datasets.LabelKey(rl) == datasets.LabelKey(l) })
+			if k < 0 {
+				return nil, nil, bad("data", "%s: task %q has label %q, which run %s never learned (its labels: %q)", data, t.Name, l, tr.Result.ID, r.Labels)
+			}
+			labelOf[i] = append(labelOf[i], int32(k))
+		}
+	}
+	for _, e := range set.Examples {
+		if r := tr.Tasks[taskOf[e.Task]]; !r.Regression && !r.MultipleChoice {
+			e.Label = labelOf[e.Task][e.Label]
+		}
+		e.Task = taskOf[e.Task]
+		out.Examples = append(out.Examples, e)
+	}
+	return out, set, nil
 }
 
 func taskNames(tasks []datasets.TaskSpec) []string {

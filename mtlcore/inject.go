@@ -19,6 +19,9 @@ import (
 // heads) train.
 type Injector struct {
 	Config Config
+	// Observe, if set, is called with the input x of every adapted layer as its graph is built (scope is the
+	// layer's, the prefix of its variables' paths): how analyses read the inputs the adapters see.
+	Observe func(scope *model.Scope, x *Node)
 }
 
 // NewInjector validates the configuration (before any graph is built) and returns an injector.
@@ -37,6 +40,9 @@ func (inj *Injector) Dense(scope *model.Scope, role Targets, x, taskIDs *Node, d
 	case inj == nil:
 		return layers.Dense(scope, x, useBias, dOut)
 	case inj.Config.Targets.Has(role):
+		if inj.Observe != nil {
+			inj.Observe(scope, x)
+		}
 		return Dense(scope, x, taskIDs, inj.Config, dOut, useBias)
 	default:
 		dIn := x.Shape().Dimensions[x.Rank()-1]

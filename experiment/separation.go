@@ -1,0 +1,128 @@
+package experiment
+
+import (
+	"fmt"
+
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/mtlora/mtlora/analysis"
+	"github.com/mtlora/mtlora/datasets"
+	"github.com/mtlora/mtlora/mtlcore"
+)
+
+// LayerInputs runs the run's encoder on examples and returns, for every adapted layer (mtlcore.Layers
+// order), each example's input to that layer averaged over its tokens (padding left out; a multiple-choice
+// example's first candidate sequence, context and candidate 0). Decoder runs are not supported yet.
+func (tr *Trained) LayerInputs(set *datasets.Set) (map[string][][]float64, error) {
+	if tr.decoder != nil {
+		return nil, fmt.Errorf("experiment: run %s: layer inputs of decoder runs are not supported (encoder runs only)", tr.Result.ID)
+	}
+	choices := set.MaxChoices()
+	inj := *tr.inj
+	var paths []string
+	var pooled []*Node
+	var mask *Node
+	inj.Observe = func(scope *model.Scope, x *Node) {
+		m := ConvertDType(ExpandAxes(mask, -1), x.DType()) // [B·K, L, 1]
+		p := Div(ReduceSum(Mul(x, m), 1), ReduceSum(m, 1)) // [B·K, dIn]
+		k := max(1, choices)
+		p = Reshape(p, p.Shape().Dimensions[0]/k, k, p.Shape().Dimensions[1])
+		paths, pooled = append(paths, scope.Scope()), append(pooled, Reshape(Slice(p, AxisRange(), AxisElem(0)), p.Shape().Dimensions[0], p.Shape().Dimensions[2]))
+	}
+	fn, err := textModel(tr.Result.Run.Config, tr.Model, &inj, tr.Tasks, choices)
+	if err != nil {
+		return nil, err
+	}
+	e, err := model.NewExec(tr.backend, tr.Model.Store, func(scope *model.Scope, in []*Node) []*Node {
+		paths, pooled, mask = nil, nil, in[2]
+		fn(scope, in)
+		return pooled
+	})
+	if err != nil {
+		return nil, err
+	}
+	batches := &datasets.Batches{Set: set, Tokenizer: tr.Model.Tokenizer, Split: datasets.Test, BatchSize: 32, SeqLen: tr.Result.Run.Config.SeqLen, Choices: choices}
+	out := map[string][][]float64{}
+	n := 0
+	for batch, err := range batches.Iter() {
+		if err != nil {
+			return nil, err
+		}
+		res, err := e.Call(batch.Inputs[0], batch.Inputs[1], batch.Inputs[2], batch.Inputs[3])
+		if err != nil {
+			return nil, err
+		}
+		rows := 0
+		for l, t := range res {
+			dims := t.Shape().Dimensions
+			flat := tensors.MustCopyFlatData[float32](t)
+			rows = min(dims[0], len(set.Examples)-n)
+			for r := range rows {
+				v := make([]float64, dims[1])
+				for j := range v {
+					v[j] = float64(flat[r*dims[1]+j])
+				}
+				out[paths[l]] = append(out[paths[l]], v)
+			}
+		}
+		n += rows
+	}
+	return out, nil
+}
+
+// Separation measures how the tasks' low-rank features separate in every adapted layer on real inputs
+// (analysis.Separate): perTask examples of each task of the split of data (spread over it, as evaluation
+// picks them), each point the example's feature A'_t·x̄ under its own task t.
+func (tr *Trained) Separation(data string, split datasets.Split, perTask int) ([]analysis.Separation, error) {
+	all, _, err := tr.runSet(data, nil)
+	if err != nil {
+		return nil, err
+	}
+	sub := evalSubset(all, split, perTask)
+	sub.Spec = all.Spec
+	for i := range sub.Examples {
+		sub.Examples[i].Split = datasets.Test // LayerInputs walks one split
+	}
+	inputs, err := tr.LayerInputs(sub)
+	if err != nil {
+		return nil, err
+	}
+	var tasks []int
+	for _, e := range sub.Examples {
+		tasks = append(tasks, int(e.Task))
+	}
+	c := tr.Result.Run.Config.Config
+	c.NumTasks = len(tr.Tasks)
+	var out []analysis.Separation
+	for _, l := range mtlcore.Layers(tr.store()) {
+		x, ok := inputs[l.Path]
+		if !ok {
+			return nil, fmt.Errorf("experiment: run %s: no inputs observed for adapted layer %s", tr.Result.ID, l.Path)
+		}
+		factors := make([]mtlcore.Factors, c.NumTasks)
+		for t := range factors {
+			if factors[t], err = mtlcore.TaskFactors(tr.store(), c, l, t); err != nil {
+				return nil, err
+			}
+		}
+		feats := make([][]float64, len(x))
+		for i, xi := range x {
+			a := factors[tasks[i]].A
+			z := make([]float64, a.Rows)
+			for r := range a.Rows {
+				for j, v := range xi {
+					z[r] += a.Data[r*a.Cols+j] * v
+				}
+			}
+			feats[i] = z
+		}
+		s, err := analysis.Separate(l.Path, x, feats, tasks)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
