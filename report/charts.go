@@ -42,17 +42,13 @@ func SweepPage(title, intro string, results []*experiment.Result) plots.Page {
 	// Mean score over training, one line per configuration (seeds averaged).
 	steps := map[int]bool{}
 	curves := map[string]map[int][]float64{}
-	for _, r := range results {
-		if r == nil {
-			continue
-		}
-		key := fmt.Sprintf("%s r=%d", r.Run.Config.Method, r.Run.Config.Rank)
-		if curves[key] == nil {
-			curves[key] = map[int][]float64{}
-		}
-		for _, e := range r.Fit.Evals {
-			steps[e.Step] = true
-			curves[key][e.Step] = append(curves[key][e.Step], e.Score)
+	for _, row := range rows {
+		curves[row.Config] = map[int][]float64{}
+		for _, r := range row.Results {
+			for _, e := range r.Fit.Evals {
+				steps[e.Step] = true
+				curves[row.Config][e.Step] = append(curves[row.Config][e.Step], e.Score)
+			}
 		}
 	}
 	var xs []int

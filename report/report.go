@@ -4,22 +4,28 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"html/template"
+	"maps"
 	"math"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/mtlora/mtlora/experiment"
 )
 
 // Summary aggregates final evaluations of runs that differ only by seed: mean ± standard deviation.
 type Summary struct {
-	Config     string     // method and rank
+	Config     string     // method and rank, and any other hyperparameter the summarised configurations differ in
 	Method     string     //
 	Params     int        // trainable parameters
 	Seeds      int        //
 	Score      [2]float64 // mean, std of the mean score
 	TaskScores map[string][2]float64
+	// Results are the configuration's runs, in the order given.
+	Results []*experiment.Result
 }
 
 // MeanStd writes a mean over seeds as a table shows it: "0.8123 ± 0.0150", or "0.8123" for one seed (a
@@ -31,39 +37,88 @@ func MeanStd(v [2]float64, seeds int) string {
 	return fmt.Sprintf("%.4f ± %.4f", v[0], v[1])
 }
 
-// Summarize groups results by method and rank (in first-seen order) and aggregates their final scores.
+// Summarize groups results whose configurations differ only by seed (in first-seen order) and aggregates
+// their final scores. A group is named by its method and rank, plus every other hyperparameter whose value
+// differs between the groups ("mtl-lora r=8 lambda=full").
 func Summarize(results []*experiment.Result) (rows []Summary, tasks []string) {
 	index := map[string]int{}
-	scores := map[string][]float64{}
-	taskScores := map[string]map[string][]float64{}
+	var fields []map[string]string
 	for _, r := range results {
 		if r == nil {
 			continue
 		}
-		key := fmt.Sprintf("%s r=%d", r.Run.Config.Method, r.Run.Config.Rank)
-		if _, ok := index[key]; !ok {
-			index[key] = len(rows)
-			rows = append(rows, Summary{Config: key, Method: r.Run.Config.Method.String(), Params: r.Run.TrainableParams, TaskScores: map[string][2]float64{}})
-			taskScores[key] = map[string][]float64{}
+		f := configFields(r.Run.Config)
+		key := fmt.Sprint(f)
+		i, ok := index[key]
+		if !ok {
+			i = len(rows)
+			index[key] = i
+			fields = append(fields, f)
+			rows = append(rows, Summary{Method: r.Run.Config.Method.String(), Params: r.Run.TrainableParams, TaskScores: map[string][2]float64{}})
 		}
-		f := r.Final()
-		scores[key] = append(scores[key], f.Score)
-		for _, t := range f.Tasks {
-			if len(index) == 1 && len(taskScores[key][t.Task]) == 0 {
+		rows[i].Results = append(rows[i].Results, r)
+		if i == 0 && len(rows[0].Results) == 1 {
+			for _, t := range r.Final().Tasks {
 				tasks = append(tasks, t.Task)
 			}
-			taskScores[key][t.Task] = append(taskScores[key][t.Task], t.Score)
+		}
+	}
+	var differ []string // hyperparameters (other than method and rank) that differ between groups
+	if len(fields) > 0 {
+		for _, k := range slices.Sorted(maps.Keys(fields[0])) {
+			if k == "method" || k == "rank" {
+				continue
+			}
+			for _, f := range fields[1:] {
+				if f[k] != fields[0][k] {
+					differ = append(differ, k)
+					break
+				}
+			}
 		}
 	}
 	for i := range rows {
-		k := rows[i].Config
-		rows[i].Seeds = len(scores[k])
-		rows[i].Score = meanStd(scores[k])
-		for t, v := range taskScores[k] {
+		c := rows[i].Results[0].Run.Config
+		rows[i].Config = fmt.Sprintf("%s r=%d", c.Method, c.Rank)
+		for _, k := range differ {
+			rows[i].Config += fmt.Sprintf(" %s=%s", k, fields[i][k])
+		}
+		var scores []float64
+		taskScores := map[string][]float64{}
+		for _, r := range rows[i].Results {
+			f := r.Final()
+			scores = append(scores, f.Score)
+			for _, t := range f.Tasks {
+				taskScores[t.Task] = append(taskScores[t.Task], t.Score)
+			}
+		}
+		rows[i].Seeds = len(scores)
+		rows[i].Score = meanStd(scores)
+		for t, v := range taskScores {
 			rows[i].TaskScores[t] = meanStd(v)
 		}
 	}
 	return rows, tasks
+}
+
+// configFields is a configuration's hyperparameters as JSON values by name, the seed left out.
+func configFields(c experiment.Config) map[string]string {
+	c.Seed = 0
+	data, err := json.Marshal(c)
+	if err != nil {
+		panic(err) // a Config always marshals
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		panic(err)
+	}
+	out := map[string]string{}
+	for k, v := range m {
+		if k != "seed" {
+			out[k] = strings.Trim(string(v), `"`)
+		}
+	}
+	return out
 }
 
 func meanStd(v []float64) [2]float64 {

@@ -1,0 +1,203 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/go-echarts/go-echarts/v2/render"
+
+	"github.com/mtlora/mtlora/experiment"
+	"github.com/mtlora/mtlora/plots"
+)
+
+// MainTable is the paper's main table from a sweep's results: a row per configuration (Summarize's groups,
+// in the order given) with its trainable parameters, seeds, and mean ± std over seeds of the average score and
+// of every task's final score; then, when every task reports its chance level (multiple choice), a chance row.
+func MainTable(title string, results []*experiment.Result) plots.Table {
+	rows, tasks := Summarize(results)
+	t := plots.Table{Title: title, Header: append([]string{"method", "trainable params", "seeds", "average"}, tasks...)}
+	for _, r := range rows {
+		row := []string{r.Config, fmt.Sprint(r.Params), fmt.Sprint(r.Seeds), MeanStd(r.Score, r.Seeds)}
+		for _, task := range tasks {
+			row = append(row, MeanStd(r.TaskScores[task], r.Seeds))
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	if chance, ok := chanceLevels(results, tasks); ok {
+		var sum float64
+		row := []string{"chance", "", "", ""}
+		for _, task := range tasks {
+			row = append(row, fmt.Sprintf("%.4f", chance[task]))
+			sum += chance[task]
+		}
+		row[3] = fmt.Sprintf("%.4f", sum/float64(len(tasks)))
+		t.Rows = append(t.Rows, row)
+	}
+	return t
+}
+
+// chanceLevels are the tasks' chance levels as their final evaluations report them ("chance" metric).
+func chanceLevels(results []*experiment.Result, tasks []string) (map[string]float64, bool) {
+	out := map[string]float64{}
+	for _, r := range results {
+		if r == nil {
+			continue
+		}
+		for _, m := range r.Final().Tasks {
+			if c, ok := m.Metrics["chance"]; ok {
+				out[m.Task] = c
+			}
+		}
+	}
+	for _, t := range tasks {
+		if _, ok := out[t]; !ok {
+			return nil, false
+		}
+	}
+	return out, len(tasks) > 0
+}
+
+// CompareTo compares every configuration of results with the one named ref (a Summarize name, such as
+// "mtl-lora r=8", or a method, when one configuration has it) by Compare, pairing runs by seed: once over
+// (seed, task) pairs of final task scores, once over seeds' average scores. The second is the stricter test
+// (tasks are not independent draws), and with 3 seeds its sign-flip test cannot go below p = 0.25.
+func CompareTo(results []*experiment.Result, ref string) (perTask, perSeed []Comparison, err error) {
+	rows, tasks := Summarize(results)
+	ri := -1
+	for i, r := range rows {
+		if r.Config == ref || r.Method == ref {
+			if ri >= 0 {
+				return nil, nil, fmt.Errorf("report: %q names configurations %q and %q: name one", ref, rows[ri].Config, r.Config)
+			}
+			ri = i
+		}
+	}
+	if ri < 0 {
+		return nil, nil, fmt.Errorf("report: no configuration %q among the results", ref)
+	}
+	bySeed := func(s Summary) map[int64]*experiment.Result {
+		m := map[int64]*experiment.Result{}
+		for _, r := range s.Results {
+			m[r.Run.Config.Seed] = r
+		}
+		return m
+	}
+	refRuns := bySeed(rows[ri])
+	for i, row := range rows {
+		if i == ri {
+			continue
+		}
+		var a, b, sa, sb []float64
+		other := bySeed(row)
+		var seeds []int64
+		for s := range other {
+			if _, ok := refRuns[s]; ok {
+				seeds = append(seeds, s)
+			}
+		}
+		sort.Slice(seeds, func(i, j int) bool { return seeds[i] < seeds[j] })
+		for _, s := range seeds {
+			fa, fb := taskScores(refRuns[s]), taskScores(other[s])
+			for _, t := range tasks {
+				va, okA := fa[t]
+				vb, okB := fb[t]
+				if okA && okB {
+					a, b = append(a, va), append(b, vb)
+				}
+			}
+			sa, sb = append(sa, refRuns[s].Final().Score), append(sb, other[s].Final().Score)
+		}
+		ct, err := Compare(rows[ri].Config, row.Config, a, b)
+		if err != nil {
+			return nil, nil, err
+		}
+		cs, err := Compare(rows[ri].Config, row.Config, sa, sb)
+		if err != nil {
+			return nil, nil, err
+		}
+		perTask, perSeed = append(perTask, ct), append(perSeed, cs)
+	}
+	return perTask, perSeed, nil
+}
+
+func taskScores(r *experiment.Result) map[string]float64 {
+	out := map[string]float64{}
+	for _, t := range r.Final().Tasks {
+		out[t.Task] = t.Score
+	}
+	return out
+}
+
+// ComparisonTable shows CompareTo's comparisons: per configuration, the mean difference from the reference
+// with its spread, wins and losses, and both tests' p-values, over (seed, task) pairs and over seeds.
+func ComparisonTable(title string, perTask, perSeed []Comparison) plots.Table {
+	t := plots.Table{Title: title, Header: []string{"configuration", "vs", "mean difference (seed × task)", "wins / losses / ties",
+		"paired t p", "sign-flip p", "mean difference (seeds' averages)", "paired t p (seeds)", "sign-flip p (seeds)"}}
+	for i, c := range perTask {
+		s := perSeed[i]
+		t.Rows = append(t.Rows, []string{c.B, c.A, fmt.Sprintf("%+.4f ± %.4f (%d pairs)", c.MeanDiff, c.StdDiff, c.Pairs),
+			fmt.Sprintf("%d / %d / %d", c.Wins, c.Losses, c.Ties), pValue(c.PT), pValue(c.PPermutation),
+			fmt.Sprintf("%+.4f ± %.4f (%d seeds)", s.MeanDiff, s.StdDiff, s.Pairs), pValue(s.PT), pValue(s.PPermutation)})
+	}
+	return t
+}
+
+func pValue(p float64) string {
+	if math.IsNaN(p) {
+		return "—"
+	}
+	return fmt.Sprintf("%.3g", p)
+}
+
+// TaskCurves are the learning curves of a sweep, one chart per task: each configuration's score over
+// training (mean over seeds, dashed ± one standard deviation) against the task's chance level when it has one.
+func TaskCurves(results []*experiment.Result) []render.Renderer {
+	rows, tasks := Summarize(results)
+	var charts []render.Renderer
+	chance, hasChance := chanceLevels(results, tasks)
+	for _, task := range tasks {
+		steps := map[int]bool{}
+		per := make([]map[int][]float64, len(rows))
+		for i, row := range rows {
+			per[i] = map[int][]float64{}
+			for _, r := range row.Results {
+				for _, e := range r.Fit.Evals {
+					for _, m := range e.Tasks {
+						if m.Task == task {
+							steps[e.Step] = true
+							per[i][e.Step] = append(per[i][e.Step], m.Score)
+						}
+					}
+				}
+			}
+		}
+		var xs []int
+		for s := range steps {
+			xs = append(xs, s)
+		}
+		sort.Ints(xs)
+		var series []plots.Series
+		for i, row := range rows {
+			s := plots.Series{Name: row.Config}
+			for _, x := range xs {
+				ms := meanStd(per[i][x])
+				s.Y, s.Std = append(s.Y, ms[0]), append(s.Std, ms[1])
+			}
+			if row.Seeds < 2 {
+				s.Std = nil
+			}
+			if hasChance && i == 0 {
+				c := chance[task]
+				s.Chance = &c
+			}
+			series = append(series, s)
+		}
+		read := "read: whether each method learns the task beyond chance, and whether it is still rising at the end"
+		if !hasChance {
+			read = "read: how each method learns the task, and whether it is still rising at the end"
+		}
+		charts = append(charts, plots.Lines("Learning curve — "+task, read, "step", "validation score", xs, series))
+	}
+	return charts
+}

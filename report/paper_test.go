@@ -1,0 +1,65 @@
+package report
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/mtlora/mtlora/experiment"
+	"github.com/mtlora/mtlora/mtlcore"
+	"github.com/mtlora/mtlora/trainer"
+)
+
+func fakeRun(m mtlcore.Method, lambda mtlcore.LambdaForm, seed int64, scores ...float64) *experiment.Result {
+	c := experiment.Defaults()
+	c.Method, c.Lambda, c.Seed = m, lambda, seed
+	r := &experiment.Result{ID: "x", Run: experiment.Run{Config: c, TrainableParams: 100}}
+	e := trainer.Eval{Step: 10}
+	for i, s := range scores {
+		e.Tasks = append(e.Tasks, trainer.TaskMetrics{Task: []string{"a", "b"}[i], Score: s, Metrics: map[string]float64{"accuracy": s, "chance": 0.25 * float64(i+1)}})
+		e.Score += s / float64(len(scores))
+	}
+	r.Fit.Evals = []trainer.Eval{e}
+	return r
+}
+
+// Runs that differ only by seed make one row; a hyperparameter that differs between rows names them; the
+// chance row closes a multiple-choice table; comparisons pair runs by seed.
+func TestMainTableAndComparisons(t *testing.T) {
+	var results []*experiment.Result
+	for s := int64(1); s <= 3; s++ {
+		results = append(results,
+			fakeRun(mtlcore.LoRA, mtlcore.LambdaDiagonal, s, 0.5+0.01*float64(s), 0.6),
+			fakeRun(mtlcore.MTLLoRA, mtlcore.LambdaDiagonal, s, 0.55+0.01*float64(s), 0.62+0.001*float64(s)),
+			fakeRun(mtlcore.MTLLoRA, mtlcore.LambdaFull, s, 0.4, 0.7))
+	}
+	tab := MainTable("main", results)
+	if len(tab.Rows) != 4 || tab.Rows[1][0] != "mtl-lora r=8 lambda=diagonal" || tab.Rows[2][0] != "mtl-lora r=8 lambda=full" || tab.Rows[3][0] != "chance" {
+		t.Fatalf("rows %q", tab.Rows)
+	}
+	if tab.Rows[0][2] != "3" || tab.Rows[0][4] != "0.5200 ± 0.0100" || tab.Rows[3][3] != "0.3750" || tab.Rows[3][5] != "0.5000" {
+		t.Errorf("rows %q", tab.Rows)
+	}
+	if _, _, err := CompareTo(results, "mtl-lora"); err == nil || !strings.Contains(err.Error(), "name one") {
+		t.Errorf("an ambiguous reference: %v", err)
+	}
+	perTask, perSeed, err := CompareTo(results, "lora")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := perTask[0]
+	if c.A != "lora r=8 lambda=diagonal" || c.B != "mtl-lora r=8 lambda=diagonal" || c.Pairs != 6 || c.Wins != 6 {
+		t.Errorf("per task %+v", c)
+	}
+	// differences: task a 0.05 for every seed, task b 0.02 + 0.001·seed
+	want := (3*0.05 + 3*0.02 + 0.006) / 6
+	if math.Abs(c.MeanDiff-want) > 1e-12 || perSeed[0].Pairs != 3 || perSeed[1].Wins != 0 {
+		t.Errorf("mean difference %v, want %v; per seed %+v", c.MeanDiff, want, perSeed)
+	}
+	if tab := ComparisonTable("vs LoRA", perTask, perSeed); len(tab.Rows) != 2 || !strings.HasPrefix(tab.Rows[0][2], "+0.0") {
+		t.Errorf("comparison table %q", tab.Rows)
+	}
+	if charts := TaskCurves(results); len(charts) != 2 {
+		t.Errorf("%d learning-curve charts, want one per task", len(charts))
+	}
+}
