@@ -7,8 +7,9 @@ import "fmt"
 // down-projection of the example's task t: Λ_t·A for MTL-LoRA, the shared A for LoRA), labelled by t.
 // The same scores on x̄ itself tell how far the inputs already separate before the adapter sees them.
 type Separation struct {
-	Layer string `json:"layer"`
-	Tasks []int  `json:"tasks"` // each point's task
+	Layer    string      `json:"layer"`
+	Tasks    []int       `json:"tasks"`    // each point's task
+	Features [][]float64 `json:"features"` // each point's A'_t·x̄
 	// Silhouette (−1 … 1; 0 = mixed) and Probe (nearest-centroid accuracy; 1/T = mixed) of the features,
 	// and of the inputs x̄.
 	Silhouette      float64 `json:"silhouette"`
@@ -29,7 +30,7 @@ func Separate(layer string, inputs, features [][]float64, tasks []int) (Separati
 	if len(inputs) != len(tasks) || len(features) != len(tasks) {
 		return Separation{}, fmt.Errorf("analysis: layer %s: %d inputs and %d features for %d task labels", layer, len(inputs), len(features), len(tasks))
 	}
-	s := Separation{Layer: layer, Tasks: tasks,
+	s := Separation{Layer: layer, Tasks: tasks, Features: features,
 		Silhouette: Silhouette(features, tasks), Probe: ProbeAccuracy(features, tasks),
 		InputSilhouette: Silhouette(inputs, tasks), InputProbe: ProbeAccuracy(inputs, tasks)}
 	s.PCA, s.PCAExplained = PCA2(features)

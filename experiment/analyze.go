@@ -93,7 +93,7 @@ func (a *SyntheticAnalysis) Charts() []render.Renderer {
 			plots.Heatmap("Feature cosine between tasks", "read: whether tasks see an input through the same low-rank features, mean of cos(A'_s·x, A'_t·x) (LoRA: 1 by construction)",
 				a.Tasks, a.Tasks, l.FeatureCosine, -1, 1),
 			plots.Scatter("Low-rank features by task", fmt.Sprintf("read: separate clouds = task-specific features. PCA of A'_t·x; silhouette %.2f, probe accuracy %.2f (chance %.2f)",
-				l.Silhouette, l.Probe, 1/float64(len(a.Tasks))), a.Tasks, l.Projection, l.Tasks))
+				l.Silhouette, l.Probe, 1/float64(len(a.Tasks))), "PC", a.Tasks, l.Projection, l.Tasks))
 	}
 	cs = append(cs, LambdaCharts(a.Tasks, []analysis.LayerReport{l})...)
 	if len(l.Mixing) > 0 {

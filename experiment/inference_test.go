@@ -5,10 +5,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/gomlx/core/tensors"
 
+	"github.com/mtlora/mtlora/analysis"
 	"github.com/mtlora/mtlora/backend"
 	"github.com/mtlora/mtlora/datasets"
 	"github.com/mtlora/mtlora/datasets/benchmark"
@@ -102,6 +104,47 @@ func TestMTBenchRunPredictExport(t *testing.T) {
 	if charts := TraceCharts(tr.TaskNames(), trace); len(charts) != 2 {
 		t.Errorf("%d charts over training, want 2", len(charts))
 	}
+
+	// Task separation on real inputs: per adapted layer, 6 validation examples of each task; each point is
+	// Λ_t·A·x̄ of its own task, which is what the run's factors give for that x̄.
+	seps, err := tr.Separation("mtbench", datasets.Validation, 6)
+	if err != nil || len(seps) != 12 {
+		t.Fatalf("%d layers separated, %v", len(seps), err)
+	}
+	for _, s := range seps {
+		if len(s.Tasks) != 12 || s.Tasks[0] != 0 || s.Tasks[11] != 1 || len(s.TSNE) != 12 || s.Probe < 0 || s.Probe > 1 || s.Silhouette < -1 || s.Silhouette > 1 {
+			t.Fatalf("%s: %+v", s.Layer, s)
+		}
+	}
+	l := mtlcore.Layers(tr.store())[11]
+	sub := evalSubset(runSetOf(t, tr), datasets.Validation, 6)
+	for i := range sub.Examples {
+		sub.Examples[i].Split = datasets.Test
+	}
+	inputs, err := tr.LayerInputs(sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := inputs[l.Path][11]                                                                                  // the last example, of task 1
+	a := tensors.MustCopyFlatData[float32](tr.store().GetVariable(l.Path + "/adapter/lora_A").MustValue())   // [dIn, r]
+	lam := tensors.MustCopyFlatData[float32](tr.store().GetVariable(l.Path + "/adapter/lambda").MustValue()) // [T, r]
+	for k := range 4 {
+		var z float64
+		for j, v := range x {
+			z += float64(a[j*4+k]) * v
+		}
+		z *= float64(lam[4+k])
+		if got := seps[11].Features[11][k]; math.Abs(got-z) > 1e-5*math.Max(1, math.Abs(z)) {
+			t.Errorf("%s: feature %d of the last example %v, λ_1·(A·x̄) %v", l.Path, k, got, z)
+		}
+	}
+	charts, err := SeparationCharts(tr.TaskNames(), []string{"MTL-LoRA"}, [][]analysis.Separation{seps}, []string{"layer_5/attention/value"})
+	if err != nil || len(charts) != 2 {
+		t.Errorf("%d separation charts, want the per-layer scores and one t-SNE picture: %v", len(charts), err)
+	}
+	if _, err := SeparationCharts(tr.TaskNames(), []string{"MTL-LoRA"}, [][]analysis.Separation{seps}, []string{"layer_9/x"}); err == nil || !strings.Contains(err.Error(), `no adapted layer "layer_9/x"`) {
+		t.Errorf("an unknown layer: %v", err)
+	}
 }
 
 // requireMTBench skips (or with MTLORA_REQUIRE_MODELS=1 and MTLORA_REQUIRE_DATA=1 fails) a test that needs
@@ -116,6 +159,14 @@ func requireMTBench(t *testing.T) {
 		}
 		t.Skip("needs all-MiniLM-L6-v2 and mtbench (mtlora fetch-model; mtlora prepare-benchmark)")
 	}
+}
+
+func runSetOf(t *testing.T, tr *Trained) *datasets.Set {
+	set, _, err := tr.runSet("mtbench", tr.TaskNames())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
 }
 
 func keys[V any](m map[string]V) []string {

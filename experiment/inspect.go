@@ -34,7 +34,7 @@ func InspectionCharts(tasks []string, layers []analysis.LayerReport) []render.Re
 // matrix when Λ is full.
 func LambdaCharts(tasks []string, layers []analysis.LayerReport) []render.Renderer {
 	var charts []render.Renderer
-	names := shortLayerNames(layers)
+	names := shortLayerNames(layerPaths(layers))
 	for i, l := range layers {
 		if len(l.LambdaDiagonal) == 0 {
 			continue
@@ -60,7 +60,7 @@ func LambdaCharts(tasks []string, layers []analysis.LayerReport) []render.Render
 // MixingChart is one heatmap of every adapted layer's mixing weights softmax(w_t/τ): a row per layer, a
 // column per task and up-projection (nil without mixing weights).
 func MixingChart(tasks []string, layers []analysis.LayerReport) render.Renderer {
-	names := shortLayerNames(layers)
+	names := shortLayerNames(layerPaths(layers))
 	var mixRows, mixCols []string
 	var mix [][]float64
 	for i, l := range layers {
@@ -88,11 +88,19 @@ func MixingChart(tasks []string, layers []analysis.LayerReport) render.Renderer 
 		mixRows, mixCols, mix, 0, 1)
 }
 
-// shortLayerNames drops the path prefix every layer shares, so labels stay short.
-func shortLayerNames(layers []analysis.LayerReport) []string {
-	names := make([]string, len(layers))
+func layerPaths(layers []analysis.LayerReport) []string {
+	out := make([]string, len(layers))
 	for i, l := range layers {
-		names[i] = strings.TrimPrefix(l.Layer, "/")
+		out[i] = l.Layer
+	}
+	return out
+}
+
+// shortLayerNames drops the path prefix every layer shares, so labels stay short.
+func shortLayerNames(paths []string) []string {
+	names := make([]string, len(paths))
+	for i, p := range paths {
+		names[i] = strings.TrimPrefix(p, "/")
 	}
 	if len(names) < 2 {
 		return names

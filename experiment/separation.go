@@ -2,7 +2,10 @@ package experiment
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
+	"github.com/go-echarts/go-echarts/v2/render"
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -10,6 +13,7 @@ import (
 	"github.com/mtlora/mtlora/analysis"
 	"github.com/mtlora/mtlora/datasets"
 	"github.com/mtlora/mtlora/mtlcore"
+	"github.com/mtlora/mtlora/plots"
 )
 
 // LayerInputs runs the run's encoder on examples and returns, for every adapted layer (mtlcore.Layers
@@ -73,10 +77,10 @@ func (tr *Trained) LayerInputs(set *datasets.Set) (map[string][][]float64, error
 }
 
 // Separation measures how the tasks' low-rank features separate in every adapted layer on real inputs
-// (analysis.Separate): perTask examples of each task of the split of data (spread over it, as evaluation
+// (analysis.Separate): perTask examples of each of the run's tasks in the split of data (spread over it, as evaluation
 // picks them), each point the example's feature A'_t·x̄ under its own task t.
 func (tr *Trained) Separation(data string, split datasets.Split, perTask int) ([]analysis.Separation, error) {
-	all, _, err := tr.runSet(data, nil)
+	all, _, err := tr.runSet(data, tr.TaskNames())
 	if err != nil {
 		return nil, err
 	}
@@ -125,4 +129,53 @@ func (tr *Trained) Separation(data string, split datasets.Split, perTask int) ([
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// SeparationCharts draw Separation's measurements of runs on the same tasks and inputs (names label the
+// runs, e.g. their methods): the silhouette of the tasks' features in every adapted layer, one series per
+// run and one for the layers' inputs x̄ (the same for every run: the separation already in the inputs);
+// then, for each layer in show (short names as the first chart's axis gives them, e.g. "layer_5/attention/value"),
+// each run's t-SNE picture of its features coloured by task.
+func SeparationCharts(tasks, names []string, runs [][]analysis.Separation, show []string) ([]render.Renderer, error) {
+	if len(names) != len(runs) || len(runs) == 0 {
+		return nil, fmt.Errorf("experiment: %d names for %d runs' separations", len(names), len(runs))
+	}
+	var paths []string
+	for _, s := range runs[0] {
+		paths = append(paths, s.Layer)
+	}
+	short := shortLayerNames(paths)
+	for i, r := range runs {
+		if len(r) != len(paths) {
+			return nil, fmt.Errorf("experiment: run %s has %d adapted layers, run %s %d", names[i], len(r), names[0], len(paths))
+		}
+	}
+	var series []plots.Series
+	for i, r := range runs {
+		s := plots.Series{Name: names[i] + ": features"}
+		for _, l := range r {
+			s.Y = append(s.Y, l.Silhouette)
+		}
+		series = append(series, s)
+	}
+	in := plots.Series{Name: "inputs x̄"}
+	for _, l := range runs[0] {
+		in.Y = append(in.Y, l.InputSilhouette)
+	}
+	charts := []render.Renderer{plots.Bars("Task separation per layer (silhouette)",
+		"read: how far each layer's low-rank features separate by task (1 = apart, 0 = mixed); inputs x̄: the separation already in what the layer reads",
+		"silhouette", short, append(series, in))}
+	for _, want := range show {
+		j := slices.Index(short, want)
+		if j < 0 {
+			return nil, fmt.Errorf("experiment: no adapted layer %q (layers: %s)", want, strings.Join(short, ", "))
+		}
+		for i, r := range runs {
+			l := r[j]
+			charts = append(charts, plots.Scatter(fmt.Sprintf("%s — %s: t-SNE of the low-rank features", names[i], want),
+				fmt.Sprintf("read: clouds apart = the tasks' features differ. silhouette %.2f (inputs %.2f), probe accuracy %.2f (inputs %.2f, chance %.2f); t-SNE trustworthiness %.2f",
+					l.Silhouette, l.InputSilhouette, l.Probe, l.InputProbe, 1/float64(len(tasks)), l.Trustworthiness), "t-SNE", tasks, l.TSNE, l.Tasks))
+		}
+	}
+	return charts, nil
 }

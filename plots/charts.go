@@ -124,11 +124,12 @@ func Ablation(title, yName string, bars []MeanStd) *charts.BoxPlot {
 	return c
 }
 
-// Scatter draws 2-D points coloured by task (e.g. projected low-rank features).
-func Scatter(title, subtitle string, taskNames []string, points [][2]float64, tasks []int) *charts.Scatter {
+// Scatter draws 2-D points coloured by task (e.g. projected low-rank features); axis names the axes ("PC":
+// PC 1 and PC 2).
+func Scatter(title, subtitle, axis string, taskNames []string, points [][2]float64, tasks []int) *charts.Scatter {
 	c := charts.NewScatter()
-	c.SetGlobalOptions(append(base(title, subtitle), charts.WithXAxisOpts(opts.XAxis{Name: "PC 1", Scale: opts.Bool(true)}),
-		charts.WithYAxisOpts(opts.YAxis{Name: "PC 2", Scale: opts.Bool(true)}), charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "bottom"}))...)
+	c.SetGlobalOptions(append(base(title, subtitle), charts.WithXAxisOpts(opts.XAxis{Name: axis + " 1", Scale: opts.Bool(true)}),
+		charts.WithYAxisOpts(opts.YAxis{Name: axis + " 2", Scale: opts.Bool(true)}), charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "bottom"}))...)
 	for t, name := range taskNames {
 		var data []opts.ScatterData
 		for i, p := range points {

@@ -30,7 +30,7 @@ func allCharts() []render.Renderer {
 		Lines("Loss per task", "read: "+evil, "step", "loss", []int{0, 10, 20}, []Series{{Name: tasks[0], Y: []float64{1, 0.5, 0.3}, Std: []float64{0.1, 0.05, 0.02}}, {Name: tasks[1], Y: []float64{1.2, 0.9, 0.8}}, {Name: tasks[2], Y: []float64{0.9, 0.4, 0.2}}}),
 		Heatmap("Gradient cosine", "between tasks", tasks, tasks, [][]float64{{1, -0.5, 0.2}, {-0.5, 1, 0}, {0.2, 0, 1}}, -1, 1),
 		Ablation("Mean score", "score", []MeanStd{{"lora", 0.62, 0.01}, {evil, 0.64, 0.02}}),
-		Scatter("Features", "PCA", tasks, [][2]float64{{0, 0}, {1, 1}, {2, 0}, {0.5, 2}}, []int{0, 1, 2, 1}),
+		Scatter("Features", "PCA", "PC", tasks, [][2]float64{{0, 0}, {1, 1}, {2, 0}, {0.5, 2}}, []int{0, 1, 2, 1}),
 		Bars("Mixing weights", "per task", "weight", []string{"B1", "B2"}, []Series{{Name: tasks[0], Y: []float64{0.7, 0.3}}, {Name: tasks[1], Y: []float64{0.2, 0.8}}}),
 	}
 }
