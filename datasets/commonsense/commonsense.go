@@ -211,8 +211,8 @@ func readTaskFiles(tarball string, tasks []Task) (map[string][]byte, error) {
 // example is one parsed example: its text and its choices with their scores, in the file's order.
 // The window of a TimeDial dialog kept around its blank, in characters.
 const (
-	TimedialBefore = 150
-	TimedialAfter  = 60
+	TimedialBefore = 100
+	TimedialAfter  = 40
 )
 
 // timedialWindow keeps TimeDial's question ("Which phrase best fits the <MASK> span? Context: …") and the
