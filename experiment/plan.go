@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -78,6 +79,36 @@ func (p Plan) Validate() error {
 		}
 	}
 	return nil
+}
+
+// ReadPlan reads a plan file (ParsePlan), naming the file in its errors.
+func ReadPlan(path string) (Plan, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Plan{}, err
+	}
+	p, err := ParsePlan(data)
+	if err != nil {
+		return p, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
+}
+
+// Small is the plan at smoke-test size, for CI and a first look: the same runs (every value of every axis
+// but the seed, which keeps its first two) at 4 steps of 4 examples, evaluated every 2 steps on at most 6
+// examples per task, without warm-up, under the name NAME-small so its results never mix with full-size ones.
+func (p Plan) Small() Plan {
+	p.Name += "-small"
+	p.Run = p.Run.clone()
+	p.Run.Steps, p.Run.BatchSize, p.Run.EvalEvery, p.Run.EvalMax, p.Run.Warmup = 4, 4, 2, 6, 0
+	if p.Run.Devices > 1 {
+		p.Run.BatchSize = 4 * p.Run.Devices
+	}
+	if len(p.Vary.Seed) > 2 {
+		p.Vary.Seed = slices.Clone(p.Vary.Seed[:2])
+	}
+	p.Vary.Steps = nil
+	return p
 }
 
 // configs expands Vary over Run.

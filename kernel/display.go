@@ -208,26 +208,49 @@ func ResultsDir(plan experiment.Plan) string {
 // (re-running an unchanged cell trains nothing), unfinished ones resume. It returns exactly the plan's runs,
 // in plan order — never other runs that share the folder.
 func RunPlan(plan experiment.Plan) ([]*experiment.Result, error) {
+	results, _, err := PlanResults(plan, ResultsDir(plan), true)
+	return results, err
+}
+
+// PlanResults returns the plan's finished runs in dir (a sweep folder, as mtlora sweep -dir writes it), in plan
+// order, and the ids of those not finished there. With runMissing it first runs those (with a live dashboard),
+// so that every run is finished; without, it trains nothing: a notebook regenerating figures reads what a
+// sweep left and says what is missing.
+func PlanResults(plan experiment.Plan, dir string, runMissing bool) (results []*experiment.Result, missing []string, err error) {
 	runs, err := plan.Runs()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	b, err := backend.New()
-	if err != nil {
-		return nil, err
+	if runMissing {
+		b, err := backend.New()
+		if err != nil {
+			return nil, nil, err
+		}
+		total := 0
+		for _, r := range runs {
+			total += r.Config.Steps
+		}
+		dash := NewDashboard(fmt.Sprintf("plan %s: %d run(s)", plan.Name, len(runs)), total)
+		dash.SetStatus(backend.Reason())
+		env := experiment.Env{Backend: b, OnStep: experiment.TotalProgress(runs, func(done, _ int, loss float64) { dash.OnStep(done, loss) })}
+		rep, err := experiment.RunSweep(env, runs, dir, 1, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		dash.SetStatus(fmt.Sprintf("%d run(s) trained, %d reused from %s; %s", len(rep.Executed), len(rep.Skipped), dir, backend.Reason()))
+		dash.Done()
+		return rep.Runs, nil, nil
 	}
-	total := 0
 	for _, r := range runs {
-		total += r.Config.Steps
+		res, ok, err := experiment.ReadResult(experiment.RunDir(dir, r.ID()))
+		if err != nil {
+			return nil, nil, err
+		}
+		if ok {
+			results = append(results, res)
+		} else {
+			missing = append(missing, r.ID())
+		}
 	}
-	dash := NewDashboard(fmt.Sprintf("plan %s: %d run(s)", plan.Name, len(runs)), total)
-	dash.SetStatus(backend.Reason())
-	env := experiment.Env{Backend: b, OnStep: experiment.TotalProgress(runs, func(done, _ int, loss float64) { dash.OnStep(done, loss) })}
-	rep, err := experiment.RunSweep(env, runs, ResultsDir(plan), 1, nil)
-	if err != nil {
-		return nil, err
-	}
-	dash.SetStatus(fmt.Sprintf("%d run(s) trained, %d reused from %s; %s", len(rep.Executed), len(rep.Skipped), ResultsDir(plan), backend.Reason()))
-	dash.Done()
-	return rep.Runs, nil
+	return results, missing, nil
 }

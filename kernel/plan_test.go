@@ -8,6 +8,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 
+	"github.com/mtlora/mtlora/backend"
 	"github.com/mtlora/mtlora/datasets"
 	"github.com/mtlora/mtlora/experiment"
 	"github.com/mtlora/mtlora/mtlcore"
@@ -111,5 +112,38 @@ func TestRunPlanTablesHoldOnlyThePlansRuns(t *testing.T) {
 		if ts != before[id] {
 			t.Errorf("run %s was trained again", id)
 		}
+	}
+}
+
+// Without runMissing, PlanResults trains nothing: it returns the plan's finished runs and names the others.
+// Small keeps every method and two seeds, under its own name.
+func TestPlanResultsReadsWhatIsFinished(t *testing.T) {
+	run := experiment.Defaults()
+	run.Data, run.Targets, run.BudgetRank = experiment.Synthetic, mtlcore.TargetDense, 8
+	run.Steps, run.BatchSize, run.EvalEvery = 300, 64, 50
+	full := experiment.NewPlan("paper", run)
+	full.Vary.Method = []mtlcore.Method{mtlcore.LoRA, mtlcore.MTLLoRA}
+	full.Vary.Seed = []int64{1, 2, 3}
+	plan := full.Small()
+	runs, err := plan.Runs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Name != "paper-small" || len(runs) != 4 || runs[0].Config.Steps != 4 || runs[3].Config.Method != mtlcore.MTLLoRA || runs[3].Config.Seed != 2 {
+		t.Fatalf("small plan %s: %d runs, first %+v", plan.Name, len(runs), runs[0].Config)
+	}
+	dir := t.TempDir()
+	if _, err := experiment.Execute(experiment.Env{Backend: backend.MustNew()}, runs[1], experiment.RunDir(dir, runs[1].ID())); err != nil {
+		t.Fatal(err)
+	}
+	results, missing, err := PlanResults(plan, dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 1 || results[0].ID != runs[1].ID() || len(missing) != 3 || missing[0] != runs[0].ID() {
+		t.Errorf("results %d, missing %v", len(results), missing)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(dir, "runs")); len(entries) != 1 {
+		t.Errorf("%d run folders: PlanResults without runMissing trained something", len(entries))
 	}
 }

@@ -1,7 +1,10 @@
 package plots
 
 import (
+	"path/filepath"
 	"strings"
+
+	"github.com/mtlora/mtlora/internal/atomicfile"
 )
 
 // Markdown writes the table as a GitHub-flavoured Markdown table (the title as a bold line above it; "|" in
@@ -69,3 +72,44 @@ var latexEscaper = strings.NewReplacer(`\`, `\textbackslash{}`, "&", `\&`, "%", 
 	"{", `\{`, "}", `\}`, "~", `\textasciitilde{}`, "^", `\textasciicircum{}`, "±", `$\pm$`, "−", `$-$`, "\n", " ")
 
 func latexCell(s string) string { return latexEscaper.Replace(s) }
+
+// WriteFigure writes the page as a figure in every format a paper or a README needs, and returns the paths:
+// dir/name.html (self-contained), dir/name.png (the whole page, width px wide, by headless Chromium),
+// dir/name-1.svg, -2, … (each chart as vector graphics), and, when the page has tables, dir/name.md and
+// dir/name.tex (every table, Markdown and LaTeX).
+func (p Page) WriteFigure(dir, name string, width int) ([]string, error) {
+	html := filepath.Join(dir, name+".html")
+	if err := p.WriteHTML(html); err != nil {
+		return nil, err
+	}
+	png := filepath.Join(dir, name+".png")
+	if err := Screenshot(html, png, width, 0); err != nil {
+		return nil, err
+	}
+	paths := []string{html, png}
+	if len(p.Charts) > 0 {
+		svgs, err := p.WriteSVGs(dir, name, width)
+		if err != nil {
+			return nil, err
+		}
+		paths = append(paths, svgs...)
+	}
+	if len(p.Tables) > 0 {
+		var md, tex strings.Builder
+		for i, t := range p.Tables {
+			if i > 0 {
+				md.WriteString("\n")
+				tex.WriteString("\n")
+			}
+			md.WriteString(t.Markdown())
+			tex.WriteString(t.LaTeX())
+		}
+		for ext, text := range map[string]string{".md": md.String(), ".tex": tex.String()} {
+			if err := atomicfile.Write(filepath.Join(dir, name+ext), []byte(text)); err != nil {
+				return nil, err
+			}
+		}
+		paths = append(paths, filepath.Join(dir, name+".md"), filepath.Join(dir, name+".tex"))
+	}
+	return paths, nil
+}

@@ -46,13 +46,9 @@ Flags:
 	if *specPath == "" {
 		return fmt.Errorf("-spec is required")
 	}
-	data, err := os.ReadFile(*specPath)
+	plan, err := experiment.ReadPlan(*specPath)
 	if err != nil {
 		return err
-	}
-	plan, err := experiment.ParsePlan(data)
-	if err != nil {
-		return fmt.Errorf("%s: %w", *specPath, err)
 	}
 	if *dir == "" {
 		*dir = filepath.Join("sweeps", plan.Name)
