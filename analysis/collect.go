@@ -182,36 +182,45 @@ type Transforms struct {
 	Mixing         [][]float64
 }
 
-// ReadTransforms reads the task-specific parts of the adapted layer at path: nil for a layer without Λ
-// (methods other than MTL-LoRA). It reads only Λ and w — cheap enough to call during training.
+// ReadTransforms reads the task-specific parts of the adapted layer at path: nil for a layer without Λ or
+// mixing weights (methods other than MTL-LoRA); Λ left empty for MTL-LoRA without Λ (lambda none). It reads
+// only Λ and w — cheap enough to call during training.
 func ReadTransforms(store *model.Store, cfg mtlcore.Config, path string) (*Transforms, error) {
-	if store.GetVariable(path+"/"+mtlcore.ScopeAdapter+"/"+mtlcore.VarLambda) == nil {
+	lamPath, mixPath := path+"/"+mtlcore.ScopeAdapter+"/"+mtlcore.VarLambda, path+"/"+mtlcore.ScopeAdapter+"/"+mtlcore.VarMixLogits
+	hasLambda, hasMix := store.GetVariable(lamPath) != nil, store.GetVariable(mixPath) != nil
+	if !hasLambda && !hasMix {
 		return nil, nil
 	}
-	lam, err := values(store, path+"/"+mtlcore.ScopeAdapter+"/"+mtlcore.VarLambda)
-	if err != nil {
-		return nil, err
-	}
 	t := &Transforms{}
-	r := cfg.Rank
-	for task := range cfg.NumTasks {
-		m := make([][]float64, r)
-		diag := make([]float64, r)
-		for i := range r {
-			m[i] = make([]float64, r)
-			if cfg.Lambda == mtlcore.LambdaDiagonal {
-				m[i][i] = lam[task*r+i]
-			} else {
-				copy(m[i], lam[task*r*r+i*r:task*r*r+(i+1)*r])
-			}
-			diag[i] = m[i][i]
+	if hasLambda {
+		lam, err := values(store, lamPath)
+		if err != nil {
+			return nil, err
 		}
-		t.Lambda, t.LambdaDiagonal = append(t.Lambda, m), append(t.LambdaDiagonal, diag)
-		if cfg.Lambda == mtlcore.LambdaFull {
-			t.LambdaMatrix = append(t.LambdaMatrix, m)
+		r := cfg.Rank
+		for task := range cfg.NumTasks {
+			m := make([][]float64, r)
+			diag := make([]float64, r)
+			for i := range r {
+				m[i] = make([]float64, r)
+				if cfg.Lambda == mtlcore.LambdaDiagonal {
+					m[i][i] = lam[task*r+i]
+				} else {
+					copy(m[i], lam[task*r*r+i*r:task*r*r+(i+1)*r])
+				}
+				diag[i] = m[i][i]
+			}
+			t.Lambda, t.LambdaDiagonal = append(t.Lambda, m), append(t.LambdaDiagonal, diag)
+			if cfg.Lambda == mtlcore.LambdaFull {
+				t.LambdaMatrix = append(t.LambdaMatrix, m)
+			}
 		}
 	}
-	if w, err := values(store, path+"/"+mtlcore.ScopeAdapter+"/"+mtlcore.VarMixLogits); err == nil {
+	if hasMix {
+		w, err := values(store, mixPath)
+		if err != nil {
+			return nil, err
+		}
 		n := len(w) / cfg.NumTasks
 		for task := range cfg.NumTasks {
 			t.Mixing = append(t.Mixing, Softmax(w[task*n:(task+1)*n], cfg.Temperature))

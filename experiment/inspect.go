@@ -144,7 +144,7 @@ type TraceLayer struct {
 	Mixing         [][]float64 `json:"mixing"`          // [task][n]: softmax(w_t/τ)
 }
 
-// traceHook records AdapterTrace into dir every `every` steps; nothing for methods without Λ.
+// traceHook records AdapterTrace into dir every `every` steps; nothing for methods without Λ or mixing weights.
 func traceHook(store *model.Store, cfg mtlcore.Config, dir string, every int) trainer.Hook {
 	return trainer.Hook{Every: every, Fn: func(step int) error {
 		rec := TraceRecord{Step: step}
@@ -224,16 +224,20 @@ func TraceCharts(tasks []string, records []TraceRecord) []render.Renderer {
 		moved[t].Name, decided[t].Name = name, name
 	}
 	n := 0
+	hasLambda := false
 	for _, r := range records {
 		steps = append(steps, r.Step)
 		for t := range tasks {
 			var dist, top float64
 			for _, l := range r.Layers {
-				var d2 float64
-				for _, v := range l.LambdaDiagonal[t] {
-					d2 += (v - 1) * (v - 1)
+				if len(l.LambdaDiagonal) > t { // MTL-LoRA without Λ records mixing weights only
+					hasLambda = true
+					var d2 float64
+					for _, v := range l.LambdaDiagonal[t] {
+						d2 += (v - 1) * (v - 1)
+					}
+					dist += math.Sqrt(d2/float64(len(l.LambdaDiagonal[t]))) / float64(len(r.Layers))
 				}
-				dist += math.Sqrt(d2/float64(len(l.LambdaDiagonal[t]))) / float64(len(r.Layers))
 				if len(l.Mixing) > t {
 					top += slices.Max(l.Mixing[t]) / float64(len(r.Layers))
 					n = len(l.Mixing[t])
@@ -242,9 +246,12 @@ func TraceCharts(tasks []string, records []TraceRecord) []render.Renderer {
 			moved[t].Y, decided[t].Y = append(moved[t].Y, dist), append(decided[t].Y, top)
 		}
 	}
-	charts := []render.Renderer{plots.Lines("Λ_t over training",
-		"read: how far each task's transform has moved from the shared features (RMS of λ_t − 1, mean over layers; 0 = still shared)",
-		"step", "RMS(λ_t − 1)", steps, moved)}
+	var charts []render.Renderer
+	if hasLambda {
+		charts = append(charts, plots.Lines("Λ_t over training",
+			"read: how far each task's transform has moved from the shared features (RMS of λ_t − 1, mean over layers; 0 = still shared)",
+			"step", "RMS(λ_t − 1)", steps, moved))
+	}
 	if n > 0 {
 		charts = append(charts, plots.Lines("Mixing weights over training",
 			fmt.Sprintf("read: how decided each task is about the shared up-projections (largest of softmax(w_t/τ), mean over layers; %.2f = no preference, 1 = one B_i)", 1/float64(n)),

@@ -31,6 +31,9 @@ const (
 	LambdaDiagonal LambdaForm = iota
 	// LambdaFull: Λ_t ∈ R^{r×r} starting at the identity (the authors' training scripts).
 	LambdaFull
+	// LambdaNone: no task transform, Λ_t = I fixed (no parameters): the ablation of Λ, leaving the shared A
+	// and each task's mixture of the shared up-projections.
+	LambdaNone
 )
 
 func (f LambdaForm) String() string {
@@ -39,12 +42,14 @@ func (f LambdaForm) String() string {
 		return "diagonal"
 	case LambdaFull:
 		return "full"
+	case LambdaNone:
+		return "none"
 	}
 	return fmt.Sprintf("LambdaForm(%d)", int(f))
 }
 
 func (f LambdaForm) MarshalText() ([]byte, error) {
-	if f != LambdaDiagonal && f != LambdaFull {
+	if f != LambdaDiagonal && f != LambdaFull && f != LambdaNone {
 		return nil, fmt.Errorf("%w: field lambda: unknown form %d", ErrInvalidConfig, int(f))
 	}
 	return []byte(f.String()), nil
@@ -56,8 +61,10 @@ func (f *LambdaForm) UnmarshalText(b []byte) error {
 		*f = LambdaDiagonal
 	case "full":
 		*f = LambdaFull
+	case "none":
+		*f = LambdaNone
 	default:
-		return fmt.Errorf("%w: field lambda: unknown form %q, expected diagonal or full", ErrInvalidConfig, b)
+		return fmt.Errorf("%w: field lambda: unknown form %q, expected diagonal, full or none", ErrInvalidConfig, b)
 	}
 	return nil
 }
@@ -126,7 +133,7 @@ type Config struct {
 	// Temperature τ > 0 of MTL-LoRA's mixing softmax(w_t/τ).
 	Temperature float64 `json:"temperature,omitempty" help:"MTL-LoRA's temperature τ of softmax(w_t/τ), > 0"`
 	// Lambda is the form of MTL-LoRA's Λ_t.
-	Lambda LambdaForm `json:"lambda" help:"form of MTL-LoRA's Λ_t: diagonal or full"`
+	Lambda LambdaForm `json:"lambda" help:"form of MTL-LoRA's Λ_t: diagonal, full, or none (Λ_t = I, no task transform: the ablation)"`
 	// MixInit is how MTL-LoRA's mixing logits start.
 	MixInit MixInit `json:"mix_init" help:"MTL-LoRA's mixing logits at start: random (authors' code) or uniform (AdapterHub)"`
 	// TaskEmbeddingDim is the size of MoELoRA's learned task embedding E[t].

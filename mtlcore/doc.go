@@ -11,7 +11,7 @@
 // up-projections. The methods differ only in how they fill M and π:
 //
 //	LoRA           M = I, n = 1
-//	MTL-LoRA       M = Λ_t (diagonal or full), π = softmax(w_t/τ) per task
+//	MTL-LoRA       M = Λ_t (diagonal, full, or none: I), π = softmax(w_t/τ) per task
 //	MultiLoRA      n LoRA pairs stacked, each up-projection scaled per output by λ_i
 //	MoELoRA        n experts of rank r/n stacked, M = expert gate softmax(W_g·E[t]) repeated per rank
 //	HydraLoRA      π = softmax(W_r·x) per token (no task id; not mergeable)

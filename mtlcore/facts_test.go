@@ -194,6 +194,10 @@ func TestFactParameterCounts(t *testing.T) {
 	if got := c.TrainableParams(6, 5); got != 118 {
 		t.Errorf("MTL-LoRA full: %d, want 118", got)
 	}
+	c.Lambda = LambdaNone // no Λ: 0 instead of 12
+	if got := c.TrainableParams(6, 5); got != 70 {
+		t.Errorf("MTL-LoRA without Λ: %d, want 70", got)
+	}
 	if got := (Config{Method: LoRA, Rank: 8}).TrainableParams(384, 384); got != 6144 {
 		t.Errorf("LoRA r=8 on 384×384: %d, want 6144", got)
 	}
@@ -212,6 +216,9 @@ func TestFactTaskLocalGradients(t *testing.T) {
 		names, ok := perTask[row.cfg.Method]
 		if !ok {
 			continue
+		}
+		if row.cfg.Method == MTLLoRA && row.cfg.Lambda == LambdaNone {
+			names = []string{VarMixLogits} // no Λ to train
 		}
 		t.Run(row.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(9, 9))

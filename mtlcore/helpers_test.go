@@ -44,6 +44,8 @@ func testConfigs() []struct {
 	}
 	full := base(MTLLoRA)
 	full.Lambda = LambdaFull
+	none := base(MTLLoRA)
+	none.Lambda = LambdaNone
 	uniform := base(MTLLoRA)
 	uniform.MixInit = MixUniform
 	rs := base(LoRA)
@@ -51,7 +53,7 @@ func testConfigs() []struct {
 	rows := []struct {
 		name string
 		cfg  Config
-	}{{"mtl-lora-full", full}, {"mtl-lora-uniform-mix", uniform}, {"lora-rslora", rs}}
+	}{{"mtl-lora-full", full}, {"mtl-lora-no-lambda", none}, {"mtl-lora-uniform-mix", uniform}, {"lora-rslora", rs}}
 	for _, m := range Methods() {
 		rows = append(rows, struct {
 			name string

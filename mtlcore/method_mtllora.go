@@ -28,7 +28,7 @@ func init() {
 				return invalid("temperature", "τ = %v makes w/τ overflow float32 (|w| starts up to 1): τ must be ≥ %.3g",
 					c.Temperature, 1/math.MaxFloat32)
 			}
-			if c.Lambda != LambdaDiagonal && c.Lambda != LambdaFull {
+			if c.Lambda != LambdaDiagonal && c.Lambda != LambdaFull && c.Lambda != LambdaNone {
 				return invalid("lambda", "unknown form %d", int(c.Lambda))
 			}
 			if c.MixInit != MixRandom && c.MixInit != MixUniform {
@@ -36,12 +36,15 @@ func init() {
 			}
 			return nil
 		},
-		// r·dIn + n·r·dOut + T·r (diagonal Λ) or T·r² (full Λ) + T·n
+		// r·dIn + n·r·dOut + T·r (diagonal Λ), T·r² (full Λ) or 0 (no Λ) + T·n
 		params: func(c Config, dIn, dOut int) int {
 			r, n, T := c.Rank, c.N, c.NumTasks
 			lambda := T * r
-			if c.Lambda == LambdaFull {
+			switch c.Lambda {
+			case LambdaFull:
 				lambda = T * r * r
+			case LambdaNone:
+				lambda = 0
 			}
 			return r*dIn + n*r*dOut + lambda + T*n
 		},
@@ -56,14 +59,15 @@ func buildMTLLoRA(scope *model.Scope, x, taskIDs *Node, c Config, dIn, dOut int)
 	p := lowRank{scale: c.Scale()}
 	p.a = variable(scope, g, VarA, kaimingUniform(scope, dIn), dt, dIn, r)
 	p.b = variable(scope, g, VarB, initializer.Zero, dt, n, r, dOut)
-	if c.Lambda == LambdaFull {
+	switch c.Lambda {
+	case LambdaFull:
 		eye := func(g *Graph, s shapes.Shape) *Node {
 			return BroadcastToDims(InsertAxes(DiagonalWithValue(ScalarOne(g, s.DType), r), 0), T, r, r)
 		}
 		p.full = taskRows(variable(scope, g, VarLambda, eye, dt, T, r, r), taskIDs)
-	} else {
+	case LambdaDiagonal:
 		p.diag = taskRows(variable(scope, g, VarLambda, initializer.One, dt, T, r), taskIDs)
-	}
+	} // LambdaNone: z_t = z
 	mixInit := kaimingUniform(scope, n)
 	if c.MixInit == MixUniform {
 		mixInit = initializer.One
@@ -91,13 +95,18 @@ func mtlLoRAFactors(lv layerVars, c Config, dIn, dOut, task int) (Factors, error
 	}
 	pi := softmax(w[task*n:(task+1)*n], c.Temperature)
 	lambda := newMatrix(r, r) // Λ_t
-	if c.Lambda == LambdaFull {
+	switch c.Lambda {
+	case LambdaNone:
+		for j := 0; j < r; j++ {
+			lambda.set(j, j, 1)
+		}
+	case LambdaFull:
 		l, err := lv.read(ScopeAdapter, VarLambda, T, r, r)
 		if err != nil {
 			return f, err
 		}
 		copy(lambda.Data, l[task*r*r:(task+1)*r*r])
-	} else {
+	default:
 		l, err := lv.read(ScopeAdapter, VarLambda, T, r)
 		if err != nil {
 			return f, err

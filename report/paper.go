@@ -201,3 +201,38 @@ func TaskCurves(results []*experiment.Result) []render.Renderer {
 	}
 	return charts
 }
+
+// MainTablePage is a paper's main-table figure from a sweep's results: the average score per configuration
+// (mean ± std over seeds), each task's learning curves against its chance level, the table (MainTable), and
+// every configuration compared with ref (CompareTo; left out when ref is empty).
+func MainTablePage(title, intro string, results []*experiment.Result, ref string) (plots.Page, error) {
+	rows, _ := Summarize(results)
+	var bars []plots.MeanStd
+	for _, r := range rows {
+		bars = append(bars, plots.MeanStd{Name: fmt.Sprintf("%s (%d params)", r.Config, r.Params), Mean: r.Score[0], Std: r.Score[1]})
+	}
+	page := plots.Page{Title: title, Intro: intro,
+		Charts: append([]render.Renderer{plots.Ablation("Average score per method", "average task score", bars)}, TaskCurves(results)...),
+		Tables: []plots.Table{MainTable("Final validation scores (mean ± std over seeds)", results)},
+		Notes: []string{"Score: accuracy for multiple-choice tasks (chance: the mean of 1/choices), macro-F1 for classification, Pearson for regression; final evaluation on the validation split."}}
+	if ref != "" {
+		perTask, perSeed, err := CompareTo(results, ref)
+		if err != nil {
+			return page, err
+		}
+		page.Tables = append(page.Tables, ComparisonTable("Paired comparison with "+ref, perTask, perSeed))
+	}
+	return page, nil
+}
+
+// AblationPage is an ablation figure: the average score of each value of the varied hyperparameter (mean ±
+// std over seeds), and the table of every task's score.
+func AblationPage(title, intro string, results []*experiment.Result) plots.Page {
+	rows, _ := Summarize(results)
+	var bars []plots.MeanStd
+	for _, r := range rows {
+		bars = append(bars, plots.MeanStd{Name: r.Config, Mean: r.Score[0], Std: r.Score[1]})
+	}
+	return plots.Page{Title: title, Intro: intro, Charts: []render.Renderer{plots.Ablation(title, "average task score", bars)},
+		Tables: []plots.Table{MainTable(title+" (mean ± std over seeds)", results)}}
+}

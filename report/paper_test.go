@@ -62,4 +62,14 @@ func TestMainTableAndComparisons(t *testing.T) {
 	if charts := TaskCurves(results); len(charts) != 2 {
 		t.Errorf("%d learning-curve charts, want one per task", len(charts))
 	}
+	page, err := MainTablePage("main", "", results, "lora")
+	if err != nil || len(page.Charts) != 3 || len(page.Tables) != 2 {
+		t.Errorf("main-table page: %d charts, %d tables, %v", len(page.Charts), len(page.Tables), err)
+	}
+	if _, err := MainTablePage("main", "", results, "dora"); err == nil {
+		t.Error("a reference that is not among the results")
+	}
+	if page := AblationPage("Λ", "", results); len(page.Charts) != 1 || len(page.Tables[0].Rows) != 4 {
+		t.Errorf("ablation page: %d charts, table %q", len(page.Charts), page.Tables[0].Rows)
+	}
 }
