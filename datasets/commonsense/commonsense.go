@@ -17,10 +17,13 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
@@ -43,7 +46,7 @@ const SourceLicense = "Apache-2.0 (BIG-bench's repository and dataset card; the 
 // Name and version of the prepared suite; the version changes whenever the output would.
 const (
 	Name    = "commonsense"
-	Version = "2"
+	Version = "3"
 )
 
 // Files of a prepared suite directory.
@@ -70,6 +73,9 @@ type Task struct {
 	Name, Path, Mirrors, Source, Why string
 	Rule                             string                       `json:",omitempty"`
 	Rewrite                          func(string) (string, error) `json:"-"`
+	// Shuffle puts each example's choices in an order drawn from a hash of its text and choices (for a
+	// source that lists the right answer at one position).
+	Shuffle bool `json:",omitempty"`
 }
 
 // Tasks are the suite's eight tasks.
@@ -82,9 +88,9 @@ var Tasks = []Task{
 		Why: "Winograd-schema pronoun resolution with a stated reason, judged correct or not, as WinoGrande"},
 	{Name: "timedial", Path: "timedial", Mirrors: "HellaSwag", Source: "TimeDial (Qin et al., 2021)",
 		Why: "pick the phrase that fits a dialog's temporal context (3 choices): plausible continuation, as HellaSwag",
-		Rule: fmt.Sprintf("the dialog cut to the words within %d characters before and %d after its <MASK> (dialogs are ~700 characters, far past a small model's sequence length, and the blank is anywhere in them)",
-			TimedialBefore, TimedialAfter),
-		Rewrite: timedialWindow},
+		Rule: fmt.Sprintf("the dialog cut to the words within %d characters before and %d after its <MASK> (dialogs are ~700 characters, far past a small model's sequence length, and the blank is anywhere in them); "+
+			"the choices put in an order drawn from a hash of the text (the source lists the right answer third every time)", TimedialBefore, TimedialAfter),
+		Rewrite: timedialWindow, Shuffle: true},
 	{Name: "wikihow-step", Path: "goal_step_wikihow/step_inference", Mirrors: "PIQA", Source: "wikiHow goal–step relations (Zhang, Lyu and Callison-Burch, 2020)",
 		Why: "pick the step that achieves a goal (4 choices), as PIQA's goal → solution"},
 	{Name: "sports", Path: "sports_understanding", Mirrors: "PIQA (plausibility)", Source: "BIG-bench task sports_understanding (sentences built from templates by its authors)",
@@ -132,6 +138,11 @@ type TaskSheet struct {
 	Ambiguous  int            `json:"ambiguous"`   // dropped: not exactly one right answer
 	Duplicates int            `json:"duplicates"`  // dropped: the same text, choices and answer again
 	Conflicts  int            `json:"conflicting"` // dropped: one text and set of choices with different answers
+	// Majority is the validation accuracy of answering without reading the question: the candidate whose
+	// text is most often right in the training split, or (no candidate ever right there, or a tie) the
+	// position most often right there. Above Chance when the answers are unbalanced ("No" more often than
+	// "Yes"): the bar a model must clear to have learned more than the answers' frequencies.
+	Majority float64 `json:"majority"`
 }
 
 // Datasheet describes a prepared suite.
@@ -334,6 +345,9 @@ func Build(files map[string][]byte) ([]Row, []TaskSheet, error) {
 			for i, c := range e.choices {
 				choices[i] = strings.TrimSpace(c)
 			}
+			if t.Shuffle {
+				choices, right = shuffled(t.Name, text, choices, right)
+			}
 			key := normalise(text) + "\x00" + normalise(strings.Join(choices, "\x00")) // the same text may come with other choices
 			if _, seen := byText[key]; !seen {
 				order = append(order, key)
@@ -365,9 +379,70 @@ func Build(files map[string][]byte) ([]Row, []TaskSheet, error) {
 			return nil, nil, fmt.Errorf("%w: task %s kept no examples", ErrPrepare, t.Name)
 		}
 		sheet.Chance /= float64(total)
+		sheet.Majority = majority(rows, t.Name)
 		sheets = append(sheets, sheet)
 	}
 	return rows, sheets, nil
+}
+
+// shuffled reorders choices by a permutation drawn from a hash of the task, text and choices, and returns
+// where the right one went.
+func shuffled(task, text string, choices []string, right int) ([]string, int) {
+	h := sha256.Sum256([]byte(task + "\x00" + normalise(text) + "\x00" + strings.Join(choices, "\x00")))
+	rng := rand.New(rand.NewPCG(binary.LittleEndian.Uint64(h[:8]), binary.LittleEndian.Uint64(h[8:16])))
+	perm := rng.Perm(len(choices))
+	out := make([]string, len(choices))
+	at := 0
+	for i, j := range perm { // choice j goes to position i
+		out[i] = choices[j]
+		if j == right {
+			at = i
+		}
+	}
+	return out, at
+}
+
+// majority is TaskSheet.Majority of a task's rows.
+func majority(rows []Row, task string) float64 {
+	textRight, posRight := map[string]int{}, map[int]int{}
+	for _, r := range rows {
+		if r.Task == task && r.Split == "train" {
+			textRight[r.Choices[r.Label]]++
+			posRight[r.Label]++
+		}
+	}
+	bestPos := 0
+	for p, n := range posRight {
+		if n > posRight[bestPos] || n == posRight[bestPos] && p < bestPos {
+			bestPos = p
+		}
+	}
+	right, total := 0, 0
+	for _, r := range rows {
+		if r.Task != task || r.Split != "validation" {
+			continue
+		}
+		pick, best, tie := -1, 0, false
+		for i, c := range r.Choices {
+			switch n := textRight[c]; {
+			case n > best:
+				pick, best, tie = i, n, false
+			case n == best && n > 0:
+				tie = true
+			}
+		}
+		if pick < 0 || tie {
+			pick = min(bestPos, len(r.Choices)-1)
+		}
+		if pick == r.Label {
+			right++
+		}
+		total++
+	}
+	if total == 0 {
+		return 0
+	}
+	return float64(right) / float64(total)
 }
 
 // SpecOf is the datasets.Spec of the suite's data file.
@@ -427,7 +502,7 @@ func markdown(s *Datasheet) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s v%s: a multi-task commonsense suite\n\nBuilt by `mtlora prepare-benchmark commonsense` from %s, SHA-256 %s.\n\n", s.Name, s.Version, s.Source, s.SourceSHA256)
 	fmt.Fprintf(&b, "Licence: %s.\n\nSplits: %s.\n\n", s.License, s.SplitRule)
-	b.WriteString("| task | stands in for | train | validation | test | choices | chance | dropped (ambiguous / duplicate / conflicting) | source | why |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| task | stands in for | train | validation | test | choices | chance | majority answer | dropped (ambiguous / duplicate / conflicting) | source | why |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, t := range s.Tasks {
 		var ks []string
 		for _, k := range sortedInts(t.Choices) {
@@ -437,8 +512,8 @@ func markdown(s *Datasheet) string {
 		if t.Rule != "" {
 			why += "; built: " + t.Rule
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %s | %.3f | %d / %d / %d | %s | %s |\n", t.Name, t.Mirrors, t.Counts["train"], t.Counts["validation"],
-			t.Counts["test"], strings.Join(ks, ", "), t.Chance, t.Ambiguous, t.Duplicates, t.Conflicts, t.Source, why)
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %s | %.3f | %.3f | %d / %d / %d | %s | %s |\n", t.Name, t.Mirrors, t.Counts["train"], t.Counts["validation"],
+			t.Counts["test"], strings.Join(ks, ", "), t.Chance, t.Majority, t.Ambiguous, t.Duplicates, t.Conflicts, t.Source, why)
 	}
 	fmt.Fprintf(&b, "\nExamples: %d train, %d validation, %d test.\n", s.TotalsBySplit["train"], s.TotalsBySplit["validation"], s.TotalsBySplit["test"])
 	return b.String()

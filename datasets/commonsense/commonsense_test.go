@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -119,17 +120,32 @@ func TestDatasheetRecounted(t *testing.T) {
 		t.Fatalf("%d tasks in the spec, %d in the datasheet", len(set.Spec.Tasks), len(sheet.Tasks))
 	}
 	type count struct {
-		splits  map[string]int
-		choices map[int]int
-		chance  float64
-		split   map[string]string // normalised text → split
+		splits     map[string]int
+		choices    map[int]int
+		chance     float64
+		split      map[string]string // normalised text → split
+		positions  map[int32]int     // right answers by position
+		trainRight map[string]int    // right answers' texts in train
+		valRight   map[string]int    // … in validation
+		sets       map[string]bool   // the sets of choices (sorted)
 	}
 	got := make([]count, len(set.Spec.Tasks))
 	for i := range got {
-		got[i] = count{splits: map[string]int{}, choices: map[int]int{}, split: map[string]string{}}
+		got[i] = count{splits: map[string]int{}, choices: map[int]int{}, split: map[string]string{}, positions: map[int32]int{},
+			trainRight: map[string]int{}, valRight: map[string]int{}, sets: map[string]bool{}}
 	}
 	for _, e := range set.Examples {
 		c := &got[e.Task]
+		c.positions[e.Label]++
+		cs := slices.Clone(e.Choices)
+		slices.Sort(cs)
+		c.sets[strings.Join(cs, "\x00")] = true
+		switch e.Split {
+		case datasets.Train:
+			c.trainRight[e.Choices[e.Label]]++
+		case datasets.Validation:
+			c.valRight[e.Choices[e.Label]]++
+		}
 		c.splits[e.Split.String()]++
 		c.choices[len(e.Choices)]++
 		c.chance += 1 / float64(len(e.Choices))
@@ -149,6 +165,27 @@ func TestDatasheetRecounted(t *testing.T) {
 			math.Abs(ts.Chance-c.chance/float64(n)) > 1e-9 || n < 900 {
 			t.Errorf("%s: datasheet counts %v choices %v chance %.4f; the data %v %v %.4f", ts.Name, ts.Counts, ts.Choices, ts.Chance,
 				c.splits, c.choices, c.chance/float64(n))
+		}
+		// No task gives its answer away by position (TimeDial's source lists it third every time).
+		for p, k := range c.positions {
+			if float64(k) > 0.7*float64(n) {
+				t.Errorf("%s: the right answer is at position %d in %d of %d examples", ts.Name, p, k, n)
+			}
+		}
+		// Where every example has the same two choices ("Yes", "No"), the majority answer is the one right more
+		// often in train, and its accuracy the share of validation examples it answers.
+		if len(c.sets) == 1 && len(c.trainRight) == 2 {
+			top := ""
+			for text, k := range c.trainRight {
+				if top == "" || k > c.trainRight[top] {
+					top = text
+				}
+			}
+			if want := float64(c.valRight[top]) / float64(c.splits["validation"]); math.Abs(ts.Majority-want) > 1e-9 {
+				t.Errorf("%s: majority answer %.4f, recounted (%q) %.4f", ts.Name, ts.Majority, top, want)
+			}
+		} else if ts.Majority < 0 || ts.Majority > 1 {
+			t.Errorf("%s: majority answer %v", ts.Name, ts.Majority)
 		}
 	}
 }
