@@ -11,10 +11,18 @@ import (
 	"github.com/mtlora/mtlora/plots"
 )
 
+// Baseline is a row of scores per task that no training produced (e.g. the majority answer), shown under the
+// methods.
+type Baseline struct {
+	Name   string
+	Scores map[string]float64 // by task
+}
+
 // MainTable is the paper's main table from a sweep's results: a row per configuration (Summarize's groups,
 // in the order given) with its trainable parameters, seeds, and mean ± std over seeds of the average score and
-// of every task's final score; then, when every task reports its chance level (multiple choice), a chance row.
-func MainTable(title string, results []*experiment.Result) plots.Table {
+// of every task's final score; then, when every task reports its chance level (multiple choice), a chance row;
+// then a row per baseline that has a score for every task.
+func MainTable(title string, results []*experiment.Result, baselines ...Baseline) plots.Table {
 	rows, tasks := Summarize(results)
 	t := plots.Table{Title: title, Header: append([]string{"method", "trainable params", "seeds", "average"}, tasks...)}
 	for _, r := range rows {
@@ -30,6 +38,21 @@ func MainTable(title string, results []*experiment.Result) plots.Table {
 		for _, task := range tasks {
 			row = append(row, fmt.Sprintf("%.4f", chance[task]))
 			sum += chance[task]
+		}
+		row[3] = fmt.Sprintf("%.4f", sum/float64(len(tasks)))
+		t.Rows = append(t.Rows, row)
+	}
+baselines:
+	for _, b := range baselines {
+		var sum float64
+		row := []string{b.Name, "", "", ""}
+		for _, task := range tasks {
+			v, ok := b.Scores[task]
+			if !ok {
+				continue baselines
+			}
+			row = append(row, fmt.Sprintf("%.4f", v))
+			sum += v
 		}
 		row[3] = fmt.Sprintf("%.4f", sum/float64(len(tasks)))
 		t.Rows = append(t.Rows, row)
@@ -205,7 +228,7 @@ func TaskCurves(results []*experiment.Result) []render.Renderer {
 // MainTablePage is a paper's main-table figure from a sweep's results: the average score per configuration
 // (mean ± std over seeds), each task's learning curves against its chance level, the table (MainTable), and
 // every configuration compared with ref (CompareTo; left out when ref is empty).
-func MainTablePage(title, intro string, results []*experiment.Result, ref string) (plots.Page, error) {
+func MainTablePage(title, intro string, results []*experiment.Result, ref string, baselines ...Baseline) (plots.Page, error) {
 	rows, _ := Summarize(results)
 	var bars []plots.MeanStd
 	for _, r := range rows {
@@ -213,7 +236,7 @@ func MainTablePage(title, intro string, results []*experiment.Result, ref string
 	}
 	page := plots.Page{Title: title, Intro: intro,
 		Charts: append([]render.Renderer{plots.Ablation("Average score per method", "average task score", bars)}, TaskCurves(results)...),
-		Tables: []plots.Table{MainTable("Final validation scores (mean ± std over seeds)", results)},
+		Tables: []plots.Table{MainTable("Final validation scores (mean ± std over seeds)", results, baselines...)},
 		Notes: []string{"Score: accuracy for multiple-choice tasks (chance: the mean of 1/choices), macro-F1 for classification, Pearson for regression; final evaluation on the validation split."}}
 	if ref != "" {
 		perTask, perSeed, err := CompareTo(results, ref)

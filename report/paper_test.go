@@ -33,8 +33,8 @@ func TestMainTableAndComparisons(t *testing.T) {
 			fakeRun(mtlcore.MTLLoRA, mtlcore.LambdaDiagonal, s, 0.55+0.01*float64(s), 0.62+0.001*float64(s)),
 			fakeRun(mtlcore.MTLLoRA, mtlcore.LambdaFull, s, 0.4, 0.7))
 	}
-	tab := MainTable("main", results)
-	if len(tab.Rows) != 4 || tab.Rows[1][0] != "mtl-lora r=8 lambda=diagonal" || tab.Rows[2][0] != "mtl-lora r=8 lambda=full" || tab.Rows[3][0] != "chance" {
+	tab := MainTable("main", results, Baseline{Name: "majority", Scores: map[string]float64{"a": 0.5, "b": 0.7}}, Baseline{Name: "partial", Scores: map[string]float64{"a": 1}})
+	if len(tab.Rows) != 5 || tab.Rows[4][0] != "majority" || tab.Rows[4][3] != "0.6000" || tab.Rows[1][0] != "mtl-lora r=8 lambda=diagonal" || tab.Rows[2][0] != "mtl-lora r=8 lambda=full" || tab.Rows[3][0] != "chance" {
 		t.Fatalf("rows %q", tab.Rows)
 	}
 	if tab.Rows[0][2] != "3" || tab.Rows[0][4] != "0.5200 ± 0.0100" || tab.Rows[3][3] != "0.3750" || tab.Rows[3][5] != "0.5000" {

@@ -385,6 +385,32 @@ func Build(files map[string][]byte) ([]Row, []TaskSheet, error) {
 	return rows, sheets, nil
 }
 
+// ReadDatasheet reads the prepared suite's datasheet (Path).
+func ReadDatasheet() (*Datasheet, error) {
+	dir, err := Path()
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(filepath.Join(dir, DatasheetFile))
+	if err != nil {
+		return nil, err
+	}
+	var s Datasheet
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("commonsense: %s: %w", filepath.Join(dir, DatasheetFile), err)
+	}
+	return &s, nil
+}
+
+// Majorities are the tasks' majority-answer accuracies (TaskSheet.Majority) by task name.
+func (s *Datasheet) Majorities() map[string]float64 {
+	out := map[string]float64{}
+	for _, t := range s.Tasks {
+		out[t.Name] = t.Majority
+	}
+	return out
+}
+
 // shuffled reorders choices by a permutation drawn from a hash of the task, text and choices, and returns
 // where the right one went.
 func shuffled(task, text string, choices []string, right int) ([]string, int) {

@@ -1,11 +1,9 @@
 package commonsense
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -104,12 +102,8 @@ func TestDatasheetRecounted(t *testing.T) {
 		}
 		t.Skipf("%v (set MTLORA_REQUIRE_DATA=1 to make this an error)", err)
 	}
-	data, err := os.ReadFile(filepath.Join(dir, DatasheetFile))
+	sheet, err := ReadDatasheet()
 	if err != nil {
-		t.Fatal(err)
-	}
-	var sheet Datasheet
-	if err := json.Unmarshal(data, &sheet); err != nil {
 		t.Fatal(err)
 	}
 	set, err := Load(dir, datasets.ReadOptions{})
