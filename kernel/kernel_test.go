@@ -71,7 +71,7 @@ func TestRenderedNotebooksShowChartsWhole(t *testing.T) {
 	if len(pages) < 6 {
 		t.Fatalf("%d rendered notebooks in %s, expected every notebook", len(pages), dir)
 	}
-	withCharts := map[string]int{"01-tutorial": 15, "02-interference": 10, "03-ablation-sweep": 3} // at least (02: the synthetic analyses; MiniLM adds 25)
+	withCharts := map[string]int{"01-tutorial": 15, "02-interference": 10, "03-ablation-sweep": 3, "04-paper-figures": 50} // at least (02: the synthetic analyses; MiniLM adds 25)
 	for _, page := range pages {
 		name := strings.TrimSuffix(filepath.Base(page), ".html")
 		t.Run(name, func(t *testing.T) {

@@ -143,7 +143,7 @@ func (p Page) body(renderer string) (string, error) {
 			s.Element, m[1], noECharts, renderer, option)
 	}
 	for _, t := range p.Tables {
-		fmt.Fprintf(&b, "<h2>%s</h2>\n<table style=\"border-collapse:collapse\">\n<tr>", html.EscapeString(t.Title))
+		fmt.Fprintf(&b, "<h2>%s</h2>\n<table style=\"border-collapse:collapse;font-size:.85em;white-space:nowrap\">\n<tr>", html.EscapeString(t.Title))
 		for _, h := range t.Header {
 			fmt.Fprintf(&b, "<th style=\"border:1px solid #ccc;padding:.2em .5em\">%s</th>", html.EscapeString(h))
 		}

@@ -155,8 +155,8 @@ func taskScores(r *experiment.Result) map[string]float64 {
 // ComparisonTable shows CompareTo's comparisons: per configuration, the mean difference from the reference
 // with its spread, wins and losses, and both tests' p-values, over (seed, task) pairs and over seeds.
 func ComparisonTable(title string, perTask, perSeed []Comparison) plots.Table {
-	t := plots.Table{Title: title, Header: []string{"configuration", "vs", "mean difference (seed × task)", "wins / losses / ties",
-		"paired t p", "sign-flip p", "mean difference (seeds' averages)", "paired t p (seeds)", "sign-flip p (seeds)"}}
+	t := plots.Table{Title: title, Header: []string{"configuration", "reference", "configuration − reference (seed × task)", "wins / losses / ties",
+		"paired t p", "sign-flip p", "configuration − reference (seeds' averages)", "paired t p", "sign-flip p"}}
 	for i, c := range perTask {
 		s := perSeed[i]
 		t.Rows = append(t.Rows, []string{c.B, c.A, fmt.Sprintf("%+.4f ± %.4f (%d pairs)", c.MeanDiff, c.StdDiff, c.Pairs),
