@@ -238,6 +238,7 @@ func MainTablePage(title, intro string, results []*experiment.Result, ref string
 		Charts: append([]render.Renderer{plots.Ablation("Average score per method", "average task score", bars)}, TaskCurves(results)...),
 		Tables: []plots.Table{MainTable("Final validation scores (mean ± std over seeds)", results, baselines...)},
 		Notes: []string{"Score: accuracy for multiple-choice tasks (chance: the mean of 1/choices), macro-F1 for classification, Pearson for regression; final evaluation on the validation split."}}
+	page.Notes = append(page.Notes, runTime(results))
 	if ref != "" {
 		perTask, perSeed, err := CompareTo(results, ref)
 		if err != nil {
@@ -257,5 +258,19 @@ func AblationPage(title, intro string, results []*experiment.Result) plots.Page 
 		bars = append(bars, plots.MeanStd{Name: r.Config, Mean: r.Score[0], Std: r.Score[1]})
 	}
 	return plots.Page{Title: title, Intro: intro, Charts: []render.Renderer{plots.Ablation(title, "average task score", bars)},
-		Tables: []plots.Table{MainTable(title+" (mean ± std over seeds)", results)}}
+		Tables: []plots.Table{MainTable(title+" (mean ± std over seeds)", results)}, Notes: []string{runTime(results)}}
+}
+
+// runTime says how many runs a figure shows and how long they took together (each run's own wall-clock time,
+// as its result records it).
+func runTime(results []*experiment.Result) string {
+	var s float64
+	n := 0
+	for _, r := range results {
+		if r != nil {
+			s += r.Seconds
+			n++
+		}
+	}
+	return fmt.Sprintf("%d runs, %.1f hours of run time in all (%.0f minutes a run on average).", n, s/3600, s/60/float64(max(n, 1)))
 }
