@@ -257,7 +257,7 @@ func AblationPage(title, intro string, results []*experiment.Result) plots.Page 
 	for _, r := range rows {
 		bars = append(bars, plots.MeanStd{Name: r.Config, Mean: r.Score[0], Std: r.Score[1]})
 	}
-	return plots.Page{Title: title, Intro: intro, Charts: []render.Renderer{plots.Ablation(title, "average task score", bars)},
+	return plots.Page{Title: title, Intro: intro, Charts: []render.Renderer{plots.Ablation("Average score per variant", "average task score", bars)},
 		Tables: []plots.Table{MainTable(title+" (mean ± std over seeds)", results)}, Notes: []string{runTime(results)}}
 }
 
@@ -272,5 +272,9 @@ func runTime(results []*experiment.Result) string {
 			n++
 		}
 	}
-	return fmt.Sprintf("%d runs, %.1f hours of run time in all (%.0f minutes a run on average).", n, s/3600, s/60/float64(max(n, 1)))
+	total := fmt.Sprintf("%.1f hours", s/3600)
+	if s < 3600 {
+		total = fmt.Sprintf("%.1f minutes", s/60)
+	}
+	return fmt.Sprintf("%d runs, %s of run time in all (%.1f minutes a run on average).", n, total, s/60/float64(max(n, 1)))
 }
