@@ -84,7 +84,8 @@ func chanceLevels(results []*experiment.Result, tasks []string) (map[string]floa
 // CompareTo compares every configuration of results with the one named ref (a Summarize name, such as
 // "mtl-lora r=8", or a method, when one configuration has it) by Compare, pairing runs by seed: once over
 // (seed, task) pairs of final task scores, once over seeds' average scores. The second is the stricter test
-// (tasks are not independent draws), and with 3 seeds its sign-flip test cannot go below p = 0.25.
+// (tasks are not independent draws), and with 3 seeds its sign-flip test cannot go below p = 0.25. With one seed
+// so far, the per-seed comparison is the one difference, untested.
 func CompareTo(results []*experiment.Result, ref string) (perTask, perSeed []Comparison, err error) {
 	rows, tasks := Summarize(results)
 	ri := -1
@@ -131,17 +132,38 @@ func CompareTo(results []*experiment.Result, ref string) (perTask, perSeed []Com
 			}
 			sa, sb = append(sa, refRuns[s].Final().Score), append(sb, other[s].Final().Score)
 		}
-		ct, err := Compare(rows[ri].Config, row.Config, a, b)
+		ct, err := compareOrNot(rows[ri].Config, row.Config, a, b)
 		if err != nil {
 			return nil, nil, err
 		}
-		cs, err := Compare(rows[ri].Config, row.Config, sa, sb)
+		cs, err := compareOrNot(rows[ri].Config, row.Config, sa, sb)
 		if err != nil {
 			return nil, nil, err
 		}
 		perTask, perSeed = append(perTask, ct), append(perSeed, cs)
 	}
 	return perTask, perSeed, nil
+}
+
+// compareOrNot is Compare, or with fewer than 2 pairs (one seed so far) the difference without tests (NaN
+// p-values, shown as "—").
+func compareOrNot(nameA, nameB string, a, b []float64) (Comparison, error) {
+	if len(a) >= 2 || len(a) != len(b) {
+		return Compare(nameA, nameB, a, b)
+	}
+	c := Comparison{A: nameA, B: nameB, Pairs: len(a), StdDiff: math.NaN(), T: math.NaN(), PT: math.NaN(), PPermutation: math.NaN()}
+	if len(a) == 1 {
+		c.MeanDiff = b[0] - a[0]
+		switch {
+		case c.MeanDiff > 0:
+			c.Wins = 1
+		case c.MeanDiff < 0:
+			c.Losses = 1
+		default:
+			c.Ties = 1
+		}
+	}
+	return c, nil
 }
 
 func taskScores(r *experiment.Result) map[string]float64 {

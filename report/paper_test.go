@@ -59,6 +59,13 @@ func TestMainTableAndComparisons(t *testing.T) {
 	if tab := ComparisonTable("vs LoRA", perTask, perSeed); len(tab.Rows) != 2 || !strings.HasPrefix(tab.Rows[0][2], "+0.0") {
 		t.Errorf("comparison table %q", tab.Rows)
 	}
+	one, oneSeed, err := CompareTo(results[:3], "lora") // one seed: the per-seed comparison is untested
+	if err != nil || oneSeed[0].Pairs != 1 || !math.IsNaN(oneSeed[0].PT) || math.Abs(oneSeed[0].MeanDiff-0.0355) > 1e-12 || one[0].Pairs != 2 {
+		t.Errorf("one seed: %+v, %+v, %v", one, oneSeed, err)
+	}
+	if tab := ComparisonTable("", one, oneSeed); tab.Rows[0][7] != "—" {
+		t.Errorf("one seed's p-value shown as %q", tab.Rows[0][7])
+	}
 	if charts := TaskCurves(results); len(charts) != 2 {
 		t.Errorf("%d learning-curve charts, want one per task", len(charts))
 	}
