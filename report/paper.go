@@ -259,7 +259,7 @@ func MainTablePage(title, intro string, results []*experiment.Result, ref string
 	page := plots.Page{Title: title, Intro: intro,
 		Charts: append([]render.Renderer{plots.Ablation("Average score per method", "average task score", bars)}, TaskCurves(results)...),
 		Tables: []plots.Table{MainTable("Final validation scores (mean ± std over seeds)", results, baselines...)},
-		Notes: []string{"Score: accuracy for multiple-choice tasks (chance: the mean of 1/choices), macro-F1 for classification, Pearson for regression; final evaluation on the validation split."}}
+		Notes:  []string{"Score: accuracy for multiple-choice tasks (chance: the mean of 1/choices), macro-F1 for classification, Pearson for regression; final evaluation on the validation split."}}
 	page.Notes = append(page.Notes, runTime(results))
 	if ref != "" {
 		perTask, perSeed, err := CompareTo(results, ref)
