@@ -181,11 +181,22 @@ func ComparisonTable(title string, perTask, perSeed []Comparison) plots.Table {
 		"paired t p", "sign-flip p", "configuration − reference (seeds' averages)", "paired t p", "sign-flip p"}}
 	for i, c := range perTask {
 		s := perSeed[i]
-		t.Rows = append(t.Rows, []string{c.B, c.A, fmt.Sprintf("%+.4f ± %.4f (%d pairs)", c.MeanDiff, c.StdDiff, c.Pairs),
+		t.Rows = append(t.Rows, []string{c.B, c.A, difference(c, "pair"),
 			fmt.Sprintf("%d / %d / %d", c.Wins, c.Losses, c.Ties), pValue(c.PT), pValue(c.PPermutation),
-			fmt.Sprintf("%+.4f ± %.4f (%d seeds)", s.MeanDiff, s.StdDiff, s.Pairs), pValue(s.PT), pValue(s.PPermutation)})
+			difference(s, "seed"), pValue(s.PT), pValue(s.PPermutation)})
 	}
 	return t
+}
+
+// difference writes a comparison's mean difference, its spread when there is one, and its count of unit.
+func difference(c Comparison, unit string) string {
+	if c.Pairs != 1 {
+		unit += "s"
+	}
+	if math.IsNaN(c.StdDiff) {
+		return fmt.Sprintf("%+.4f (%d %s)", c.MeanDiff, c.Pairs, unit)
+	}
+	return fmt.Sprintf("%+.4f ± %.4f (%d %s)", c.MeanDiff, c.StdDiff, c.Pairs, unit)
 }
 
 func pValue(p float64) string {

@@ -63,7 +63,7 @@ func TestMainTableAndComparisons(t *testing.T) {
 	if err != nil || oneSeed[0].Pairs != 1 || !math.IsNaN(oneSeed[0].PT) || math.Abs(oneSeed[0].MeanDiff-0.0355) > 1e-12 || one[0].Pairs != 2 {
 		t.Errorf("one seed: %+v, %+v, %v", one, oneSeed, err)
 	}
-	if tab := ComparisonTable("", one, oneSeed); tab.Rows[0][7] != "—" {
+	if tab := ComparisonTable("", one, oneSeed); tab.Rows[0][7] != "—" || tab.Rows[0][6] != "+0.0355 (1 seed)" || tab.Rows[0][2] != "+0.0355 ± 0.0205 (2 pairs)" {
 		t.Errorf("one seed's p-value shown as %q", tab.Rows[0][7])
 	}
 	if charts := TaskCurves(results); len(charts) != 2 {
