@@ -139,12 +139,7 @@ func AnalyzeLayers(store *model.Store, cfg mtlcore.Config, inputs [][]float64) (
 			var points [][]float64
 			for t, f := range factors {
 				for _, x := range inputs {
-					z := make([]float64, f.A.Rows)
-					for i := range f.A.Rows {
-						for j := range f.A.Cols {
-							z[i] += f.A.Data[i*f.A.Cols+j] * x[j]
-						}
-					}
+					z := f.A.Apply(x)
 					feats[t] = append(feats[t], z)
 					points = append(points, z)
 					rep.Tasks = append(rep.Tasks, t)

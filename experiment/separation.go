@@ -85,7 +85,6 @@ func (tr *Trained) Separation(data string, split datasets.Split, perTask int) ([
 		return nil, err
 	}
 	sub := evalSubset(all, split, perTask)
-	sub.Spec = all.Spec
 	for i := range sub.Examples {
 		sub.Examples[i].Split = datasets.Test // LayerInputs walks one split
 	}
@@ -113,14 +112,7 @@ func (tr *Trained) Separation(data string, split datasets.Split, perTask int) ([
 		}
 		feats := make([][]float64, len(x))
 		for i, xi := range x {
-			a := factors[tasks[i]].A
-			z := make([]float64, a.Rows)
-			for r := range a.Rows {
-				for j, v := range xi {
-					z[r] += a.Data[r*a.Cols+j] * v
-				}
-			}
-			feats[i] = z
+			feats[i] = factors[tasks[i]].A.Apply(xi)
 		}
 		s, err := analysis.Separate(l.Path, x, feats, tasks)
 		if err != nil {

@@ -49,6 +49,18 @@ func newMatrix(rows, cols int) Matrix { return Matrix{rows, cols, make([]float64
 func (m Matrix) at(i, j int) float64     { return m.Data[i*m.Cols+j] }
 func (m Matrix) set(i, j int, x float64) { m.Data[i*m.Cols+j] = x }
 func (m Matrix) add(i, j int, x float64) { m.Data[i*m.Cols+j] += x }
+
+// Apply returns m·x for a vector x of length Cols.
+func (m Matrix) Apply(x []float64) []float64 {
+	out := make([]float64, m.Rows)
+	for i := range m.Rows {
+		for j := range m.Cols {
+			out[i] += m.Data[i*m.Cols+j] * x[j]
+		}
+	}
+	return out
+}
+
 func (m Matrix) t() Matrix {
 	o := newMatrix(m.Cols, m.Rows)
 	for i := 0; i < m.Rows; i++ {
