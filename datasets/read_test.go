@@ -3,6 +3,7 @@ package datasets
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -304,4 +305,41 @@ func TestScanDoesNotHideCallerPanics(t *testing.T) {
 	}()
 	_ = Scan(files[FormatParquet], ReadOptions{}, func(string, int64, arrow.RecordBatch) error { panic("caller bug") })
 	t.Error("Scan returned")
+}
+
+// MajorityAnswer, counted by hand: classification answers train's most frequent label; multiple choice the
+// candidate text most often right in train, else (never right, or a tie) train's most frequent position.
+func TestMajorityAnswer(t *testing.T) {
+	set := &Set{Spec: Spec{Tasks: []TaskSpec{{Name: "cls", Labels: []string{"a", "b", "c"}}, {Name: "mc", MultipleChoice: true},
+		{Name: "reg", Regression: true}, {Name: "empty", Labels: []string{"x", "y"}}}}}
+	add := func(task int32, split Split, label int32, choices ...string) {
+		set.Examples = append(set.Examples, Example{Task: task, Label: label, Choices: choices, Split: split})
+	}
+	// cls: train labels b, b, c, a → answer b; validation b, a, b, c → 2 of 4.
+	for _, l := range []int32{1, 1, 2, 0} {
+		add(0, Train, l)
+	}
+	for _, l := range []int32{1, 0, 1, 2} {
+		add(0, Validation, l)
+	}
+	add(0, Test, 0) // test: a → 0 of 1
+	// mc: train right "No" twice, "Yes" once; positions right: 1, 1, 0 → position 1.
+	add(1, Train, 1, "Yes", "No")
+	add(1, Train, 1, "Yes", "No")
+	add(1, Train, 0, "Yes", "No")
+	add(1, Validation, 0, "No", "Yes")       // "No" picked (position 0): right
+	add(1, Validation, 1, "Yes", "No")       // "No" picked: right
+	add(1, Validation, 0, "Maybe", "Never")  // never right in train: position 1: wrong
+	add(1, Validation, 1, "Yes", "No", "No") // "No" twice: a tie → position 1: right
+	add(1, Validation, 0, "Only")            // no text right in train; position 1 is past the last: the last, 0: right
+	add(2, Train, 0)
+	add(2, Validation, 0)
+	add(3, Train, 0)
+	got := set.MajorityAnswer(Validation)
+	if got[0] != 0.5 || got[1] != 0.8 || !math.IsNaN(got[2]) || !math.IsNaN(got[3]) {
+		t.Errorf("MajorityAnswer(validation) = %v, want [0.5 0.8 NaN NaN]", got)
+	}
+	if got := set.MajorityAnswer(Test); got[0] != 0 || !math.IsNaN(got[1]) {
+		t.Errorf("MajorityAnswer(test) = %v, want [0 NaN …]", got)
+	}
 }

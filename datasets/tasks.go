@@ -592,3 +592,58 @@ func (set *Set) Select(split Split) [][]int {
 	}
 	return out
 }
+
+// MajorityAnswer is, per task, the accuracy on split of answering without reading the input: the bar a model
+// must clear to have learned more than the answers' frequencies. A classification task answers the label most
+// often right in the training split (ties: the lower class index); a multiple-choice task answers the candidate
+// whose text is most often right in the training split or, when none of its candidates was ever right there or
+// two tie, the position most often right there (ties: the first; past its last candidate: the last). NaN for a
+// regression task and for a task without examples in split.
+func (set *Set) MajorityAnswer(split Split) []float64 {
+	out := make([]float64, len(set.Spec.Tasks))
+	train, eval := set.Select(Train), set.Select(split)
+	for t, task := range set.Spec.Tasks {
+		if task.Regression || len(eval[t]) == 0 {
+			out[t] = math.NaN()
+			continue
+		}
+		textRight, labelRight := map[string]int{}, map[int32]int{}
+		for _, i := range train[t] {
+			e := set.Examples[i]
+			labelRight[e.Label]++
+			if task.MultipleChoice {
+				textRight[e.Choices[e.Label]]++
+			}
+		}
+		var bestLabel int32
+		for l, n := range labelRight {
+			if n > labelRight[bestLabel] || n == labelRight[bestLabel] && l < bestLabel {
+				bestLabel = l
+			}
+		}
+		right := 0
+		for _, i := range eval[t] {
+			e := set.Examples[i]
+			pick := bestLabel
+			if task.MultipleChoice {
+				byText, best, tie := int32(-1), 0, false
+				for c, text := range e.Choices {
+					switch n := textRight[text]; {
+					case n > best:
+						byText, best, tie = int32(c), n, false
+					case n == best && n > 0:
+						tie = true
+					}
+				}
+				if pick = byText; byText < 0 || tie {
+					pick = min(bestLabel, int32(len(e.Choices)-1))
+				}
+			}
+			if pick == e.Label {
+				right++
+			}
+		}
+		out[t] = float64(right) / float64(len(eval[t]))
+	}
+	return out
+}

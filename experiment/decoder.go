@@ -403,6 +403,10 @@ func runSet(run Run, dir string) (*datasets.Set, error) {
 			return nil, fmt.Errorf("%w: %s: task %q has %d training and %d validation examples: it needs both (add examples, or give a split column)",
 				datasets.ErrData, c.Data, set.Spec.Tasks[t].Name, n[datasets.Train], n[datasets.Validation])
 		}
+		if run.Test && n[datasets.Test] == 0 {
+			return nil, fmt.Errorf("%w: %s: task %q has no test examples, and plan %q asks for a test evaluation (give a split column with test rows, or leave out \"test\")",
+				datasets.ErrData, c.Data, set.Spec.Tasks[t].Name, run.Plan)
+		}
 	}
 	return set, nil
 }

@@ -21,6 +21,11 @@ type Plan struct {
 	Name string `json:"name"`          // names the plan's folder and its rows in results tables
 	Run  Config `json:"run"`           // every run's configuration, before Vary
 	Vary Vary   `json:"vary,omitzero"` // values to vary (none: one run)
+	// Test asks every run, once trained, for the evaluation a paper reports: its best weights (chosen on the
+	// validation split) on every example of the data's test split (Result.Test). It changes no training, so
+	// it is not part of a run's configuration or id: a finished run of a plan that asks gets it when the plan
+	// is run again.
+	Test bool `json:"test,omitempty"`
 }
 
 // Vary lists values of hyperparameters to vary. Each field has the name, JSON key and element type of the
@@ -73,6 +78,9 @@ func (p Plan) Validate() error {
 	if p.Name == "" || strings.ContainsAny(p.Name, "/\\ \t\n") || p.Name == "." || p.Name == ".." {
 		return fmt.Errorf("%w: plan name %q: must be a non-empty word (it names a folder)", ErrConfig, p.Name)
 	}
+	if p.Test && p.Run.Data == Synthetic {
+		return fmt.Errorf("%w: plan %q: test: synthetic data has no test split", ErrConfig, p.Name)
+	}
 	for _, c := range p.configs() {
 		if err := c.Validate(); err != nil {
 			return fmt.Errorf("plan %q: %w", p.Name, err)
@@ -96,9 +104,11 @@ func ReadPlan(path string) (Plan, error) {
 
 // Small is the plan at smoke-test size, for CI and a first look: the same runs (every value of every axis
 // but the seed, which keeps its first two) at 4 steps of 4 examples, evaluated every 2 steps on at most 6
-// examples per task, without warm-up, under the name NAME-small so its results never mix with full-size ones.
+// examples per task, without warm-up and without the test evaluation (every test example: not a smoke
+// test's size), under the name NAME-small so its results never mix with full-size ones.
 func (p Plan) Small() Plan {
 	p.Name += "-small"
+	p.Test = false
 	p.Run = p.Run.clone()
 	p.Run.Steps, p.Run.BatchSize, p.Run.EvalEvery, p.Run.EvalMax, p.Run.Warmup = 4, 4, 2, 6, 0
 	if p.Run.Devices > 1 {
@@ -154,6 +164,7 @@ type Run struct {
 	Plan            string `json:"plan"`
 	Config          Config `json:"config"`
 	TrainableParams int    `json:"trainable_params"`
+	Test            bool   `json:"test,omitempty"` // evaluate the best weights on the test split (Plan.Test)
 }
 
 // ID names the run: readable fields and a hash of its resolved configuration. Two plans that resolve to the
@@ -200,6 +211,7 @@ func (p Plan) Runs() ([]Run, error) {
 		if err != nil {
 			return nil, fmt.Errorf("plan %q: %w", p.Name, err)
 		}
+		run.Test = p.Test
 		if id := run.ID(); !seen[id] {
 			seen[id] = true
 			runs = append(runs, run)

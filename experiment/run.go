@@ -38,19 +38,35 @@ import (
 
 // Result is what a finished run leaves in runs/<id>/result.json.
 type Result struct {
-	ID       string            `json:"id"`
-	Run      Run               `json:"run"`
-	Fit      trainer.FitResult `json:"fit"`
-	Seconds  float64           `json:"seconds"`
-	Versions map[string]string `json:"versions"`
+	ID      string            `json:"id"`
+	Run     Run               `json:"run"`
+	Fit     trainer.FitResult `json:"fit"`
+	Seconds float64           `json:"seconds"`
+	// Test is the run's best weights (Fit.Best's step) evaluated on every example of the data's test split,
+	// when its plan asked (Plan.Test); TestSeconds is how long that took.
+	Test        *trainer.Eval     `json:"test,omitempty"`
+	TestSeconds float64           `json:"test_seconds,omitempty"`
+	Versions    map[string]string `json:"versions"`
 }
 
-// Final returns the last evaluation.
+// Final returns the evaluation the run reports: its test evaluation when it has one, else its last
+// validation evaluation (FinalSplit says which).
 func (r Result) Final() trainer.Eval {
+	if r.Test != nil {
+		return *r.Test
+	}
 	if len(r.Fit.Evals) == 0 {
 		return trainer.Eval{}
 	}
 	return r.Fit.Evals[len(r.Fit.Evals)-1]
+}
+
+// FinalSplit is the split of Final's evaluation.
+func (r Result) FinalSplit() datasets.Split {
+	if r.Test != nil {
+		return datasets.Test
+	}
+	return datasets.Validation
 }
 
 // Env is what runs need from the machine.
@@ -89,11 +105,50 @@ func Execute(env Env, run Run, dir string) (*Result, error) {
 		return nil, fmt.Errorf("run %s: %w", run.ID(), err)
 	}
 	res := &Result{ID: run.ID(), Run: run, Fit: *fit, Seconds: time.Since(start).Seconds(), Versions: Versions()}
+	if err := writeResult(dir, res); err != nil {
+		return nil, err
+	}
+	if run.Test {
+		return testRun(env, run, dir)
+	}
+	return res, nil
+}
+
+func writeResult(dir string, res *Result) error {
 	data, err := json.MarshalIndent(res, "", " ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(filepath.Join(dir, "result.json"), data)
+}
+
+// testRun evaluates the best weights of the finished run in dir on every example of its data's test split
+// and adds the evaluation to dir/result.json (Result.Test), with run's Test flag: a run finished before its
+// plan asked for a test evaluation is tested as a run of that plan.
+func testRun(env Env, run Run, dir string) (*Result, error) {
+	start := time.Now()
+	tr, err := OpenRun(env, dir)
 	if err != nil {
 		return nil, err
 	}
-	if err := atomicfile.Write(filepath.Join(dir, "result.json"), data); err != nil {
+	c := tr.Result.Run.Config
+	metrics, err := tr.EvaluateTasks(c.Data, c.Tasks, datasets.Test, 0)
+	if err != nil {
+		return nil, fmt.Errorf("run %s: test evaluation: %w", run.ID(), err)
+	}
+	for _, m := range metrics {
+		if m.Examples == 0 {
+			return nil, fmt.Errorf("run %s: test evaluation: %w: %s has no test example of task %q", run.ID(), datasets.ErrData, c.Data, m.Task)
+		}
+	}
+	step := tr.Result.Fit.Step
+	if b := tr.Result.Fit.Best; b != nil {
+		step = b.Step
+	}
+	e := trainer.NewEval(step, metrics)
+	res := tr.Result
+	res.Run.Test, res.Test, res.TestSeconds = true, &e, time.Since(start).Seconds()
+	if err := writeResult(dir, res); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -403,7 +458,7 @@ func scoreTasks(set *datasets.Set, generated bool, visit func(each func(e datase
 	var res []trainer.TaskMetrics
 	for i, t := range set.Spec.Tasks {
 		a := per[i]
-		tm := trainer.TaskMetrics{Task: t.Name, Metrics: map[string]float64{}}
+		tm := trainer.TaskMetrics{Task: t.Name, Metrics: map[string]float64{}, Examples: len(a.truth) + len(a.y)}
 		switch {
 		case t.Regression:
 			tm.Metrics["pearson"], tm.Metrics["spearman"] = metrics.Pearson(a.y, a.yhat), metrics.Spearman(a.y, a.yhat)

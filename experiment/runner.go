@@ -13,6 +13,7 @@ import (
 
 	"github.com/mtlora/mtlora/datasets"
 	"github.com/mtlora/mtlora/internal/atomicfile"
+	"github.com/mtlora/mtlora/trainer"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -48,7 +49,8 @@ func ExecuteOnce(env Env, run Run, dir string, wait bool) (res *Result, executed
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, false, false, fmt.Errorf("run %s: cannot create its directory: %w", run.ID(), err)
 	}
-	if res, done, err := ReadResult(dir); err != nil || done {
+	untested := func(res *Result) bool { return run.Test && res.Test == nil } // finished, but its test evaluation is not
+	if res, done, err := ReadResult(dir); err != nil || done && !untested(res) {
 		return res, false, false, err
 	}
 	lock := flock.New(filepath.Join(dir, LockFile))
@@ -64,7 +66,10 @@ func ExecuteOnce(env Env, run Run, dir string, wait bool) (res *Result, executed
 		return nil, false, false, fmt.Errorf("run %s: locking %s: %w", run.ID(), lock.Path(), err)
 	}
 	defer lock.Unlock()
-	if res, done, err := ReadResult(dir); err != nil || done { // finished by the runner that held the lock
+	if res, done, err := ReadResult(dir); err != nil || done && !untested(res) { // finished by the runner that held the lock
+		return res, false, false, err
+	} else if done {
+		res, err = testRun(env, run, dir)
 		return res, false, false, err
 	}
 	res, err = Execute(env, run, dir)
@@ -202,7 +207,8 @@ func TableResults(dir string) (results []*Result, others int, err error) {
 // WriteResults writes the results table: one row per run, evaluation, task and metric (task "mean" with
 // metric "score" holds the evaluation's mean score), atomically. Its columns are plan and run_id; one column
 // per hyperparameter, named as the hyperparameter (Hyperparameters: numbers as numbers, lists and typed
-// values as text); num_tasks and trainable_params; step, final, task, metric, value; seconds, the whole
+// values as text); num_tasks and trainable_params; step, final (the rows of the evaluation the run reports,
+// Result.Final), split (validation, or test for Result.Test), task, metric, value; seconds, the whole
 // resolved configuration as JSON (config) and the versions.
 func WriteResults(path string, results []*Result) error {
 	mem := memory.NewGoAllocator()
@@ -214,7 +220,7 @@ func WriteResults(path string, results []*Result) error {
 	fields = append(fields,
 		arrow.Field{Name: "num_tasks", Type: arrow.PrimitiveTypes.Int64}, arrow.Field{Name: "trainable_params", Type: arrow.PrimitiveTypes.Int64},
 		arrow.Field{Name: "step", Type: arrow.PrimitiveTypes.Int64}, arrow.Field{Name: "final", Type: arrow.FixedWidthTypes.Boolean},
-		arrow.Field{Name: "task", Type: arrow.BinaryTypes.String}, arrow.Field{Name: "metric", Type: arrow.BinaryTypes.String},
+		arrow.Field{Name: "split", Type: arrow.BinaryTypes.String}, arrow.Field{Name: "task", Type: arrow.BinaryTypes.String}, arrow.Field{Name: "metric", Type: arrow.BinaryTypes.String},
 		arrow.Field{Name: "value", Type: arrow.PrimitiveTypes.Float64}, arrow.Field{Name: "seconds", Type: arrow.PrimitiveTypes.Float64},
 		arrow.Field{Name: "config", Type: arrow.BinaryTypes.String}, arrow.Field{Name: "versions", Type: arrow.BinaryTypes.String})
 	schema := arrow.NewSchema(fields, nil)
@@ -227,7 +233,7 @@ func WriteResults(path string, results []*Result) error {
 		cfg, _ := json.Marshal(r.Run.Config)
 		ver, _ := json.Marshal(r.Versions)
 		c := r.Run.Config
-		add := func(step int, final bool, task, metric string, value float64) {
+		add := func(step int, final bool, split datasets.Split, task, metric string, value float64) {
 			b.Field(0).(*array.StringBuilder).Append(r.Run.Plan)
 			b.Field(1).(*array.StringBuilder).Append(r.ID)
 			col := 2
@@ -239,27 +245,33 @@ func WriteResults(path string, results []*Result) error {
 			b.Field(col + 1).(*array.Int64Builder).Append(int64(r.Run.TrainableParams))
 			b.Field(col + 2).(*array.Int64Builder).Append(int64(step))
 			b.Field(col + 3).(*array.BooleanBuilder).Append(final)
-			b.Field(col + 4).(*array.StringBuilder).Append(task)
-			b.Field(col + 5).(*array.StringBuilder).Append(metric)
-			b.Field(col + 6).(*array.Float64Builder).Append(value)
-			b.Field(col + 7).(*array.Float64Builder).Append(r.Seconds)
-			b.Field(col + 8).(*array.StringBuilder).Append(string(cfg))
-			b.Field(col + 9).(*array.StringBuilder).Append(string(ver))
+			b.Field(col + 4).(*array.StringBuilder).Append(split.String())
+			b.Field(col + 5).(*array.StringBuilder).Append(task)
+			b.Field(col + 6).(*array.StringBuilder).Append(metric)
+			b.Field(col + 7).(*array.Float64Builder).Append(value)
+			b.Field(col + 8).(*array.Float64Builder).Append(r.Seconds)
+			b.Field(col + 9).(*array.StringBuilder).Append(string(cfg))
+			b.Field(col + 10).(*array.StringBuilder).Append(string(ver))
 		}
-		for k, e := range r.Fit.Evals {
-			final := k == len(r.Fit.Evals)-1
-			add(e.Step, final, "mean", "score", e.Score)
+		addEval := func(e trainer.Eval, final bool, split datasets.Split) {
+			add(e.Step, final, split, "mean", "score", e.Score)
 			for _, t := range e.Tasks {
-				add(e.Step, final, t.Task, "score", t.Score)
+				add(e.Step, final, split, t.Task, "score", t.Score)
 				names := make([]string, 0, len(t.Metrics))
 				for n := range t.Metrics {
 					names = append(names, n)
 				}
 				sort.Strings(names)
 				for _, n := range names {
-					add(e.Step, final, t.Task, n, t.Metrics[n])
+					add(e.Step, final, split, t.Task, n, t.Metrics[n])
 				}
 			}
+		}
+		for k, e := range r.Fit.Evals {
+			addEval(e, r.Test == nil && k == len(r.Fit.Evals)-1, datasets.Validation)
+		}
+		if r.Test != nil {
+			addEval(*r.Test, true, datasets.Test)
 		}
 	}
 	rec := b.NewRecordBatch()

@@ -18,13 +18,14 @@ type Baseline struct {
 	Scores map[string]float64 // by task
 }
 
-// MainTable is the paper's main table from a sweep's results: a row per configuration (Summarize's groups,
-// in the order given) with its trainable parameters, seeds, and mean ± std over seeds of the average score and
-// of every task's final score; then, when every task reports its chance level (multiple choice), a chance row;
+// MainTable is the paper's main table from a sweep's results, its title followed by the split the scores
+// are on (test when every run was tested, Result.Test): a row per configuration (Summarize's groups, in the
+// order given) with its trainable parameters, seeds, and mean ± std over seeds of the average score and of
+// every task's final score; then, when every task reports its chance level (multiple choice), a chance row;
 // then a row per baseline that has a score for every task.
 func MainTable(title string, results []*experiment.Result, baselines ...Baseline) plots.Table {
 	rows, tasks := Summarize(results)
-	t := plots.Table{Title: title, Header: append([]string{"method", "trainable params", "seeds", "average"}, tasks...)}
+	t := plots.Table{Title: title + ", " + splitNote(results), Header: append([]string{"method", "trainable params", "seeds", "average"}, tasks...)}
 	for _, r := range rows {
 		row := []string{r.Config, fmt.Sprint(r.Params), fmt.Sprint(r.Seeds), MeanStd(r.Score, r.Seeds)}
 		for _, task := range tasks {
@@ -58,6 +59,27 @@ baselines:
 		t.Rows = append(t.Rows, row)
 	}
 	return t
+}
+
+// splitNote names the split of results' final evaluations (Result.Final) for a table's title.
+func splitNote(results []*experiment.Result) string {
+	var tested, untested int
+	for _, r := range results {
+		switch {
+		case r == nil:
+		case r.Test != nil:
+			tested++
+		default:
+			untested++
+		}
+	}
+	switch {
+	case untested == 0:
+		return "test split"
+	case tested == 0:
+		return "validation split (last evaluation)"
+	}
+	return fmt.Sprintf("test split (%s) and validation split (%s not tested)", counted(tested, "run"), counted(untested, "run"))
 }
 
 // chanceLevels are the tasks' chance levels as their final evaluations report them ("chance" metric).
@@ -190,13 +212,18 @@ func ComparisonTable(title string, perTask, perSeed []Comparison) plots.Table {
 
 // difference writes a comparison's mean difference, its spread when there is one, and its count of unit.
 func difference(c Comparison, unit string) string {
-	if c.Pairs != 1 {
+	if math.IsNaN(c.StdDiff) {
+		return fmt.Sprintf("%+.4f (%s)", c.MeanDiff, counted(c.Pairs, unit))
+	}
+	return fmt.Sprintf("%+.4f ± %.4f (%s)", c.MeanDiff, c.StdDiff, counted(c.Pairs, unit))
+}
+
+// counted is "1 run", "3 runs".
+func counted(n int, unit string) string {
+	if n != 1 {
 		unit += "s"
 	}
-	if math.IsNaN(c.StdDiff) {
-		return fmt.Sprintf("%+.4f (%d %s)", c.MeanDiff, c.Pairs, unit)
-	}
-	return fmt.Sprintf("%+.4f ± %.4f (%d %s)", c.MeanDiff, c.StdDiff, c.Pairs, unit)
+	return fmt.Sprintf("%d %s", n, unit)
 }
 
 func pValue(p float64) string {
@@ -269,7 +296,7 @@ func MainTablePage(title, intro string, results []*experiment.Result, ref string
 	}
 	page := plots.Page{Title: title, Intro: intro,
 		Charts: append([]render.Renderer{plots.Ablation("Average score per method", "average task score", bars)}, TaskCurves(results)...),
-		Tables: []plots.Table{MainTable("Final validation scores (mean ± std over seeds)", results, baselines...)},
+		Tables: []plots.Table{MainTable("Final scores (mean ± std over seeds)", results, baselines...)},
 		Notes:  []string{"Score: accuracy for multiple-choice tasks (chance: the mean of 1/choices), macro-F1 for classification, Pearson for regression; final evaluation on the validation split."}}
 	page.Notes = append(page.Notes, runTime(results))
 	if ref != "" {

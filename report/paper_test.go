@@ -1,7 +1,9 @@
 package report
 
 import (
+	"encoding/json"
 	"math"
+	"os"
 	"strings"
 	"testing"
 
@@ -78,5 +80,68 @@ func TestMainTableAndComparisons(t *testing.T) {
 	}
 	if page := AblationPage("Λ", "", results); len(page.Charts) != 1 || len(page.Tables[0].Rows) != 4 {
 		t.Errorf("ablation page: %d charts, table %q", len(page.Charts), page.Tables[0].Rows)
+	}
+}
+
+func TestBinomialAboveMatchesSciPy(t *testing.T) {
+	data, err := os.ReadFile("testdata/binomial.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Cases []struct {
+			K, N   int
+			P      float64
+			PValue float64 `json:"p_value"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Cases) < 100 {
+		t.Fatalf("%d cases", len(doc.Cases))
+	}
+	for _, c := range doc.Cases {
+		got := BinomialAbove(c.K, c.N, c.P)
+		if c.PValue < 1e-300 && got < 1e-300 {
+			continue // both underflow
+		}
+		if math.Abs(got-c.PValue) > 1e-10*c.PValue {
+			t.Errorf("P(X ≥ %d | n = %d, p = %.4g) = %.15g, SciPy %.15g", c.K, c.N, c.P, got, c.PValue)
+		}
+	}
+}
+
+// A task is learned in a run when its accuracy on the examples scored beats the level by the binomial test:
+// 60 of 100 beats 0.5 (p = 0.028) but not 0.55 (p = 0.17); a baseline without the task shows "—".
+func TestLearnedTable(t *testing.T) {
+	var results []*experiment.Result
+	for s := int64(1); s <= 2; s++ {
+		r := fakeRun(mtlcore.LoRA, mtlcore.LambdaDiagonal, s, 0.6, 0.5)
+		for i := range r.Fit.Evals[0].Tasks {
+			r.Fit.Evals[0].Tasks[i].Examples = 100
+		}
+		results = append(results, r)
+	}
+	results[1].Fit.Evals[0].Tasks[0].Metrics["accuracy"] = 0.55
+	tab, err := LearnedTable("learned", results, 0.05, Baseline{Name: "majority", Scores: map[string]float64{"a": 0.55}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// task a: chance 0.25, both runs beyond it; neither beyond 0.55 (60 of 100 against 0.55: p = 0.17).
+	// task b: chance 0.5, 50 of 100 is not beyond it; no majority score for b.
+	if want := []string{"lora r=8", "2", "2/2 · 0/2", "0/2 · —"}; strings.Join(tab.Rows[0], "|") != strings.Join(want, "|") {
+		t.Errorf("row %q, want %q", tab.Rows[0], want)
+	}
+	if !strings.Contains(tab.Title, "validation split") || !strings.Contains(tab.Title, "chance · majority") {
+		t.Errorf("title %q", tab.Title)
+	}
+	results[0].Test = &results[0].Fit.Evals[0]
+	results[1].Fit.Evals[0].Tasks[1].Examples = 0
+	if _, err := LearnedTable("learned", results, 0.05); err == nil || !strings.Contains(err.Error(), "example count") {
+		t.Errorf("an evaluation without its example count: %v", err)
+	}
+	if tab := MainTable("main", results); !strings.HasSuffix(tab.Title, "test split (1 run) and validation split (1 run not tested)") {
+		t.Errorf("main table title %q", tab.Title)
 	}
 }

@@ -24,10 +24,12 @@ type Data interface {
 }
 
 // TaskMetrics are one task's evaluation metrics; Score is the one that ranks runs (higher is better).
+// Examples is how many examples they were computed on (0: not recorded — evaluations written before it was).
 type TaskMetrics struct {
-	Task    string             `json:"task"`
-	Metrics map[string]float64 `json:"metrics"`
-	Score   float64            `json:"score"`
+	Task     string             `json:"task"`
+	Metrics  map[string]float64 `json:"metrics"`
+	Score    float64            `json:"score"`
+	Examples int                `json:"examples,omitempty"`
 }
 
 // Eval is one evaluation: per-task metrics and their mean score.
@@ -35,6 +37,15 @@ type Eval struct {
 	Step  int           `json:"step"`
 	Tasks []TaskMetrics `json:"tasks"`
 	Score float64       `json:"score"` // mean of the tasks' scores
+}
+
+// NewEval is the evaluation at step of tasks: their metrics and the mean of their scores.
+func NewEval(step int, tasks []TaskMetrics) Eval {
+	e := Eval{Step: step, Tasks: tasks}
+	for _, t := range tasks {
+		e.Score += t.Score / float64(len(tasks))
+	}
+	return e
 }
 
 // Evaluator evaluates the model held in the store at a step.
@@ -184,10 +195,7 @@ func Fit(b compute.Backend, store *model.Store, modelFn func(*model.Scope, []*No
 		if err != nil {
 			return false, fmt.Errorf("trainer: evaluation at step %d: %w", res.Step, err)
 		}
-		e := Eval{Step: res.Step, Tasks: tasks}
-		for _, t := range tasks {
-			e.Score += t.Score / float64(len(tasks))
-		}
+		e := NewEval(res.Step, tasks)
 		res.Evals = append(res.Evals, e)
 		if res.Best == nil || e.Score > res.Best.Score {
 			res.Best, res.BadEvals = &e, 0

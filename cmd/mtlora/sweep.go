@@ -27,8 +27,9 @@ func runSweep(args []string) error {
 Expands a plan — one run's hyperparameters ("run", over the defaults) and lists of values to vary
 ("vary": method, rank, budget_rank, n, temperature, targets, tasks, model, seed, …, each named as the
 hyperparameter) — into every combination of runs and executes them one after another (or -parallel at a
-time). A run
-that finished is never repeated; a run that was interrupted resumes from its last checkpoint, so a killed
+time). With "test": true, each run's best weights are then evaluated on every example of the test split,
+and that is what the run reports (a finished run is tested, not retrained). A run that finished is never
+repeated; a run that was interrupted resumes from its last checkpoint, so a killed
 sweep continues where it stopped. The results table DIR/results.parquet has one row per run, evaluation,
 task and metric, with each run's configuration and versions.
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/mtlora/mtlora/experiment"
+	"github.com/mtlora/mtlora/trainer"
 )
 
 // hyperparameterFlag is the flag of one hyperparameter: named as the hyperparameter, reading and writing
@@ -78,12 +79,14 @@ func runTrain(args []string) error {
 	cfg := experiment.Defaults()
 	config := configFlags(fs, &cfg)
 	dir := fs.String("dir", "", "run `DIR` (checkpoints, best weights, result.json); an interrupted run resumes (default runs/<id>)")
+	test := fs.Bool("test", false, "once trained, evaluate the best weights on every example of the data's test split and report that (a finished run is tested when asked)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: mtlora train [-data DATA] [-model MODEL] [flags]
 
-Trains one multi-task adapter run and prints its per-task validation metrics. DATA is mtbench, synthetic,
-a dataset spec (.json) or your own data file or folder (CSV, JSON Lines, Parquet, Arrow; columns text,
-label and optionally task, pair, split), whose spec is inferred, printed and saved for you to edit.
+Trains one multi-task adapter run and prints its per-task validation metrics (with -test, its test
+metrics). DATA is mtbench, synthetic, a dataset spec (.json) or your own data file or folder (CSV, JSON
+Lines, Parquet, Arrow; columns text, label and optionally task, pair, split), whose spec is inferred,
+printed and saved for you to edit.
 MODEL is minilm, a Hugging Face BERT-family checkpoint directory or hub:ORG/NAME. Checkpoints are
 written atomically into the run directory; running the same command again resumes an interrupted run
 and repeats nothing of a finished one.
@@ -100,7 +103,9 @@ Flags:
 	if err := describeData(cfg.Data); err != nil {
 		return err
 	}
-	runs, err := experiment.NewPlan("train", cfg).Runs()
+	plan := experiment.NewPlan("train", cfg)
+	plan.Test = *test
+	runs, err := plan.Runs()
 	if err != nil {
 		return err
 	}
@@ -110,7 +115,7 @@ Flags:
 	}
 	if res, ok, err := experiment.ReadResult(*dir); err != nil {
 		return err
-	} else if ok {
+	} else if ok && (res.Test != nil || !*test) {
 		fmt.Fprintf(os.Stderr, "run %s finished before; its results:\n", res.ID)
 		printEval(res)
 		return nil
@@ -161,7 +166,11 @@ func describeData(data string) error {
 // printEval prints a run's final and best evaluations.
 func printEval(res *experiment.Result) {
 	f := res.Final()
-	fmt.Printf("%-12s %8s  %s\n", "task", "score", "metrics (final evaluation, step "+fmt.Sprint(f.Step)+")")
+	what := "final evaluation, step " + fmt.Sprint(f.Step)
+	if res.Test != nil {
+		what = fmt.Sprintf("test split, %d examples, weights of step %d", examples(f), f.Step)
+	}
+	fmt.Printf("%-12s %8s  %s\n", "task", "score", "metrics ("+what+")")
 	for _, t := range f.Tasks {
 		fmt.Printf("%-12s %8.4f  %s\n", t.Task, t.Score, formatMetrics(t.Metrics))
 	}
@@ -169,6 +178,15 @@ func printEval(res *experiment.Result) {
 	if b := res.Fit.Best; b != nil {
 		fmt.Printf("best evaluation: step %d, mean score %.4f (weights in %s)\n", b.Step, b.Score, "best/")
 	}
+}
+
+// examples is how many examples an evaluation scored, over its tasks.
+func examples(e trainer.Eval) int {
+	n := 0
+	for _, t := range e.Tasks {
+		n += t.Examples
+	}
+	return n
 }
 
 // formatMetrics lists metrics by name: "accuracy 0.9100, macro_f1 0.9000".
@@ -203,7 +221,7 @@ func runEval(args []string) error {
 	})
 	asJSON := fs.Bool("json", false, "print the whole result (configuration, every evaluation, versions) as JSON")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: mtlora eval -run DIR [-data DATA [-tasks T,…] [-split S] [-scoring S] [-eval_max N]] [-json]\n\nPrints the per-task validation metrics of a finished run, or with -data evaluates its best weights on\nother data.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: mtlora eval -run DIR [-data DATA [-tasks T,…] [-split S] [-scoring S] [-eval_max N]] [-json]\n\nPrints the per-task metrics a finished run reports (test when it was tested, else validation), or with -data evaluates its best weights on\nother data.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

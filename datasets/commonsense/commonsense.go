@@ -26,6 +26,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -138,10 +139,11 @@ type TaskSheet struct {
 	Ambiguous  int            `json:"ambiguous"`   // dropped: not exactly one right answer
 	Duplicates int            `json:"duplicates"`  // dropped: the same text, choices and answer again
 	Conflicts  int            `json:"conflicting"` // dropped: one text and set of choices with different answers
-	// Majority is the validation accuracy of answering without reading the question: the candidate whose
-	// text is most often right in the training split, or (no candidate ever right there, or a tie) the
-	// position most often right there. Above Chance when the answers are unbalanced ("No" more often than
-	// "Yes"): the bar a model must clear to have learned more than the answers' frequencies.
+	// Majority is the validation accuracy of answering without reading the question (datasets.Set's
+	// MajorityAnswer): the candidate whose text is most often right in the training split, or (no candidate
+	// ever right there, or a tie) the position most often right there. Above Chance when the answers are
+	// unbalanced ("No" more often than "Yes"): the bar a model must clear to have learned more than the
+	// answers' frequencies.
 	Majority float64 `json:"majority"`
 }
 
@@ -379,8 +381,19 @@ func Build(files map[string][]byte) ([]Row, []TaskSheet, error) {
 			return nil, nil, fmt.Errorf("%w: task %s kept no examples", ErrPrepare, t.Name)
 		}
 		sheet.Chance /= float64(total)
-		sheet.Majority = majority(rows, t.Name)
 		sheets = append(sheets, sheet)
+	}
+	set := &datasets.Set{Spec: SpecOf()} // tasks in Tasks' order, as the sheets
+	for _, r := range rows {
+		split, err := datasets.ParseSplit(r.Split)
+		if err != nil {
+			return nil, nil, err
+		}
+		task := slices.IndexFunc(Tasks, func(t Task) bool { return t.Name == r.Task })
+		set.Examples = append(set.Examples, datasets.Example{Task: int32(task), Text: r.Text, Choices: r.Choices, Label: int32(r.Label), Split: split})
+	}
+	for i, m := range set.MajorityAnswer(datasets.Validation) {
+		sheets[i].Majority = m
 	}
 	return rows, sheets, nil
 }
@@ -426,49 +439,6 @@ func shuffled(task, text string, choices []string, right int) ([]string, int) {
 		}
 	}
 	return out, at
-}
-
-// majority is TaskSheet.Majority of a task's rows.
-func majority(rows []Row, task string) float64 {
-	textRight, posRight := map[string]int{}, map[int]int{}
-	for _, r := range rows {
-		if r.Task == task && r.Split == "train" {
-			textRight[r.Choices[r.Label]]++
-			posRight[r.Label]++
-		}
-	}
-	bestPos := 0
-	for p, n := range posRight {
-		if n > posRight[bestPos] || n == posRight[bestPos] && p < bestPos {
-			bestPos = p
-		}
-	}
-	right, total := 0, 0
-	for _, r := range rows {
-		if r.Task != task || r.Split != "validation" {
-			continue
-		}
-		pick, best, tie := -1, 0, false
-		for i, c := range r.Choices {
-			switch n := textRight[c]; {
-			case n > best:
-				pick, best, tie = i, n, false
-			case n == best && n > 0:
-				tie = true
-			}
-		}
-		if pick < 0 || tie {
-			pick = min(bestPos, len(r.Choices)-1)
-		}
-		if pick == r.Label {
-			right++
-		}
-		total++
-	}
-	if total == 0 {
-		return 0
-	}
-	return float64(right) / float64(total)
 }
 
 // SpecOf is the datasets.Spec of the suite's data file.

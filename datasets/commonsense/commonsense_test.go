@@ -182,4 +182,10 @@ func TestDatasheetRecounted(t *testing.T) {
 			t.Errorf("%s: majority answer %v", ts.Name, ts.Majority)
 		}
 	}
+	// The set's MajorityAnswer on validation is the datasheet's column (written when the suite was prepared).
+	for i, m := range set.MajorityAnswer(datasets.Validation) {
+		if m != sheet.Tasks[i].Majority {
+			t.Errorf("%s: MajorityAnswer(validation) %.6f, datasheet %.6f", sheet.Tasks[i].Name, m, sheet.Tasks[i].Majority)
+		}
+	}
 }
