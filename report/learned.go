@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/mtlora/mtlora/datasets"
 	"github.com/mtlora/mtlora/experiment"
 	"github.com/mtlora/mtlora/plots"
 	"github.com/mtlora/mtlora/trainer"
@@ -94,4 +95,16 @@ func LearnedTable(title string, results []*experiment.Result, alpha float64, bas
 		t.Rows = append(t.Rows, cells)
 	}
 	return t, nil
+}
+
+// MajorityBaseline is the majority-answer baseline of set's tasks on split (datasets.Set's MajorityAnswer),
+// for the split a table's runs report (Result.FinalSplit): tasks without one (regression) are left out.
+func MajorityBaseline(set *datasets.Set, split datasets.Split) Baseline {
+	b := Baseline{Name: "majority answer", Scores: map[string]float64{}}
+	for t, v := range set.MajorityAnswer(split) {
+		if !math.IsNaN(v) {
+			b.Scores[set.Spec.Tasks[t].Name] = v
+		}
+	}
+	return b
 }

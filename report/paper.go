@@ -286,8 +286,9 @@ func TaskCurves(results []*experiment.Result) []render.Renderer {
 }
 
 // MainTablePage is a paper's main-table figure from a sweep's results: the average score per configuration
-// (mean ± std over seeds), each task's learning curves against its chance level, the table (MainTable), and
-// every configuration compared with ref (CompareTo; left out when ref is empty).
+// (mean ± std over seeds), each task's learning curves against its chance level, the table (MainTable), for
+// multiple-choice tasks the runs that learned each task beyond chance and the baselines (LearnedTable, p <
+// 0.05), and every configuration compared with ref (CompareTo; left out when ref is empty).
 func MainTablePage(title, intro string, results []*experiment.Result, ref string, baselines ...Baseline) (plots.Page, error) {
 	rows, _ := Summarize(results)
 	var bars []plots.MeanStd
@@ -297,8 +298,19 @@ func MainTablePage(title, intro string, results []*experiment.Result, ref string
 	page := plots.Page{Title: title, Intro: intro,
 		Charts: append([]render.Renderer{plots.Ablation("Average score per method", "average task score", bars)}, TaskCurves(results)...),
 		Tables: []plots.Table{MainTable("Final scores (mean ± std over seeds)", results, baselines...)},
-		Notes:  []string{"Score: accuracy for multiple-choice tasks (chance: the mean of 1/choices), macro-F1 for classification, Pearson for regression; final evaluation on the validation split."}}
+		Notes: []string{"Score: accuracy for multiple-choice tasks (chance: the mean of 1/choices), macro-F1 for classification, Pearson for regression. " +
+			"Test split: each run's best weights (chosen on the validation split) on every test example; validation split: the run's last evaluation. " +
+			"Learning curves: validation."}}
 	page.Notes = append(page.Notes, runTime(results))
+	if _, tasks := Summarize(results); len(tasks) > 0 {
+		if _, multipleChoice := chanceLevels(results, tasks); multipleChoice {
+			learned, err := LearnedTable("Tasks learned", results, 0.05, baselines...)
+			if err != nil {
+				return page, err
+			}
+			page.Tables = append(page.Tables, learned)
+		}
+	}
 	if ref != "" {
 		perTask, perSeed, err := CompareTo(results, ref)
 		if err != nil {
@@ -321,14 +333,14 @@ func AblationPage(title, intro string, results []*experiment.Result) plots.Page 
 		Tables: []plots.Table{MainTable(title+" (mean ± std over seeds)", results)}, Notes: []string{runTime(results)}}
 }
 
-// runTime says how many runs a figure shows and how long they took together (each run's own wall-clock time,
-// as its result records it).
+// runTime says how many runs a figure shows and how long they took together (each run's own wall-clock time
+// and its test evaluation's, as its result records them).
 func runTime(results []*experiment.Result) string {
 	var s float64
 	n := 0
 	for _, r := range results {
 		if r != nil {
-			s += r.Seconds
+			s += r.Seconds + r.TestSeconds
 			n++
 		}
 	}

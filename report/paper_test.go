@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mtlora/mtlora/datasets"
 	"github.com/mtlora/mtlora/experiment"
 	"github.com/mtlora/mtlora/mtlcore"
 	"github.com/mtlora/mtlora/trainer"
@@ -18,7 +19,7 @@ func fakeRun(m mtlcore.Method, lambda mtlcore.LambdaForm, seed int64, scores ...
 	r := &experiment.Result{ID: "x", Run: experiment.Run{Config: c, TrainableParams: 100}}
 	e := trainer.Eval{Step: 10}
 	for i, s := range scores {
-		e.Tasks = append(e.Tasks, trainer.TaskMetrics{Task: []string{"a", "b"}[i], Score: s, Metrics: map[string]float64{"accuracy": s, "chance": 0.25 * float64(i+1)}})
+		e.Tasks = append(e.Tasks, trainer.TaskMetrics{Task: []string{"a", "b"}[i], Score: s, Metrics: map[string]float64{"accuracy": s, "chance": 0.25 * float64(i+1)}, Examples: 100})
 		e.Score += s / float64(len(scores))
 	}
 	r.Fit.Evals = []trainer.Eval{e}
@@ -72,7 +73,7 @@ func TestMainTableAndComparisons(t *testing.T) {
 		t.Errorf("%d learning-curve charts, want one per task", len(charts))
 	}
 	page, err := MainTablePage("main", "", results, "lora")
-	if err != nil || len(page.Charts) != 3 || len(page.Tables) != 2 {
+	if err != nil || len(page.Charts) != 3 || len(page.Tables) != 3 || !strings.HasPrefix(page.Tables[1].Title, "Tasks learned") {
 		t.Errorf("main-table page: %d charts, %d tables, %v", len(page.Charts), len(page.Tables), err)
 	}
 	if _, err := MainTablePage("main", "", results, "dora"); err == nil {
@@ -117,11 +118,7 @@ func TestBinomialAboveMatchesSciPy(t *testing.T) {
 func TestLearnedTable(t *testing.T) {
 	var results []*experiment.Result
 	for s := int64(1); s <= 2; s++ {
-		r := fakeRun(mtlcore.LoRA, mtlcore.LambdaDiagonal, s, 0.6, 0.5)
-		for i := range r.Fit.Evals[0].Tasks {
-			r.Fit.Evals[0].Tasks[i].Examples = 100
-		}
-		results = append(results, r)
+		results = append(results, fakeRun(mtlcore.LoRA, mtlcore.LambdaDiagonal, s, 0.6, 0.5))
 	}
 	results[1].Fit.Evals[0].Tasks[0].Metrics["accuracy"] = 0.55
 	tab, err := LearnedTable("learned", results, 0.05, Baseline{Name: "majority", Scores: map[string]float64{"a": 0.55}})
@@ -143,5 +140,17 @@ func TestLearnedTable(t *testing.T) {
 	}
 	if tab := MainTable("main", results); !strings.HasSuffix(tab.Title, "test split (1 run) and validation split (1 run not tested)") {
 		t.Errorf("main table title %q", tab.Title)
+	}
+}
+
+// The majority answer of a set on a split, by task name; a regression task has none.
+func TestMajorityBaseline(t *testing.T) {
+	set := &datasets.Set{Spec: datasets.Spec{Tasks: []datasets.TaskSpec{{Name: "c", Labels: []string{"x", "y"}}, {Name: "r", Regression: true}}}}
+	for i, split := range []datasets.Split{datasets.Train, datasets.Train, datasets.Train, datasets.Test, datasets.Test} {
+		set.Examples = append(set.Examples, datasets.Example{Task: 0, Label: int32(i % 2), Split: split}, datasets.Example{Task: 1, Split: split})
+	}
+	// train labels x, y, x → x; test labels y, x → 0.5
+	if b := MajorityBaseline(set, datasets.Test); b.Name != "majority answer" || len(b.Scores) != 1 || b.Scores["c"] != 0.5 {
+		t.Errorf("%+v", b)
 	}
 }
