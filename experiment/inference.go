@@ -31,10 +31,11 @@ type Trained struct {
 	Model  *pretrained.Model   // the encoder of an encoder run (nil for a decoder run)
 	Tasks  []datasets.TaskSpec // the run's tasks, in task-id order
 	// Scoring is how a decoder run's Evaluate and Predict pick answers: the run's own, unless changed.
-	Scoring Scoring
-	inj     *mtlcore.Injector
-	backend compute.Backend
-	decoder *loadedDecoder // the decoder of a decoder run
+	Scoring     Scoring
+	inj         *mtlcore.Injector
+	backend     compute.Backend
+	decoder     *loadedDecoder // the decoder of a decoder run
+	encoderRows *encoderRows   // the encoder's compiled graphs (rows)
 }
 
 // store holds the run's weights.
@@ -128,6 +129,14 @@ func (tr *Trained) model(choices int) (func(*model.Scope, []*Node) *Node, error)
 		return zoo.LlamaAnswers(tr.decoder.Config, tr.inj), nil
 	}
 	return textModel(tr.Result.Run.Config, tr.Model, tr.inj, tr.Tasks, choices)
+}
+
+// rows runs an encoder run's model over examples (encoderRows), its compiled graphs kept for the next call.
+func (tr *Trained) rows() *encoderRows {
+	if tr.encoderRows == nil {
+		tr.encoderRows = &encoderRows{backend: tr.backend, store: tr.Model.Store, model: tr.model, tok: tr.Model.Tokenizer, seqLen: tr.Result.Run.Config.SeqLen}
+	}
+	return tr.encoderRows
 }
 
 // Predict runs the task's head on texts (and, for a pair task, pairs). Multiple-choice tasks take their
@@ -230,7 +239,7 @@ func (tr *Trained) EvaluateTasks(data string, tasks []string, split datasets.Spl
 		if err != nil {
 			return nil, err
 		}
-	} else if metrics, err = evaluateText(tr.backend, tr.Model.Store, fn, tr.Model.Tokenizer, out, split, out.MaxChoices(), tr.Result.Run.Config.SeqLen, evalMax); err != nil {
+	} else if metrics, err = evaluateText(tr.rows(), out, split, evalMax); err != nil {
 		return nil, err
 	}
 	// Tasks of the run that the data does not have are left out rather than reported as empty.
@@ -318,7 +327,7 @@ func (tr *Trained) PredictInputs(inputs []datasets.Input) ([]Prediction, error) 
 	}
 	out := make([]Prediction, len(inputs))
 	visit := func(each func(i int, e datasets.Example, row []float32)) error {
-		return forEachRow(tr.backend, tr.Model.Store, fn, tr.Model.Tokenizer, set, datasets.Test, choices, tr.Result.Run.Config.SeqLen, each)
+		return tr.rows().each(set, datasets.Test, each)
 	}
 	if tr.decoder != nil {
 		al, err := tr.decoder.answerLen(set)

@@ -306,8 +306,10 @@ func runText(env Env, run Run, dir string) (*trainer.FitResult, error) {
 	weights := taskWeights(c)
 	data := &textData{b: &datasets.Batches{Set: set, Tokenizer: m.Tokenizer, Split: datasets.Train, BatchSize: c.BatchSize,
 		SeqLen: c.SeqLen, Steps: c.Steps, Sampler: run.sampler(), TaskWeights: weights, Choices: choices}}
+	rows := &encoderRows{backend: env.Backend, store: m.Store, tok: m.Tokenizer, seqLen: c.SeqLen,
+		model: func(k int) (func(*model.Scope, []*Node) *Node, error) { return textModel(c, m, inj, set.Spec.Tasks, k) }}
 	eval := func(int) ([]trainer.TaskMetrics, error) {
-		return evaluateText(env.Backend, m.Store, fn, m.Tokenizer, set, datasets.Validation, choices, c.SeqLen, c.EvalMax)
+		return evaluateText(rows, set, datasets.Validation, c.EvalMax)
 	}
 	return trainer.Fit(env.Backend, m.Store, fn, losses.MultiTask, data, eval, run.fitConfig(3), dir, env.onStep(run),
 		traceHook(m.Store, c.Config, dir, traceEvery(c)))
@@ -395,13 +397,12 @@ func Versions() map[string]string {
 // evaluateText runs the model over a split (at most evalMax examples per task) and computes per-task
 // metrics: accuracy, macro-F1 and MCC for classification (score: macro-F1), Pearson and Spearman for
 // regression (score: Pearson), accuracy and its chance level (the mean of 1/K over the examples) for multiple
-// choice (score: accuracy). choices is K of the model's batches (datasets.Batches.Choices). A metric that is
-// undefined — the correlation of a constant prediction — is left out and the score counts as 0 (chance).
-func evaluateText(b compute.Backend, store *model.Store, fn func(*model.Scope, []*Node) *Node, tok datasets.Encoder,
-	set *datasets.Set, split datasets.Split, choices, seqLen, evalMax int) ([]trainer.TaskMetrics, error) {
+// choice (score: accuracy). A metric that is undefined — the correlation of a constant prediction — is left
+// out and the score counts as 0 (chance).
+func evaluateText(rows *encoderRows, set *datasets.Set, split datasets.Split, evalMax int) ([]trainer.TaskMetrics, error) {
 	sub := evalSubset(set, split, evalMax)
 	return scoreTasks(set, false, func(each func(e datasets.Example, row []float32)) error {
-		return forEachRow(b, store, fn, tok, sub, split, choices, seqLen, func(_ int, e datasets.Example, row []float32) { each(e, row) })
+		return rows.each(sub, split, func(_ int, e datasets.Example, row []float32) { each(e, row) })
 	})
 }
 
@@ -493,40 +494,89 @@ func scoreTasks(set *datasets.Set, generated bool, visit func(each func(e datase
 	return res, nil
 }
 
-// forEachRow runs the model over every example of a split of set, in batches of 32, and calls fn with each
-// example's index in set.Examples, the example and its logits cut to its own width: its task's classes, its
-// number of choices, or 1 (regression). Examples come task by task in dataset order (datasets.Batches).
-func forEachRow(b compute.Backend, store *model.Store, fn func(*model.Scope, []*Node) *Node, tok datasets.Encoder,
-	set *datasets.Set, split datasets.Split, choices, seqLen int, each func(i int, e datasets.Example, logits []float32)) error {
-	e, err := model.NewExec(b, store, func(scope *model.Scope, in []*Node) *Node { return fn(scope, in) })
-	if err != nil {
-		return err
-	}
-	var order []int
-	for _, pool := range set.Select(split) {
-		order = append(order, pool...)
-	}
-	batches := &datasets.Batches{Set: set, Tokenizer: tok, Split: split, BatchSize: 32, SeqLen: seqLen, Choices: choices}
-	next := 0
-	for batch, err := range batches.Iter() {
-		if err != nil {
-			return err
-		}
-		out, err := e.Call(batch.Inputs[0], batch.Inputs[1], batch.Inputs[2], batch.Inputs[3])
-		if err != nil {
-			return err
-		}
-		width := out[0].Shape().Dimensions[1]
-		logits := tensors.MustCopyFlatData[float32](out[0])
-		nclass := tensors.MustCopyFlatData[int32](batch.Labels[3])
-		for r := range nclass {
-			if next >= len(order) {
-				break // padding rows of the last batch
+// encoderRows runs an encoder run's model over the examples of a split, in batches of 32, and hands each
+// example's logits to a visitor. Multiple-choice data is run in groups of tasks by their most candidates K
+// (datasets.Batches.Choices; at least 2, as zoo.TaskModel's): an example is encoded once per slot of its
+// group's K, not of the most of any task, so a two-choice task does not also encode two empty slots of a
+// four-choice one. Each sequence is encoded on its own, so an example's scores do not depend on its group.
+// The graph of each K is compiled on first use and kept for the next evaluation.
+type encoderRows struct {
+	backend compute.Backend
+	store   *model.Store
+	model   func(choices int) (func(*model.Scope, []*Node) *Node, error) // the model for K sequences per example
+	tok     datasets.Encoder
+	seqLen  int
+	execs   map[int]*model.Exec
+}
+
+// each calls visit with every example of split of set — its index in set.Examples, the example and its
+// logits cut to its own width: its task's classes, its number of choices, or 1 (regression) — task by task
+// within each group of tasks, in dataset order.
+func (r *encoderRows) each(set *datasets.Set, split datasets.Split, visit func(i int, e datasets.Example, logits []float32)) error {
+	pools := set.Select(split)
+	var groups []int         // K of each group, increasing
+	taskK := map[int32]int{} // task → K
+	for t, pool := range pools {
+		k := 0 // no multiple-choice task: one sequence per example (Batches.Choices 0)
+		if set.MaxChoices() > 0 {
+			k = 2
+			for _, i := range pool {
+				k = max(k, len(set.Examples[i].Choices))
 			}
-			n := max(1, int(nclass[r]))
-			i := order[next]
-			next++
-			each(i, set.Examples[i], logits[r*width:r*width+n])
+		}
+		taskK[int32(t)] = k
+		if !slices.Contains(groups, k) {
+			groups = append(groups, k)
+		}
+	}
+	slices.Sort(groups)
+	if r.execs == nil {
+		r.execs = map[int]*model.Exec{}
+	}
+	for _, k := range groups {
+		group := &datasets.Set{Spec: set.Spec}
+		var order []int // indices into set.Examples, in the order Batches yields them
+		for t, pool := range pools {
+			if taskK[int32(t)] == k {
+				order = append(order, pool...)
+			}
+		}
+		for _, i := range order {
+			group.Examples = append(group.Examples, set.Examples[i])
+		}
+		exec := r.execs[k]
+		if exec == nil {
+			fn, err := r.model(k)
+			if err != nil {
+				return err
+			}
+			if exec, err = model.NewExec(r.backend, r.store, func(scope *model.Scope, in []*Node) *Node { return fn(scope, in) }); err != nil {
+				return err
+			}
+			r.execs[k] = exec
+		}
+		batches := &datasets.Batches{Set: group, Tokenizer: r.tok, Split: split, BatchSize: 32, SeqLen: r.seqLen, Choices: k}
+		next := 0
+		for batch, err := range batches.Iter() {
+			if err != nil {
+				return err
+			}
+			out, err := exec.Call(batch.Inputs[0], batch.Inputs[1], batch.Inputs[2], batch.Inputs[3])
+			if err != nil {
+				return err
+			}
+			width := out[0].Shape().Dimensions[1]
+			logits := tensors.MustCopyFlatData[float32](out[0])
+			nclass := tensors.MustCopyFlatData[int32](batch.Labels[3])
+			for row := range nclass {
+				if next >= len(order) {
+					break // padding rows of the last batch
+				}
+				n := max(1, int(nclass[row]))
+				i := order[next]
+				next++
+				visit(i, set.Examples[i], logits[row*width:row*width+n])
+			}
 		}
 	}
 	return nil

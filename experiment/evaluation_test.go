@@ -3,6 +3,7 @@ package experiment
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,9 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/mtlora/mtlora/backend"
 	"github.com/mtlora/mtlora/datasets"
@@ -115,6 +119,52 @@ func TestPlanTestEvaluation(t *testing.T) {
 		if m.Score != res.Test.Tasks[i].Score || m.Examples != res.Test.Tasks[i].Examples {
 			t.Errorf("task %s: EvaluateTasks %v on %d, recorded %v on %d", m.Task, m.Score, m.Examples, res.Test.Tasks[i].Score, res.Test.Tasks[i].Examples)
 		}
+	}
+	// Grouped by their number of candidates (color 3, size 2), examples score as when every example is
+	// encoded with the most candidates of any task (K = 3 for all), as evaluation did before.
+	set, _, err := tr.runSet(data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grouped := map[int][]float32{}
+	if err := tr.rows().each(set, datasets.Test, func(i int, _ datasets.Example, row []float32) { grouped[i] = row }); err != nil {
+		t.Fatal(err)
+	}
+	fn, err := tr.model(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec, err := model.NewExec(env.Backend, tr.Model.Store, func(scope *model.Scope, in []*Node) *Node { return fn(scope, in) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []int
+	for _, pool := range set.Select(datasets.Test) {
+		order = append(order, pool...)
+	}
+	next := 0
+	for batch, err := range (&datasets.Batches{Set: set, Tokenizer: tr.Model.Tokenizer, Split: datasets.Test, BatchSize: 32, SeqLen: 16, Choices: 3}).Iter() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := exec.MustCall(batch.Inputs[0], batch.Inputs[1], batch.Inputs[2], batch.Inputs[3])[0]
+		width, logits := out.Shape().Dimensions[1], tensors.MustCopyFlatData[float32](out)
+		for row := 0; row < int(out.Shape().Dimensions[0]) && next < len(order); row++ {
+			i := order[next]
+			next++
+			got := grouped[i]
+			if len(got) != len(set.Examples[i].Choices) {
+				t.Fatalf("example %d: %d scores for %d candidates", i, len(got), len(set.Examples[i].Choices))
+			}
+			for c := range got {
+				if d := math.Abs(float64(got[c] - logits[row*width+c])); d > 1e-5 {
+					t.Errorf("example %d candidate %d: grouped %v, all at K = 3 %v", i, c, got[c], logits[row*width+c])
+				}
+			}
+		}
+	}
+	if next != len(grouped) || next != tests["color"]+tests["size"] {
+		t.Errorf("%d examples scored at K = 3, %d grouped, %d test examples", next, len(grouped), tests["color"]+tests["size"])
 	}
 	// The results table: the test rows are the final ones.
 	splits := map[string]int{}
