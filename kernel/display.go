@@ -73,19 +73,10 @@ func TableHTML(header []string, rows [][]string) string {
 }
 
 // ShowResults displays the final scores of runs, mean ± std over seeds per configuration (the mean alone for
-// one seed).
+// one seed) and the split they are on: report.MainTable.
 func ShowResults(results []*experiment.Result) {
-	rows, tasks := report.Summarize(results)
-	header := append([]string{"configuration", "params", "seeds", "mean score"}, tasks...)
-	var cells [][]string
-	for _, r := range rows {
-		row := []string{r.Config, fmt.Sprint(r.Params), fmt.Sprint(r.Seeds), report.MeanStd(r.Score, r.Seeds)}
-		for _, t := range tasks {
-			row = append(row, fmt.Sprintf("%.4f", r.TaskScores[t][0]))
-		}
-		cells = append(cells, row)
-	}
-	gonbui.DisplayHTML(TableHTML(header, cells))
+	t := report.MainTable("Final scores", results)
+	gonbui.DisplayHTML("<b>" + html.EscapeString(t.Title) + "</b>" + TableHTML(t.Header, t.Rows))
 	gonbui.Sync()
 }
 

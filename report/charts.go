@@ -78,14 +78,7 @@ func SweepPage(title, intro string, results []*experiment.Result) plots.Page {
 		}
 		charts = append(charts, plots.Lines("Mean score during training", read, "step", "mean task score", xs, series))
 	}
-	table := plots.Table{Title: "Final scores (mean ± std over seeds)", Header: append([]string{"configuration", "trainable params", "seeds", "mean score"}, tasks...)}
-	for _, r := range rows {
-		row := []string{r.Config, fmt.Sprint(r.Params), fmt.Sprint(r.Seeds), MeanStd(r.Score, r.Seeds)}
-		for _, t := range tasks {
-			row = append(row, MeanStd(r.TaskScores[t], r.Seeds))
-		}
-		table.Rows = append(table.Rows, row)
-	}
+	table := MainTable("Final scores (mean ± std over seeds)", results)
 	runs := plots.Table{Title: "Runs", Header: []string{"run", "method", "rank", "seed", "steps", "seconds", "final score"}}
 	for _, r := range results {
 		if r != nil {
@@ -94,7 +87,7 @@ func SweepPage(title, intro string, results []*experiment.Result) plots.Page {
 		}
 	}
 	return plots.Page{Title: title, Intro: intro, Charts: charts, Tables: []plots.Table{table, runs},
-		Notes: []string{"Score: macro-F1 for classification tasks, Pearson correlation for regression tasks, −MSE on the synthetic set; final evaluation on the validation split."}}
+		Notes: []string{"Score: macro-F1 for classification tasks, Pearson correlation for regression tasks, −MSE on the synthetic set; the split of the final evaluation is in the table's title."}}
 }
 
 // RunPage is the report of one run: training loss, each task's score over the evaluations, final metrics.
