@@ -76,6 +76,10 @@ func TestMainTableAndComparisons(t *testing.T) {
 	if err != nil || len(page.Charts) != 3 || len(page.Tables) != 3 || !strings.HasPrefix(page.Tables[1].Title, "Tasks learned") {
 		t.Errorf("main-table page: %d charts, %d tables, %v", len(page.Charts), len(page.Tables), err)
 	}
+	results[0].Fit.Evals[0].Tasks[0].Examples = 0 // a run evaluated before examples were counted: said, not hidden
+	if page, err := MainTablePage("main", "", results, ""); err != nil || len(page.Tables) != 1 || !strings.Contains(strings.Join(page.Notes, " "), "Tasks learned: not shown") {
+		t.Errorf("main-table page without example counts: %d tables, notes %q, %v", len(page.Tables), page.Notes, err)
+	}
 	if _, err := MainTablePage("main", "", results, "dora"); err == nil {
 		t.Error("a reference that is not among the results")
 	}
