@@ -36,7 +36,8 @@ func BinomialAbove(k, n int, p float64) float64 {
 // LearnedTable says, per configuration (Summarize's groups, in the order given) and task, in how many of its
 // runs the task was learned: its final accuracy, k right of the n examples the evaluation scored, beyond a
 // level by BinomialAbove at significance alpha — the task's chance level, then each baseline that has a
-// score for the task (the majority answer on the same split, say). A cell reads "3/3 · 1/3": runs beyond
+// score for the task (the majority answer on the same split, say; its accuracy there is taken as the level, not
+// as an estimate with an error of its own). A cell reads "3/3 · 1/3": runs beyond
 // chance · runs beyond the first baseline, and so on. Evaluations that did not record how many examples
 // they scored, or tasks that are not multiple choice (no chance level), are errors naming the run.
 func LearnedTable(title string, results []*experiment.Result, alpha float64, baselines ...Baseline) (plots.Table, error) {
