@@ -225,12 +225,12 @@ func (tr *Trained) EvaluateTasks(data string, tasks []string, split datasets.Spl
 	if err != nil {
 		return nil, err
 	}
-	fn, err := tr.model(out.MaxChoices())
-	if err != nil {
-		return nil, err
-	}
 	var metrics []trainer.TaskMetrics
 	if tr.decoder != nil {
+		fn, err := tr.model(0) // a decoder scores candidates as rows of their own: no K
+		if err != nil {
+			return nil, err
+		}
 		al, err := tr.decoder.answerLen(out)
 		if err != nil {
 			return nil, err
@@ -320,16 +320,15 @@ func (tr *Trained) PredictInputs(inputs []datasets.Input) ([]Prediction, error) 
 	if err != nil {
 		return nil, err
 	}
-	choices := set.MaxChoices()
-	fn, err := tr.model(choices)
-	if err != nil {
-		return nil, err
-	}
 	out := make([]Prediction, len(inputs))
 	visit := func(each func(i int, e datasets.Example, row []float32)) error {
 		return tr.rows().each(set, datasets.Test, each)
 	}
 	if tr.decoder != nil {
+		fn, err := tr.model(0) // a decoder scores candidates as rows of their own: no K
+		if err != nil {
+			return nil, err
+		}
 		al, err := tr.decoder.answerLen(set)
 		if err != nil {
 			return nil, err

@@ -514,17 +514,18 @@ type encoderRows struct {
 // within each group of tasks, in dataset order.
 func (r *encoderRows) each(set *datasets.Set, split datasets.Split, visit func(i int, e datasets.Example, logits []float32)) error {
 	pools := set.Select(split)
-	var groups []int         // K of each group, increasing
-	taskK := map[int32]int{} // task → K
+	multipleChoice := set.MaxChoices() > 0
+	var groups []int                 // K of each group, increasing
+	taskK := make([]int, len(pools)) // each task's K
 	for t, pool := range pools {
 		k := 0 // no multiple-choice task: one sequence per example (Batches.Choices 0)
-		if set.MaxChoices() > 0 {
+		if multipleChoice {
 			k = 2
 			for _, i := range pool {
 				k = max(k, len(set.Examples[i].Choices))
 			}
 		}
-		taskK[int32(t)] = k
+		taskK[t] = k
 		if !slices.Contains(groups, k) {
 			groups = append(groups, k)
 		}
@@ -537,7 +538,7 @@ func (r *encoderRows) each(set *datasets.Set, split datasets.Split, visit func(i
 		group := &datasets.Set{Spec: set.Spec}
 		var order []int // indices into set.Examples, in the order Batches yields them
 		for t, pool := range pools {
-			if taskK[int32(t)] == k {
+			if taskK[t] == k {
 				order = append(order, pool...)
 			}
 		}

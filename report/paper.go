@@ -290,7 +290,7 @@ func TaskCurves(results []*experiment.Result) []render.Renderer {
 // multiple-choice tasks the runs that learned each task beyond chance and the baselines (LearnedTable, p <
 // 0.05), and every configuration compared with ref (CompareTo; left out when ref is empty).
 func MainTablePage(title, intro string, results []*experiment.Result, ref string, baselines ...Baseline) (plots.Page, error) {
-	rows, _ := Summarize(results)
+	rows, tasks := Summarize(results)
 	var bars []plots.MeanStd
 	for _, r := range rows {
 		bars = append(bars, plots.MeanStd{Name: fmt.Sprintf("%s (%d params)", r.Config, r.Params), Mean: r.Score[0], Std: r.Score[1]})
@@ -302,13 +302,11 @@ func MainTablePage(title, intro string, results []*experiment.Result, ref string
 			"Test split: each run's best weights (chosen on the validation split) on every test example; validation split: the run's last evaluation. " +
 			"Learning curves: validation."}}
 	page.Notes = append(page.Notes, runTime(results))
-	if _, tasks := Summarize(results); len(tasks) > 0 {
-		if _, multipleChoice := chanceLevels(results, tasks); multipleChoice {
-			if learned, err := LearnedTable("Tasks learned", results, 0.05, baselines...); err != nil {
-				page.Notes = append(page.Notes, "Tasks learned: not shown, "+err.Error()) // runs evaluated before examples were counted
-			} else {
-				page.Tables = append(page.Tables, learned)
-			}
+	if _, multipleChoice := chanceLevels(results, tasks); multipleChoice {
+		if learned, err := LearnedTable("Tasks learned", results, 0.05, baselines...); err != nil {
+			page.Notes = append(page.Notes, "Tasks learned: not shown, "+err.Error()) // runs evaluated before examples were counted
+		} else {
+			page.Tables = append(page.Tables, learned)
 		}
 	}
 	if ref != "" {
