@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every plan behind the README's paper tables and notebook 04's figures, in the order that makes figures
 # soonest: the commonsense suite's seed-1 runs (LoRA and MTL-LoRA first: figures 1 and 2), its other seeds
-# (table 1), the decoder's seed-1 runs, the ablations, mtbench, the decoder's other seeds. Finished runs are
+# (table 1), the ablations (figure 3), the decoder's seed-1 runs, mtbench, the decoder's other seeds. Finished runs are
 # skipped — or, finished before their plan asked for a test evaluation, tested — and interrupted ones resume,
 # so this can be stopped and started again at will. The MiniLM plans on the suite share
 # one folder (sweeps/commonsense): an ablation variant that is a main-table run is that run.
@@ -22,10 +22,10 @@ jobs() { # plan, then a grep pattern on run ids
 	jobs commonsense-main '-only (lora|mtl-lora)-r[0-9]+-s1-'
 	jobs commonsense-main '-only (dora|multilora|moelora|hydralora|per-task-lora)-r[0-9]+-s1-'
 	jobs commonsense-main '-s[23]-'
-	jobs smollm2-commonsense '-s1-'
 	jobs commonsense-lambda .
 	jobs commonsense-n .
 	jobs commonsense-tau .
+	jobs smollm2-commonsense '-s1-'
 	jobs mtbench-main .
 	jobs smollm2-commonsense '-s[23]-'
 } | while read -r line; do
