@@ -593,18 +593,38 @@ func (set *Set) Select(split Split) [][]int {
 	return out
 }
 
-// MajorityAnswer is, per task, the accuracy on split of answering without reading the input: the bar a model
-// must clear to have learned more than the answers' frequencies. A classification task answers the label most
-// often right in the training split (ties: the lower class index); a multiple-choice task answers the candidate
-// whose text is most often right in the training split or, when none of its candidates was ever right there or
-// two tie, the position most often right there (ties: the first; past its last candidate: the last). NaN for a
-// regression task and for a task without examples in split.
+// MajorityAnswer is, per task, the accuracy on split of answering without reading the input (MajorityPicks):
+// the bar a model must clear to have learned more than the answers' frequencies. NaN for a regression task and
+// for a task without examples in split.
 func (set *Set) MajorityAnswer(split Split) []float64 {
+	picks, sel := set.MajorityPicks(split), set.Select(split)
 	out := make([]float64, len(set.Spec.Tasks))
+	for t := range set.Spec.Tasks {
+		if len(picks[t]) == 0 {
+			out[t] = math.NaN()
+			continue
+		}
+		right := 0
+		for j, i := range sel[t] {
+			if picks[t][j] == set.Examples[i].Label {
+				right++
+			}
+		}
+		out[t] = float64(right) / float64(len(picks[t]))
+	}
+	return out
+}
+
+// MajorityPicks is, per task, the answer to each example of split (in Select's order) of a rule that does not
+// read the input: a classification task answers the label most often right in the training split (ties: the
+// lower class index); a multiple-choice task answers the candidate whose text is most often right in the
+// training split or, when none of its candidates was ever right there or two tie, the position most often right
+// there (ties: the first; past its last candidate: the last). Nil for a regression task.
+func (set *Set) MajorityPicks(split Split) [][]int32 {
+	out := make([][]int32, len(set.Spec.Tasks))
 	train, eval := set.Select(Train), set.Select(split)
 	for t, task := range set.Spec.Tasks {
-		if task.Regression || len(eval[t]) == 0 {
-			out[t] = math.NaN()
+		if task.Regression {
 			continue
 		}
 		textRight, labelRight := map[string]int{}, map[int32]int{}
@@ -621,7 +641,6 @@ func (set *Set) MajorityAnswer(split Split) []float64 {
 				bestLabel = l
 			}
 		}
-		right := 0
 		for _, i := range eval[t] {
 			e := set.Examples[i]
 			pick := bestLabel
@@ -639,11 +658,8 @@ func (set *Set) MajorityAnswer(split Split) []float64 {
 					pick = min(bestLabel, int32(len(e.Choices)-1))
 				}
 			}
-			if pick == e.Label {
-				right++
-			}
+			out[t] = append(out[t], pick)
 		}
-		out[t] = float64(right) / float64(len(eval[t]))
 	}
 	return out
 }

@@ -494,6 +494,38 @@ func scoreTasks(set *datasets.Set, generated bool, visit func(each func(e datase
 	return res, nil
 }
 
+// MajorityEval scores the majority answer (datasets.Set's MajorityPicks) on split as a run's evaluation is
+// scored (scoreTasks): the same metrics and score per task — for a classification task its macro-F1 beside its
+// accuracy. Regression tasks, which have no majority answer, and tasks without examples in split are left out.
+func MajorityEval(set *datasets.Set, split datasets.Split) ([]trainer.TaskMetrics, error) {
+	picks, sel := set.MajorityPicks(split), set.Select(split)
+	all, err := scoreTasks(set, false, func(each func(datasets.Example, []float32)) error {
+		for t := range picks {
+			for j, pick := range picks[t] {
+				e := set.Examples[sel[t][j]]
+				width := len(e.Choices)
+				if !set.Spec.Tasks[t].MultipleChoice {
+					width = len(set.Spec.Tasks[t].Labels)
+				}
+				row := make([]float32, width)
+				row[pick] = 1
+				each(e, row)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []trainer.TaskMetrics
+	for t, tm := range all {
+		if len(picks[t]) > 0 {
+			out = append(out, tm)
+		}
+	}
+	return out, nil
+}
+
 // encoderRows runs an encoder run's model over the examples of a split, in batches of 32, and hands each
 // example's logits to a visitor. Multiple-choice data is run in groups of tasks by their most candidates K
 // (datasets.Batches.Choices; at least 2, as zoo.TaskModel's): an example is encoded once per slot of its

@@ -33,20 +33,43 @@ func BinomialAbove(k, n int, p float64) float64 {
 	return min(sum, 1)
 }
 
+// CorrelationAbove is the one-sided p-value of a Pearson correlation r over n pairs under no correlation,
+// P(R ≥ r) for normal data: Student's t = r·√((n−2)/(1−r²)) with n − 2 degrees of freedom (SciPy's
+// pearsonr(x, y, alternative="greater")). 1 with fewer than 3 pairs.
+func CorrelationAbove(r float64, n int) float64 {
+	switch {
+	case n < 3 || math.IsNaN(r):
+		return 1
+	case r >= 1:
+		return 0
+	case r <= -1:
+		return 1
+	}
+	df := float64(n - 2)
+	t := r * math.Sqrt(df/(1-r*r))
+	if half := studentTwoSided(t, df) / 2; t >= 0 {
+		return half
+	} else {
+		return 1 - half
+	}
+}
+
 // LearnedTable says, per configuration (Summarize's groups, in the order given) and task, in how many of its
-// runs the task was learned: its final accuracy, k right of the n examples the evaluation scored, beyond a
-// level by BinomialAbove at significance alpha — the task's chance level, then each baseline that has a
-// score for the task (the majority answer on the same split, say; its accuracy there is taken as the level, not
-// as an estimate with an error of its own). A cell reads "3/3 · 1/3": runs beyond
-// chance · runs beyond the first baseline, and so on. Evaluations that did not record how many examples
-// they scored, or tasks that are not multiple choice (no chance level), are errors naming the run.
+// runs the task was learned, by its final evaluation, beyond each level at significance alpha: first chance —
+// for a multiple-choice task its chance level, by BinomialAbove on its accuracy (k right of the n examples
+// scored); for a regression task no correlation, by CorrelationAbove on its Pearson r; a classification task
+// has none ("—": the majority answer, at least 1/classes, is its bar) — then each baseline with a level for
+// the task (Baseline.Levels, an accuracy: the majority answer on the same split, say, taken as the level, not
+// as an estimate with an error of its own), by BinomialAbove. A cell reads "3/3 · 1/3": runs beyond chance ·
+// runs beyond the first baseline, and so on. Evaluations that did not record how many examples they scored
+// are errors naming the run.
 func LearnedTable(title string, results []*experiment.Result, alpha float64, baselines ...Baseline) (plots.Table, error) {
 	rows, tasks := Summarize(results)
 	levels := []string{"chance"}
 	for _, b := range baselines {
 		levels = append(levels, b.Name)
 	}
-	t := plots.Table{Title: fmt.Sprintf("%s, %s: runs beyond %s (one-sided exact binomial test, p < %g)", title, splitNote(results), strings.Join(levels, " · "), alpha),
+	t := plots.Table{Title: fmt.Sprintf("%s, %s: runs beyond %s (one-sided exact binomial test of accuracy; regression: of Pearson r > 0 by a t-test; p < %g)", title, splitNote(results), strings.Join(levels, " · "), alpha),
 		Header: append([]string{"method", "seeds"}, tasks...)}
 	for _, row := range rows {
 		cells := []string{row.Config, fmt.Sprint(row.Seeds)}
@@ -62,23 +85,28 @@ func LearnedTable(title string, results []*experiment.Result, alpha float64, bas
 				if m == nil {
 					return t, fmt.Errorf("report: run %s has no evaluation of task %s", r.ID, task)
 				}
-				acc, okA := m.Metrics["accuracy"]
-				chance, okC := m.Metrics["chance"]
-				if !okA || !okC || m.Examples == 0 {
-					return t, fmt.Errorf("report: run %s, task %s: its final evaluation has no accuracy, chance level or example count (multiple-choice tasks evaluated since examples were counted)", r.ID, task)
+				if m.Examples == 0 {
+					return t, fmt.Errorf("report: run %s, task %s: its final evaluation has no example count (evaluated before examples were counted)", r.ID, task)
+				}
+				acc, classified := m.Metrics["accuracy"]
+				if !classified { // regression: beyond no correlation; no baseline has a level
+					for i := 1; i < len(beyond); i++ {
+						beyond[i] = -1
+					}
+					if CorrelationAbove(m.Metrics["pearson"], m.Examples) < alpha { // no pearson: a constant prediction
+						beyond[0]++
+					}
+					continue
 				}
 				k := int(math.Round(acc * float64(m.Examples)))
 				for i := range levels {
-					p := chance
+					p, ok := m.Metrics["chance"]
 					if i > 0 {
-						v, ok := baselines[i-1].Scores[task]
-						if !ok || math.IsNaN(v) {
-							beyond[i] = -1
-							continue
-						}
-						p = v
+						p, ok = baselines[i-1].Levels[task]
 					}
-					if beyond[i] >= 0 && BinomialAbove(k, m.Examples, p) < alpha {
+					if !ok || math.IsNaN(p) {
+						beyond[i] = -1
+					} else if beyond[i] >= 0 && BinomialAbove(k, m.Examples, p) < alpha {
 						beyond[i]++
 					}
 				}
@@ -98,14 +126,17 @@ func LearnedTable(title string, results []*experiment.Result, alpha float64, bas
 	return t, nil
 }
 
-// MajorityBaseline is the majority-answer baseline of set's tasks on split (datasets.Set's MajorityAnswer),
-// for the split a table's runs report (Result.FinalSplit): tasks without one (regression) are left out.
-func MajorityBaseline(set *datasets.Set, split datasets.Split) Baseline {
-	b := Baseline{Name: "majority answer", Scores: map[string]float64{}}
-	for t, v := range set.MajorityAnswer(split) {
-		if !math.IsNaN(v) {
-			b.Scores[set.Spec.Tasks[t].Name] = v
-		}
+// MajorityBaseline is the majority answer (experiment.MajorityEval) on split, for the split a table's runs
+// report (Result.FinalSplit): its score per task (macro-F1 for classification) and its accuracy as the level
+// to beat. Regression tasks have none.
+func MajorityBaseline(set *datasets.Set, split datasets.Split) (Baseline, error) {
+	b := Baseline{Name: "majority answer", Scores: map[string]float64{}, Levels: map[string]float64{}}
+	eval, err := experiment.MajorityEval(set, split)
+	if err != nil {
+		return b, err
 	}
-	return b
+	for _, tm := range eval {
+		b.Scores[tm.Task], b.Levels[tm.Task] = tm.Score, tm.Metrics["accuracy"]
+	}
+	return b, nil
 }

@@ -12,17 +12,20 @@ import (
 )
 
 // Baseline is a row of scores per task that no training produced (e.g. the majority answer), shown under the
-// methods.
+// methods: Scores on the table's scale (each task's score: accuracy for multiple choice, macro-F1 for
+// classification), Levels the accuracy a run must beat to be beyond it (LearnedTable) — the same number for
+// multiple choice, not for classification. A task without either has none.
 type Baseline struct {
 	Name   string
 	Scores map[string]float64 // by task
+	Levels map[string]float64 // by task: accuracy
 }
 
 // MainTable is the paper's main table from a sweep's results, its title followed by the split the scores
 // are on (test when every run was tested, Result.Test): a row per configuration (Summarize's groups, in the
 // order given) with its trainable parameters, seeds, and mean ± std over seeds of the average score and of
 // every task's final score; then, when every task reports its chance level (multiple choice), a chance row;
-// then a row per baseline that has a score for every task.
+// then a row per baseline that has a score for some task ("—" for the others, and then no average).
 func MainTable(title string, results []*experiment.Result, baselines ...Baseline) plots.Table {
 	rows, tasks := Summarize(results)
 	t := plots.Table{Title: title + ", " + splitNote(results), Header: append([]string{"method", "trainable params", "seeds", "average"}, tasks...)}
@@ -43,19 +46,26 @@ func MainTable(title string, results []*experiment.Result, baselines ...Baseline
 		row[3] = fmt.Sprintf("%.4f", sum/float64(len(tasks)))
 		t.Rows = append(t.Rows, row)
 	}
-baselines:
 	for _, b := range baselines {
 		var sum float64
-		row := []string{b.Name, "", "", ""}
+		row, have := []string{b.Name, "", "", ""}, 0
 		for _, task := range tasks {
 			v, ok := b.Scores[task]
 			if !ok {
-				continue baselines
+				row = append(row, "—")
+				continue
 			}
 			row = append(row, fmt.Sprintf("%.4f", v))
-			sum += v
+			sum, have = sum+v, have+1
 		}
-		row[3] = fmt.Sprintf("%.4f", sum/float64(len(tasks)))
+		switch have {
+		case 0:
+			continue
+		case len(tasks):
+			row[3] = fmt.Sprintf("%.4f", sum/float64(len(tasks)))
+		default:
+			row[3] = "—" // an average over some of the tasks is not the methods' average
+		}
 		t.Rows = append(t.Rows, row)
 	}
 	return t
@@ -286,11 +296,11 @@ func TaskCurves(results []*experiment.Result) []render.Renderer {
 }
 
 // MainTablePage is a paper's main-table figure from a sweep's results: the average score per configuration
-// (mean ± std over seeds), each task's learning curves against its chance level, the table (MainTable), for
-// multiple-choice tasks the runs that learned each task beyond chance and the baselines (LearnedTable, p <
-// 0.05), and every configuration compared with ref (CompareTo; left out when ref is empty).
+// (mean ± std over seeds), each task's learning curves against its chance level, the table (MainTable), the
+// runs that learned each task beyond chance and the baselines (LearnedTable, p < 0.05), and every
+// configuration compared with ref (CompareTo; left out when ref is empty).
 func MainTablePage(title, intro string, results []*experiment.Result, ref string, baselines ...Baseline) (plots.Page, error) {
-	rows, tasks := Summarize(results)
+	rows, _ := Summarize(results)
 	var bars []plots.MeanStd
 	for _, r := range rows {
 		bars = append(bars, plots.MeanStd{Name: fmt.Sprintf("%s (%d params)", r.Config, r.Params), Mean: r.Score[0], Std: r.Score[1]})
@@ -302,12 +312,10 @@ func MainTablePage(title, intro string, results []*experiment.Result, ref string
 			"Test split: each run's best weights (chosen on the validation split) on every test example; validation split: the run's last evaluation. " +
 			"Learning curves: validation."}}
 	page.Notes = append(page.Notes, runTime(results))
-	if _, multipleChoice := chanceLevels(results, tasks); multipleChoice {
-		if learned, err := LearnedTable("Tasks learned", results, 0.05, baselines...); err != nil {
-			page.Notes = append(page.Notes, "Tasks learned: not shown, "+err.Error()) // runs evaluated before examples were counted
-		} else {
-			page.Tables = append(page.Tables, learned)
-		}
+	if learned, err := LearnedTable("Tasks learned", results, 0.05, baselines...); err != nil {
+		page.Notes = append(page.Notes, "Tasks learned: not shown, "+err.Error()) // runs evaluated before examples were counted
+	} else {
+		page.Tables = append(page.Tables, learned)
 	}
 	if ref != "" {
 		perTask, perSeed, err := CompareTo(results, ref)

@@ -36,9 +36,14 @@ func TestMainTableAndComparisons(t *testing.T) {
 			fakeRun(mtlcore.MTLLoRA, mtlcore.LambdaDiagonal, s, 0.55+0.01*float64(s), 0.62+0.001*float64(s)),
 			fakeRun(mtlcore.MTLLoRA, mtlcore.LambdaFull, s, 0.4, 0.7))
 	}
-	tab := MainTable("main", results, Baseline{Name: "majority", Scores: map[string]float64{"a": 0.5, "b": 0.7}}, Baseline{Name: "partial", Scores: map[string]float64{"a": 1}})
-	if len(tab.Rows) != 5 || tab.Rows[4][0] != "majority" || tab.Rows[4][3] != "0.6000" || tab.Rows[1][0] != "mtl-lora r=8 lambda=diagonal" || tab.Rows[2][0] != "mtl-lora r=8 lambda=full" || tab.Rows[3][0] != "chance" {
+	tab := MainTable("main", results, Baseline{Name: "majority", Scores: map[string]float64{"a": 0.5, "b": 0.7}}, Baseline{Name: "partial", Scores: map[string]float64{"a": 1}},
+		Baseline{Name: "none", Scores: map[string]float64{"c": 1}})
+	if len(tab.Rows) != 6 || tab.Rows[4][0] != "majority" || tab.Rows[4][3] != "0.6000" || tab.Rows[1][0] != "mtl-lora r=8 lambda=diagonal" || tab.Rows[2][0] != "mtl-lora r=8 lambda=full" || tab.Rows[3][0] != "chance" {
 		t.Fatalf("rows %q", tab.Rows)
+	}
+	// a baseline of some tasks: "—" for the others and no average; one of none of them: no row
+	if want := "partial|||—|1.0000|—"; strings.Join(tab.Rows[5], "|") != want {
+		t.Errorf("partial baseline %q, want %q", tab.Rows[5], want)
 	}
 	if tab.Rows[0][2] != "3" || tab.Rows[0][4] != "0.5200 ± 0.0100" || tab.Rows[3][3] != "0.3750" || tab.Rows[3][5] != "0.5000" {
 		t.Errorf("rows %q", tab.Rows)
@@ -125,7 +130,7 @@ func TestLearnedTable(t *testing.T) {
 		results = append(results, fakeRun(mtlcore.LoRA, mtlcore.LambdaDiagonal, s, 0.6, 0.5))
 	}
 	results[1].Fit.Evals[0].Tasks[0].Metrics["accuracy"] = 0.55
-	tab, err := LearnedTable("learned", results, 0.05, Baseline{Name: "majority", Scores: map[string]float64{"a": 0.55}})
+	tab, err := LearnedTable("learned", results, 0.05, Baseline{Name: "majority", Scores: map[string]float64{"a": 0.9}, Levels: map[string]float64{"a": 0.55}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,14 +152,72 @@ func TestLearnedTable(t *testing.T) {
 	}
 }
 
-// The majority answer of a set on a split, by task name; a regression task has none.
+// The majority answer of a set on a split, by task name, scored as runs are: a classification task by its
+// macro-F1 (level: its accuracy), a multiple-choice one by its accuracy; a regression task has none.
 func TestMajorityBaseline(t *testing.T) {
-	set := &datasets.Set{Spec: datasets.Spec{Tasks: []datasets.TaskSpec{{Name: "c", Labels: []string{"x", "y"}}, {Name: "r", Regression: true}}}}
+	set := &datasets.Set{Spec: datasets.Spec{Tasks: []datasets.TaskSpec{{Name: "c", Labels: []string{"x", "y"}}, {Name: "r", Regression: true},
+		{Name: "m", MultipleChoice: true}}}}
 	for i, split := range []datasets.Split{datasets.Train, datasets.Train, datasets.Train, datasets.Test, datasets.Test} {
-		set.Examples = append(set.Examples, datasets.Example{Task: 0, Label: int32(i % 2), Split: split}, datasets.Example{Task: 1, Split: split})
+		set.Examples = append(set.Examples, datasets.Example{Task: 0, Label: int32(i % 2), Split: split}, datasets.Example{Task: 1, Split: split},
+			datasets.Example{Task: 2, Choices: []string{"no", "yes"}, Label: int32(i % 2), Split: split})
 	}
-	// train labels x, y, x → x; test labels y, x → 0.5
-	if b := MajorityBaseline(set, datasets.Test); b.Name != "majority answer" || len(b.Scores) != 1 || b.Scores["c"] != 0.5 {
+	// c: train labels x, y, x → x; test labels y, x → accuracy 0.5, macro-F1 (2/3 + 0)/2 (scikit-learn's
+	// f1_score(["y", "x"], ["x", "x"], average="macro")); m: "no" right most often → 0.5
+	b, err := MajorityBaseline(set, datasets.Test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Name != "majority answer" || len(b.Scores) != 2 || math.Abs(b.Scores["c"]-1.0/3) > 1e-12 || b.Levels["c"] != 0.5 || b.Scores["m"] != 0.5 || b.Levels["m"] != 0.5 {
 		t.Errorf("%+v", b)
+	}
+}
+
+// CorrelationAbove is SciPy's one-sided pearsonr p-value (scripts/reference/correlation_fixtures.py).
+func TestCorrelationAboveMatchesSciPy(t *testing.T) {
+	data, err := os.ReadFile("testdata/correlation.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Cases []struct {
+			R      float64 `json:"r"`
+			N      int     `json:"n"`
+			PValue float64 `json:"p_value"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Cases) < 50 {
+		t.Fatalf("%d cases", len(doc.Cases))
+	}
+	for _, c := range doc.Cases {
+		if got := CorrelationAbove(c.R, c.N); math.Abs(got-c.PValue) > 1e-9*max(c.PValue, 1e-12) && math.Abs(got-c.PValue) > 1e-300 {
+			t.Errorf("P(R ≥ %.6g | n = %d) = %.15g, SciPy %.15g", c.R, c.N, got, c.PValue)
+		}
+	}
+}
+
+// A regression task is learned when its Pearson r is beyond 0 (no baseline level); a classification task has
+// no chance level, only its baselines'.
+func TestLearnedTableRegressionAndClassification(t *testing.T) {
+	run := func(seed int64, r float64, acc float64) *experiment.Result {
+		res := fakeRun(mtlcore.LoRA, mtlcore.LambdaDiagonal, seed)
+		res.Fit.Evals[0].Tasks = []trainer.TaskMetrics{
+			{Task: "reg", Score: r, Metrics: map[string]float64{"pearson": r}, Examples: 50},
+			{Task: "cls", Score: acc, Metrics: map[string]float64{"accuracy": acc, "macro_f1": acc}, Examples: 200}}
+		if math.IsNaN(r) {
+			res.Fit.Evals[0].Tasks[0].Metrics = map[string]float64{} // a constant prediction: no correlation
+		}
+		return res
+	}
+	// r = 0.3 over 50 pairs: p = 0.017; r = 0.2: p = 0.082; 130 of 200 beyond 0.55 (p = 0.0026), 115 not (p = 0.26)
+	results := []*experiment.Result{run(1, 0.3, 0.65), run(2, 0.2, 0.575), run(3, math.NaN(), 0.65)}
+	tab, err := LearnedTable("learned", results, 0.05, Baseline{Name: "majority", Scores: map[string]float64{"cls": 0.4}, Levels: map[string]float64{"cls": 0.55}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "lora r=8|3|1/3 · —|— · 2/3"; strings.Join(tab.Rows[0], "|") != want {
+		t.Errorf("row %q, want %q", tab.Rows[0], want)
 	}
 }
