@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sort"
 )
 
 // Comparison is a paired comparison of two configurations: the differences d_i = b_i − a_i of their scores
@@ -166,4 +167,25 @@ func regIncBeta(a, b, x float64) float64 {
 		}
 	}
 	return front * (f - 1)
+}
+
+// HolmAdjust is Holm's step-down adjustment of a family of p-values, one per comparison (the family-wise error
+// rate held at the level they are read at): the i-th smallest of m becomes max over j ≤ i of min(1, (m − j + 1)
+// · p_(j)), in the order given. NaN p-values (comparisons not tested) stay NaN and are not counted in m.
+func HolmAdjust(p []float64) []float64 {
+	out := make([]float64, len(p))
+	var order []int
+	for i, v := range p {
+		out[i] = math.NaN()
+		if !math.IsNaN(v) {
+			order = append(order, i)
+		}
+	}
+	sort.SliceStable(order, func(a, b int) bool { return p[order[a]] < p[order[b]] })
+	m, running := len(order), 0.0
+	for j, i := range order {
+		running = max(running, min(1, float64(m-j)*p[i]))
+		out[i] = running
+	}
+	return out
 }

@@ -207,15 +207,33 @@ func taskScores(r *experiment.Result) map[string]float64 {
 }
 
 // ComparisonTable shows CompareTo's comparisons: per configuration, the mean difference from the reference
-// with its spread, wins and losses, and both tests' p-values, over (seed, task) pairs and over seeds.
+// with its spread, wins and losses, and both tests' p-values, over (seed, task) pairs and over seeds — each
+// p-value followed by its Holm adjustment over the table's comparisons (HolmAdjust, per column): with several
+// configurations compared with one reference, the adjusted p is the one to read against 0.05.
 func ComparisonTable(title string, perTask, perSeed []Comparison) plots.Table {
-	t := plots.Table{Title: title, Header: []string{"configuration", "reference", "configuration − reference (seed × task)", "wins / losses / ties",
-		"paired t p", "sign-flip p", "configuration − reference (seeds' averages)", "paired t p", "sign-flip p"}}
+	t := plots.Table{Title: title + " (p-values: as tested, then Holm-adjusted over the table's comparisons)",
+		Header: []string{"configuration", "reference", "configuration − reference (seed × task)", "wins / losses / ties",
+			"paired t p", "sign-flip p", "configuration − reference (seeds' averages)", "paired t p", "sign-flip p"}}
+	column := func(cs []Comparison, p func(Comparison) float64) []string {
+		raw := make([]float64, len(cs))
+		for i, c := range cs {
+			raw[i] = p(c)
+		}
+		out := make([]string, len(cs))
+		for i, adj := range HolmAdjust(raw) {
+			out[i] = pValue(raw[i])
+			if !math.IsNaN(adj) && len(cs) > 1 {
+				out[i] += " (" + pValue(adj) + ")"
+			}
+		}
+		return out
+	}
+	pt := func(c Comparison) float64 { return c.PT }
+	pp := func(c Comparison) float64 { return c.PPermutation }
+	taskT, taskP, seedT, seedP := column(perTask, pt), column(perTask, pp), column(perSeed, pt), column(perSeed, pp)
 	for i, c := range perTask {
-		s := perSeed[i]
-		t.Rows = append(t.Rows, []string{c.B, c.A, difference(c, "pair"),
-			fmt.Sprintf("%d / %d / %d", c.Wins, c.Losses, c.Ties), pValue(c.PT), pValue(c.PPermutation),
-			difference(s, "seed"), pValue(s.PT), pValue(s.PPermutation)})
+		t.Rows = append(t.Rows, []string{c.B, c.A, difference(c, "pair"), fmt.Sprintf("%d / %d / %d", c.Wins, c.Losses, c.Ties),
+			taskT[i], taskP[i], difference(perSeed[i], "seed"), seedT[i], seedP[i]})
 	}
 	return t
 }

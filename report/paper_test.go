@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"strings"
@@ -64,7 +65,8 @@ func TestMainTableAndComparisons(t *testing.T) {
 	if math.Abs(c.MeanDiff-want) > 1e-12 || perSeed[0].Pairs != 3 || perSeed[1].Wins != 0 {
 		t.Errorf("mean difference %v, want %v; per seed %+v", c.MeanDiff, want, perSeed)
 	}
-	if tab := ComparisonTable("vs LoRA", perTask, perSeed); len(tab.Rows) != 2 || !strings.HasPrefix(tab.Rows[0][2], "+0.0") {
+	if tab := ComparisonTable("vs LoRA", perTask, perSeed); len(tab.Rows) != 2 || !strings.HasPrefix(tab.Rows[0][2], "+0.0") ||
+		tab.Rows[0][4] != fmt.Sprintf("%.3g (%.3g)", perTask[0].PT, HolmAdjust([]float64{perTask[0].PT, perTask[1].PT})[0]) {
 		t.Errorf("comparison table %q", tab.Rows)
 	}
 	one, oneSeed, err := CompareTo(results[:3], "lora") // one seed: the per-seed comparison is untested
@@ -219,5 +221,35 @@ func TestLearnedTableRegressionAndClassification(t *testing.T) {
 	}
 	if want := "lora r=8|3|1/3 · —|— · 2/3"; strings.Join(tab.Rows[0], "|") != want {
 		t.Errorf("row %q, want %q", tab.Rows[0], want)
+	}
+}
+
+// HolmAdjust is statsmodels' multipletests(p, method="holm") (scripts/reference/holm_fixtures.py); a NaN
+// (untested) stays NaN and does not count in the family.
+func TestHolmAdjustMatchesStatsmodels(t *testing.T) {
+	data, err := os.ReadFile("testdata/holm.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Cases []struct{ P, Holm []float64 } `json:"cases"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Cases) < 20 {
+		t.Fatalf("%d cases", len(doc.Cases))
+	}
+	for _, c := range doc.Cases {
+		got := HolmAdjust(c.P)
+		for i := range got {
+			if math.Abs(got[i]-c.Holm[i]) > 1e-12 {
+				t.Errorf("HolmAdjust(%v) = %v, statsmodels %v", c.P, got, c.Holm)
+				break
+			}
+		}
+	}
+	if got := HolmAdjust([]float64{0.02, math.NaN(), 0.04}); got[0] != 0.04 || !math.IsNaN(got[1]) || got[2] != 0.04 {
+		t.Errorf("with an untested comparison: %v, want [0.04 NaN 0.04]", got)
 	}
 }
