@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/gomlx/compute"
@@ -254,11 +255,16 @@ func decoderRows(b compute.Backend, m *loadedDecoder, fn func(*model.Scope, []*N
 }
 
 // rowsPerBatch is how many (example, candidate) rows — or prompts, when generating — a decoder evaluates at
-// once; the last batch is padded, so every batch has one compiled shape.
+// once; the last batch is padded with rows of weight 0.
 const rowsPerBatch = 32
 
 // candidateLogLikelihoods calls each with every example of set and its candidates' log-likelihoods (the sum
-// over the answer's tokens, or with perToken their mean), batching (example, candidate) rows.
+// over the answer's tokens, or with perToken their mean), batching (example, candidate) rows. Each row is
+// encoded as training encodes it (seqLen, answerLen); rows are scored in batches of similar rows — sorted by
+// their answer's tokens, then their own — each batch padded only as far as its rows need (scoreShape): a
+// causal model's log-likelihood of a row does not depend on the padding after it, so only the work shrinks
+// (on the commonsense suite most answers are a few tokens of the 79 slots the longest needs). Each batch shape
+// is compiled once and kept with the model.
 func candidateLogLikelihoods(b compute.Backend, m *loadedDecoder, fn func(*model.Scope, []*Node) *Node, set *datasets.Set,
 	seqLen, answerLen int, perToken bool, each func(e datasets.Example, row []float32)) error {
 	if m.scorer == nil { // fn is the run's model: the same for every call on m
@@ -272,39 +278,14 @@ func candidateLogLikelihoods(b compute.Backend, m *loadedDecoder, fn func(*model
 		}
 		m.scorer = exec
 	}
-	exec := m.scorer
-	type row struct{ example, candidate int }
-	var rows []row
-	var seqs [][]int32
-	var answers []int
-	var tasks []int32
-	scores := make([][]float32, len(set.Examples))
-	flush := func() error {
-		if len(rows) == 0 {
-			return nil
-		}
-		weights := make([]float32, rowsPerBatch)
-		for i := range rows {
-			weights[i] = 1
-		}
-		for len(seqs) < rowsPerBatch { // padding rows, weight 0
-			seqs, answers, tasks = append(seqs, seqs[0]), append(answers, answers[0]), append(tasks, tasks[0])
-		}
-		bt := datasets.LMRows(seqs, answers, tasks, weights, m.Tokenizer.Pad, seqLen, answerLen)
-		out, err := exec.Call(bt.Inputs[0], bt.Inputs[1], bt.Inputs[2], bt.Inputs[3], bt.Labels[0], bt.Labels[1])
-		if err != nil {
-			return err
-		}
-		ll, n := tensors.MustCopyFlatData[float32](out[0]), tensors.MustCopyFlatData[float32](out[1])
-		for i, r := range rows {
-			scores[r.example][r.candidate] = ll[i]
-			if perToken {
-				scores[r.example][r.candidate] /= n[i]
-			}
-		}
-		rows, seqs, answers, tasks = rows[:0], seqs[:0], answers[:0], tasks[:0]
-		return nil
+	type row struct {
+		example, candidate int
+		task               int32
+		tokens             []int32
+		answer             int // index of the first answer token in tokens
 	}
+	var rows []row
+	scores := make([][]float32, len(set.Examples))
 	for i, e := range set.Examples {
 		p, err := m.promptOf(set, e)
 		if err != nil {
@@ -316,21 +297,56 @@ func candidateLogLikelihoods(b compute.Backend, m *loadedDecoder, fn func(*model
 			if err != nil {
 				return err
 			}
-			rows, seqs, answers, tasks = append(rows, row{i, c}), append(seqs, toks), append(answers, at), append(tasks, e.Task)
-			if len(rows) == rowsPerBatch {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
+			rows = append(rows, row{i, c, e.Task, toks, at})
 		}
 	}
-	if err := flush(); err != nil {
-		return err
+	sort.SliceStable(rows, func(i, j int) bool {
+		ai, aj := len(rows[i].tokens)-rows[i].answer, len(rows[j].tokens)-rows[j].answer
+		return ai < aj || ai == aj && len(rows[i].tokens) < len(rows[j].tokens)
+	})
+	for start := 0; start < len(rows); start += rowsPerBatch {
+		batch := rows[start:min(start+rowsPerBatch, len(rows))]
+		seqs, answers := make([][]int32, rowsPerBatch), make([]int, rowsPerBatch)
+		tasks, weights := make([]int32, rowsPerBatch), make([]float32, rowsPerBatch)
+		longest, longestAnswer := 0, 0
+		for k := range rowsPerBatch {
+			r := batch[min(k, len(batch)-1)] // padding rows repeat the last, weight 0
+			seqs[k], answers[k], tasks[k] = r.tokens, r.answer, r.task
+			if k < len(batch) {
+				weights[k] = 1
+				longest, longestAnswer = max(longest, len(r.tokens)), max(longestAnswer, len(r.tokens)-r.answer)
+			}
+		}
+		sl, al := scoreShape(longest, longestAnswer, seqLen, answerLen)
+		bt := datasets.LMRows(seqs, answers, tasks, weights, m.Tokenizer.Pad, sl, al)
+		out, err := m.scorer.Call(bt.Inputs[0], bt.Inputs[1], bt.Inputs[2], bt.Inputs[3], bt.Labels[0], bt.Labels[1])
+		if err != nil {
+			return err
+		}
+		ll, n := tensors.MustCopyFlatData[float32](out[0]), tensors.MustCopyFlatData[float32](out[1])
+		for k, r := range batch {
+			scores[r.example][r.candidate] = ll[k]
+			if perToken {
+				scores[r.example][r.candidate] /= n[k]
+			}
+		}
 	}
 	for i, e := range set.Examples {
 		each(e, scores[i])
 	}
 	return nil
+}
+
+// scoreShape is the padded shape of a batch of scored rows whose longest has tokens tokens and whose longest
+// answer has answer tokens: the tokens rounded up to a multiple of 16 and the answer slots to a power of two
+// (at least 2), at most seqLen and answerLen — few shapes, so few compilations.
+func scoreShape(tokens, answer, seqLen, answerLen int) (int, int) {
+	sl := min(seqLen, (tokens+15)/16*16)
+	al := 2
+	for al < answer {
+		al *= 2
+	}
+	return sl, min(al, answerLen)
 }
 
 // generatedAnswers calls each with every example of set and the row of its generated answer: greedy

@@ -163,6 +163,40 @@ func checkScorings(t *testing.T, tr *Trained, data string) {
 		return out
 	}
 	sums, means, gens := rows(ScoreLogLik), rows(ScoreLogLikMean), rows(ScoreGenerate)
+	// Scored in batches of similar rows padded only as far as they need: the same as each row alone at the
+	// full shape (seqLen, answer slots), and some batch has a smaller shape than that.
+	smaller := false
+	for i, e := range set.Examples {
+		p, err := tr.decoder.promptOf(set, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for c := range p.Candidates {
+			toks, at, err := p.Encode(tok, tok.EOS, c, seqLen, al)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sl, a := scoreShape(len(toks), len(toks)-at, seqLen, al); sl < seqLen || a < al {
+				smaller = true
+			}
+			seqs, answers, tasks, weights := make([][]int32, rowsPerBatch), make([]int, rowsPerBatch), make([]int32, rowsPerBatch), make([]float32, rowsPerBatch)
+			for k := range seqs {
+				seqs[k], answers[k], tasks[k] = toks, at, e.Task
+			}
+			weights[0] = 1
+			bt := datasets.LMRows(seqs, answers, tasks, weights, tok.Pad, seqLen, al)
+			out, err := tr.decoder.scorer.Call(bt.Inputs[0], bt.Inputs[1], bt.Inputs[2], bt.Inputs[3], bt.Labels[0], bt.Labels[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := tensors.MustCopyFlatData[float32](out[0])[0]; math.Abs(float64(sums[i][c]-want)) > 1e-4*math.Abs(float64(want)) {
+				t.Errorf("example %d, candidate %d: log-likelihood %v in a batch of its kind, %v alone at the full shape", i, c, sums[i][c], want)
+			}
+		}
+	}
+	if !smaller {
+		t.Errorf("no row scored in a smaller shape than (%d, %d): the comparison above tests nothing", seqLen, al)
+	}
 	g := &generate.Model{Config: tr.decoder.Config, Injector: tr.inj, Store: tr.store(), Backend: tr.backend, EOS: tok.EOS, Pad: tok.Pad, Decode: tok.Decode}
 	for i, e := range set.Examples {
 		p, err := tr.decoder.promptOf(set, e)
