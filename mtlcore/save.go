@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/mtlora/mtlora/internal/atomicfile"
-	"github.com/mtlora/mtlora/internal/safetensors"
 	"math"
 	"os"
 	"path/filepath"
@@ -15,6 +13,8 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/mtlora/mtlora/internal/atomicfile"
+	"github.com/mtlora/mtlora/internal/safetensors"
 )
 
 // Files of an adapter directory written by SaveAdapters.

@@ -3,7 +3,6 @@ package mtlcore
 import (
 	"encoding/json"
 	"errors"
-	"github.com/mtlora/mtlora/internal/safetensors"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/mtlora/mtlora/internal/safetensors"
 )
 
 // Fact 4: each task's update exported as a standard PEFT LoRA adapter reproduces that task's forward pass.

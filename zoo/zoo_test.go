@@ -1,12 +1,12 @@
 package zoo_test
 
 import (
-	"github.com/gomlx/compute"
 	"iter"
 	"math/rand/v2"
 	"slices"
 	"testing"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/train"
