@@ -339,3 +339,42 @@ func TestTwoSweepRunnersShareADirectory(t *testing.T) {
 	}
 	t.Logf("this runner executed %d runs, the child %d", len(rep.Executed), len(child))
 }
+
+// Every committed plan (sweeps/*.json) resolves against its data and model, and the ablation plans on the
+// commonsense suite share table 1's runs where they say so: the variant at the paper's values (diagonal Λ, n =
+// 3, τ = 0.1) is commonsense-main's MTL-LoRA run of the same seed, id for id, so it is trained once.
+func TestCommittedPlans(t *testing.T) {
+	paths, err := filepath.Glob("../sweeps/*.json")
+	if err != nil || len(paths) < 8 {
+		t.Fatalf("committed plans: %v, %v", paths, err)
+	}
+	ids := map[string][]string{} // plan name → run ids
+	for _, p := range paths {
+		plan, err := ReadPlan(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs, err := plan.Runs()
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		for _, r := range runs {
+			ids[plan.Name] = append(ids[plan.Name], r.ID())
+		}
+	}
+	main := map[string]bool{}
+	for _, id := range ids["commonsense-main"] {
+		main[id] = true
+	}
+	for _, plan := range []string{"commonsense-lambda", "commonsense-n", "commonsense-tau"} {
+		shared := 0
+		for _, id := range ids[plan] {
+			if main[id] {
+				shared++
+			}
+		}
+		if shared != 1 {
+			t.Errorf("%s shares %d runs with commonsense-main, want 1 (MTL-LoRA at the paper's values, seed 1): %v", plan, shared, ids[plan])
+		}
+	}
+}

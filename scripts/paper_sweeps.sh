@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every plan behind the README's paper tables and notebook 04's figures, in the order that makes figures
 # soonest: the commonsense suite's seed-1 runs (LoRA and MTL-LoRA first: figures 1 and 2), its other seeds
-# (table 1), the ablations (figure 3), the decoder's seed-1 runs, mtbench, the decoder's other seeds. Finished runs are
+# (table 1), the ablations (figures 3–5), the decoder's seed-1 runs, mtbench, the decoder's other seeds, the
+# longer runs (figure 6). Finished runs are
 # skipped — or, finished before their plan asked for a test evaluation, tested — and interrupted ones resume,
 # so this can be stopped and started again at will. The MiniLM plans on the suite share
 # one folder (sweeps/commonsense): an ablation variant that is a main-table run is that run.
@@ -28,13 +29,14 @@ jobs() { # plan, then a grep pattern on run ids
 	jobs smollm2-commonsense '-s1-'
 	jobs mtbench-main .
 	jobs smollm2-commonsense '-s[23]-'
+	jobs commonsense-long .
 } | while read -r line; do
 	start=$(date +%s)
 	echo "== $(date -u +%H:%M:%S) ${line##*-only }"
 	eval "$MTLORA ${line#mtlora }" </dev/null
 	echo "   $(( $(date +%s) - start )) s"
 done
-for plan in commonsense-main commonsense-lambda commonsense-n commonsense-tau mtbench-main smollm2-commonsense; do
+for plan in commonsense-main commonsense-lambda commonsense-n commonsense-tau mtbench-main smollm2-commonsense commonsense-long; do
 	echo "== $plan: results table"
 	"$MTLORA" sweep -spec "sweeps/$plan.json" -dir "$(folder "$plan")" -merge
 done
