@@ -69,8 +69,8 @@ func LearnedTable(title string, results []*experiment.Result, alpha float64, bas
 	for _, b := range baselines {
 		levels = append(levels, b.Name)
 	}
-	t := plots.Table{Title: fmt.Sprintf("%s, %s: runs beyond %s (one-sided exact binomial test of accuracy; regression: of Pearson r > 0 by a t-test; p < %g)", title, splitNote(results), strings.Join(levels, " · "), alpha),
-		Header: append([]string{"method", "seeds"}, tasks...)}
+	t := plots.Table{Header: append([]string{"method", "seeds"}, tasks...)}
+	var classified, regression bool // the kinds of test the table used, for its title
 	for _, row := range rows {
 		cells := []string{row.Config, fmt.Sprint(row.Seeds)}
 		for _, task := range tasks {
@@ -88,8 +88,9 @@ func LearnedTable(title string, results []*experiment.Result, alpha float64, bas
 				if m.Examples == 0 {
 					return t, fmt.Errorf("report: run %s, task %s: its final evaluation has no example count (evaluated before examples were counted)", r.ID, task)
 				}
-				acc, classified := m.Metrics["accuracy"]
-				if !classified { // regression: beyond no correlation; no baseline has a level
+				acc, ok := m.Metrics["accuracy"]
+				classified, regression = classified || ok, regression || !ok
+				if !ok { // regression: beyond no correlation; no baseline has a level
 					for i := 1; i < len(beyond); i++ {
 						beyond[i] = -1
 					}
@@ -123,6 +124,14 @@ func LearnedTable(title string, results []*experiment.Result, alpha float64, bas
 		}
 		t.Rows = append(t.Rows, cells)
 	}
+	var tests []string
+	if classified {
+		tests = append(tests, "accuracy by a one-sided exact binomial test")
+	}
+	if regression {
+		tests = append(tests, "regression: Pearson r > 0 by a one-sided t-test")
+	}
+	t.Title = fmt.Sprintf("%s, %s: runs beyond %s (%s; p < %g)", title, splitNote(results), strings.Join(levels, " · "), strings.Join(tests, "; "), alpha)
 	return t, nil
 }
 

@@ -141,7 +141,7 @@ func TestLearnedTable(t *testing.T) {
 	if want := []string{"lora r=8", "2", "2/2 · 0/2", "0/2 · —"}; strings.Join(tab.Rows[0], "|") != strings.Join(want, "|") {
 		t.Errorf("row %q, want %q", tab.Rows[0], want)
 	}
-	if !strings.Contains(tab.Title, "validation split") || !strings.Contains(tab.Title, "chance · majority") {
+	if !strings.Contains(tab.Title, "validation split") || !strings.Contains(tab.Title, "chance · majority") || strings.Contains(tab.Title, "Pearson") {
 		t.Errorf("title %q", tab.Title)
 	}
 	results[0].Test = &results[0].Fit.Evals[0]
@@ -221,6 +221,9 @@ func TestLearnedTableRegressionAndClassification(t *testing.T) {
 	}
 	if want := "lora r=8|3|1/3 · —|— · 2/3"; strings.Join(tab.Rows[0], "|") != want {
 		t.Errorf("row %q, want %q", tab.Rows[0], want)
+	}
+	if !strings.Contains(tab.Title, "binomial") || !strings.Contains(tab.Title, "Pearson r > 0") {
+		t.Errorf("title %q: both tests were used", tab.Title)
 	}
 }
 
