@@ -14,8 +14,9 @@ import (
 
 // SweepPage is the report of a set of runs (a sweep or the demo): mean score per configuration (mean ±
 // std over seeds), per-task scores of each configuration, score over training per configuration, and the
-// tables behind them.
-func SweepPage(title, intro string, results []*experiment.Result) plots.Page {
+// tables behind them; with baselines (MajorityOf, say), their rows under the methods and which tasks each
+// configuration learned beyond chance and them (LearnedTable, p < 0.05).
+func SweepPage(title, intro string, results []*experiment.Result, baselines ...Baseline) plots.Page {
 	rows, tasks := Summarize(results)
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Score[0] > rows[j].Score[0] })
 	var bars []plots.MeanStd
@@ -78,7 +79,7 @@ func SweepPage(title, intro string, results []*experiment.Result) plots.Page {
 		}
 		charts = append(charts, plots.Lines("Mean score during training", read, "step", "mean task score", xs, series))
 	}
-	table := MainTable("Final scores (mean ± std over seeds)", results)
+	table := MainTable("Final scores (mean ± std over seeds)", results, baselines...)
 	runs := plots.Table{Title: "Runs", Header: []string{"run", "method", "rank", "seed", "steps", "seconds", "final score"}}
 	for _, r := range results {
 		if r != nil {
@@ -86,8 +87,17 @@ func SweepPage(title, intro string, results []*experiment.Result) plots.Page {
 				fmt.Sprint(r.Fit.Step), fmt.Sprintf("%.0f", r.Seconds), fmt.Sprintf("%.4f", r.Final().Score)})
 		}
 	}
-	return plots.Page{Title: title, Intro: intro, Charts: charts, Tables: []plots.Table{table, runs},
-		Notes: []string{"Score: macro-F1 for classification tasks, Pearson correlation for regression tasks, −MSE on the synthetic set; the split of the final evaluation is in the table's title."}}
+	page := plots.Page{Title: title, Intro: intro, Charts: charts, Tables: []plots.Table{table},
+		Notes: []string{"Score: accuracy for multiple-choice tasks, macro-F1 for classification tasks, Pearson correlation for regression tasks, −MSE on the synthetic set; the split of the final evaluation is in the table's title."}}
+	if len(baselines) > 0 {
+		if learned, err := LearnedTable("Tasks learned", results, 0.05, baselines...); err != nil {
+			page.Notes = append(page.Notes, "Tasks learned: not shown, "+err.Error())
+		} else {
+			page.Tables = append(page.Tables, learned)
+		}
+	}
+	page.Tables = append(page.Tables, runs)
+	return page
 }
 
 // RunPage is the report of one run: training loss, each task's score over the evaluations, final metrics.

@@ -149,3 +149,36 @@ func MajorityBaseline(set *datasets.Set, split datasets.Split) (Baseline, error)
 	}
 	return b, nil
 }
+
+// MajorityOf is MajorityBaseline of the data results were trained on, on the split they report
+// (Result.FinalSplit): runs on different data or reporting different splits are an error, and so is data
+// without a majority answer (the synthetic set's regression targets).
+func MajorityOf(results []*experiment.Result) (Baseline, error) {
+	var first *experiment.Result
+	for _, r := range results {
+		switch {
+		case r == nil:
+		case first == nil:
+			first = r
+		case r.Run.Config.Data != first.Run.Config.Data:
+			return Baseline{}, fmt.Errorf("report: runs %s and %s were trained on different data (%s, %s): no one majority answer", first.ID, r.ID, first.Run.Config.Data, r.Run.Config.Data)
+		case r.FinalSplit() != first.FinalSplit():
+			return Baseline{}, fmt.Errorf("report: run %s reports the %s split, %s the %s split: no one majority answer", first.ID, first.FinalSplit(), r.ID, r.FinalSplit())
+		}
+	}
+	if first == nil {
+		return Baseline{}, fmt.Errorf("report: no runs")
+	}
+	src, err := experiment.OpenData(first.Run.Config.Data)
+	if err != nil {
+		return Baseline{}, err
+	}
+	if src.Synthetic() {
+		return Baseline{}, fmt.Errorf("report: the synthetic set's tasks are regressions: no majority answer")
+	}
+	set, err := src.Load()
+	if err != nil {
+		return Baseline{}, err
+	}
+	return MajorityBaseline(set, first.FinalSplit())
+}

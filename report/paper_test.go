@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -254,5 +255,42 @@ func TestHolmAdjustMatchesStatsmodels(t *testing.T) {
 	}
 	if got := HolmAdjust([]float64{0.02, math.NaN(), 0.04}); got[0] != 0.04 || !math.IsNaN(got[1]) || got[2] != 0.04 {
 		t.Errorf("with an untested comparison: %v, want [0.04 NaN 0.04]", got)
+	}
+}
+
+// MajorityOf opens the data the runs name (a CSV here: 4 train rows "a a a b", 2 test rows "b a") and scores the
+// majority answer on the split they report; runs on different data or splits have no one baseline.
+func TestMajorityOf(t *testing.T) {
+	csv := filepath.Join(t.TempDir(), "toy.csv")
+	rows := "task,text,label,split\ntopic,one,a,train\ntopic,two,a,train\ntopic,three,a,train\ntopic,four,b,train\ntopic,five,b,test\ntopic,six,a,test\n"
+	if err := os.WriteFile(csv, []byte(rows), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(id, data string, tested bool) *experiment.Result {
+		r := fakeRun(mtlcore.LoRA, mtlcore.LambdaDiagonal, 1, 0.5)
+		r.ID, r.Run.Config.Data = id, data
+		r.Fit.Evals[0].Tasks[0].Task = "topic"
+		if tested {
+			r.Test = &r.Fit.Evals[0]
+		}
+		return r
+	}
+	b, err := MajorityOf([]*experiment.Result{run("x", csv, true), run("y", csv, true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// test labels b, a against "a" every time: accuracy 0.5, macro-F1 (2/3 + 0)/2
+	if b.Levels["topic"] != 0.5 || math.Abs(b.Scores["topic"]-1.0/3) > 1e-12 {
+		t.Errorf("%+v", b)
+	}
+	for _, bad := range [][]*experiment.Result{{run("x", csv, true), run("y", csv, false)}, {run("x", csv, true), run("y", "mtbench", true)},
+		{run("x", experiment.Synthetic, false)}, {}} {
+		if _, err := MajorityOf(bad); err == nil {
+			t.Errorf("runs %v: no error", bad)
+		}
+	}
+	page := SweepPage("t", "", []*experiment.Result{run("x", csv, true)}, b)
+	if len(page.Tables) != 3 || !strings.HasPrefix(page.Tables[1].Title, "Tasks learned") || page.Tables[0].Rows[len(page.Tables[0].Rows)-1][0] != "majority answer" {
+		t.Errorf("sweep page with a baseline: tables %+v", page.Tables)
 	}
 }

@@ -136,7 +136,7 @@ Flags:
 	title := fmt.Sprintf("mtlora demo on %s", cfg.Data)
 	intro := fmt.Sprintf("%s, adapters on %s at matched budgets (LoRA r=%d), %d steps × batch %d, %d seed(s). Reproduce: %s",
 		cfg.Data, runs[0].Config.Targets, cfg.BudgetRank, cfg.Steps, cfg.BatchSize, *seeds, cmd)
-	html, err := report.SweepPage(title, intro, rep.Runs).HTML()
+	html, err := sweepPage(title, intro, rep.Runs).HTML()
 	if errors.Is(err, plots.ErrNoECharts) {
 		fmt.Println("charts omitted from the report (echarts.min.js is not fetched: go run ./cmd/mtlora fetch-assets); tables only")
 		html, err = report.ReportHTML(title, intro, cmd, rep.Runs)

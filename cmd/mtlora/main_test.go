@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mtlora/mtlora/experiment"
+	"github.com/mtlora/mtlora/trainer"
 )
 
 // The README's main job, at small size: MTL-LoRA fits conflicting synthetic tasks that LoRA cannot.
@@ -107,5 +109,49 @@ func TestEveryCommandHelp(t *testing.T) {
 		if err := c.run([]string{"-h"}); !errors.Is(err, flag.ErrHelp) {
 			t.Errorf("mtlora %s -h: %v, want flag.ErrHelp", c.name, err)
 		}
+	}
+}
+
+// A sweep's report shows the majority answer of the runs' data and which tasks they learned beyond it; when
+// that data is gone it says so and shows the rest.
+func TestReportSweepWithMajorityAnswer(t *testing.T) {
+	dir := t.TempDir()
+	csv := filepath.Join(dir, "toy.csv")
+	if err := os.WriteFile(csv, []byte("task,text,label,split\ntopic,one,a,train\ntopic,two,a,train\ntopic,three,b,train\ntopic,four,b,validation\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := experiment.Defaults()
+	c.Data = csv
+	res := experiment.Result{ID: "lora-r8-s1-x", Run: experiment.Run{Config: c}}
+	res.Fit.Evals = []trainer.Eval{{Step: 1, Score: 1, Tasks: []trainer.TaskMetrics{{Task: "topic", Score: 1, Metrics: map[string]float64{"accuracy": 1, "macro_f1": 1}, Examples: 1}}}}
+	data, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sweep := filepath.Join(dir, "sweep")
+	if err := os.MkdirAll(filepath.Join(sweep, "runs", res.ID), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(sweep, "runs", res.ID, "result.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	page := func() string {
+		if err := runReport([]string{sweep}); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(sweep, "report.html"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if p := page(); !strings.Contains(p, "Tasks learned, validation split") || !strings.Contains(p, "majority answer") {
+		t.Errorf("the sweep report lacks the majority answer or the tasks learned")
+	}
+	if err := os.Remove(csv); err != nil {
+		t.Fatal(err)
+	}
+	if p := page(); !strings.Contains(p, "Majority answer and tasks learned: not shown") || strings.Contains(p, "Tasks learned, validation split") {
+		t.Errorf("without its data the sweep report does not say why the majority answer is missing")
 	}
 }

@@ -91,7 +91,7 @@ Flags:
 		if len(results) == 0 {
 			return fmt.Errorf("%s: no finished runs", path)
 		}
-		page = report.SweepPage("Sweep "+filepath.Base(path), intro, results)
+		page = sweepPage("Sweep "+filepath.Base(path), intro, results)
 	}
 	if *out == "" {
 		*out = filepath.Join(path, "report.html")
@@ -117,4 +117,21 @@ Flags:
 		fmt.Printf("%d SVG charts in %s\n", len(paths), *svg)
 	}
 	return nil
+}
+
+// sweepPage is report.SweepPage with the majority answer of the runs' data as the baseline (report.MajorityOf;
+// none for the synthetic set, whose tasks are regressions). Without it — the data no longer where the runs
+// name it, say — the page says why, and so does standard error.
+func sweepPage(title, intro string, results []*experiment.Result) plots.Page {
+	if len(results) == 0 || results[0].Run.Config.Data == experiment.Synthetic {
+		return report.SweepPage(title, intro, results)
+	}
+	majority, err := report.MajorityOf(results)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "mtlora: no majority-answer baseline in the report: %v\n", err)
+		page := report.SweepPage(title, intro, results)
+		page.Notes = append(page.Notes, "Majority answer and tasks learned: not shown, "+err.Error())
+		return page
+	}
+	return report.SweepPage(title, intro, results, majority)
 }
