@@ -73,10 +73,20 @@ func TableHTML(header []string, rows [][]string) string {
 }
 
 // ShowResults displays the final scores of runs, mean ± std over seeds per configuration (the mean alone for
-// one seed) and the split they are on: report.MainTable.
-func ShowResults(results []*experiment.Result) {
-	t := report.MainTable("Final scores", results)
-	gonbui.DisplayHTML("<b>" + html.EscapeString(t.Title) + "</b>" + TableHTML(t.Header, t.Rows))
+// one seed) and the split they are on, with each baseline's row (report.MainTable); given baselines (the
+// data's majority answer: report.MajorityOf), also which tasks each configuration learned beyond chance and
+// them (report.LearnedTable, p < 0.05; for runs evaluated before examples were counted, a line saying so).
+func ShowResults(results []*experiment.Result, baselines ...report.Baseline) {
+	t := report.MainTable("Final scores", results, baselines...)
+	out := "<b>" + html.EscapeString(t.Title) + "</b>" + TableHTML(t.Header, t.Rows)
+	if len(baselines) > 0 {
+		if l, err := report.LearnedTable("Tasks learned", results, 0.05, baselines...); err != nil {
+			out += "<p>Tasks learned: not shown, " + html.EscapeString(err.Error()) + "</p>"
+		} else {
+			out += "<b>" + html.EscapeString(l.Title) + "</b>" + TableHTML(l.Header, l.Rows)
+		}
+	}
+	gonbui.DisplayHTML(out)
 	gonbui.Sync()
 }
 
