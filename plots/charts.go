@@ -3,6 +3,7 @@ package plots
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/go-echarts/go-echarts/v2/charts"
 	"github.com/go-echarts/go-echarts/v2/opts"
@@ -116,7 +117,7 @@ func Ablation(title, yName string, bars []MeanStd) *charts.BoxPlot {
 	var names []string
 	var data []opts.BoxPlotData
 	for _, b := range bars {
-		names = append(names, b.Name)
+		names = append(names, strings.Replace(b.Name, " (", "\n(", 1)) // "lora r=8 (147456 params)": two lines, so seven fit side by side
 		data = append(data, opts.BoxPlotData{Value: []float64{b.Mean - b.Std, b.Mean - b.Std, b.Mean, b.Mean + b.Std, b.Mean + b.Std}})
 	}
 	c.SetXAxis(names)
