@@ -3,7 +3,6 @@ package plots
 import (
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/go-echarts/go-echarts/v2/charts"
 	"github.com/go-echarts/go-echarts/v2/opts"
@@ -113,11 +112,12 @@ func Ablation(title, yName string, bars []MeanStd) *charts.BoxPlot {
 	c := charts.NewBoxPlot()
 	c.SetGlobalOptions(append(base(title, "read: the best configuration on average; box: mean ± std over seeds, line: the mean"),
 		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(false)}), charts.WithYAxisOpts(opts.YAxis{Name: yName, Scale: opts.Bool(true)}),
-		charts.WithXAxisOpts(opts.XAxis{AxisLabel: &opts.AxisLabel{Interval: "0"}}))...)
+		charts.WithXAxisOpts(opts.XAxis{AxisLabel: &opts.AxisLabel{Interval: "0", Rotate: 15}}), // long names ("lora r=8 (147456 params)") side by side
+		charts.WithGridOpts(opts.Grid{ContainLabel: opts.Bool(true), Left: "90px", Right: "2%", Top: "80px", Bottom: "10px"}))...)
 	var names []string
 	var data []opts.BoxPlotData
 	for _, b := range bars {
-		names = append(names, strings.Replace(b.Name, " (", "\n(", 1)) // "lora r=8 (147456 params)": two lines, so seven fit side by side
+		names = append(names, b.Name)
 		data = append(data, opts.BoxPlotData{Value: []float64{b.Mean - b.Std, b.Mean - b.Std, b.Mean, b.Mean + b.Std, b.Mean + b.Std}})
 	}
 	c.SetXAxis(names)
