@@ -90,11 +90,7 @@ func SweepPage(title, intro string, results []*experiment.Result, baselines ...B
 	page := plots.Page{Title: title, Intro: intro, Charts: charts, Tables: []plots.Table{table},
 		Notes: []string{"Score: accuracy for multiple-choice tasks, macro-F1 for classification tasks, Pearson correlation for regression tasks, −MSE on the synthetic set; the split of the final evaluation is in the table's title."}}
 	if len(baselines) > 0 {
-		if learned, err := LearnedTable("Tasks learned", results, 0.05, baselines...); err != nil {
-			page.Notes = append(page.Notes, "Tasks learned: not shown, "+err.Error())
-		} else {
-			page.Tables = append(page.Tables, learned)
-		}
+		addLearned(&page, results, baselines)
 	}
 	page.Tables = append(page.Tables, runs)
 	return page

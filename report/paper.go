@@ -330,11 +330,7 @@ func MainTablePage(title, intro string, results []*experiment.Result, ref string
 			"Test split: each run's best weights (chosen on the validation split) on every test example; validation split: the run's last evaluation. " +
 			"Learning curves: validation."}}
 	page.Notes = append(page.Notes, runTime(results))
-	if learned, err := LearnedTable("Tasks learned", results, 0.05, baselines...); err != nil {
-		page.Notes = append(page.Notes, "Tasks learned: not shown, "+err.Error()) // runs evaluated before examples were counted
-	} else {
-		page.Tables = append(page.Tables, learned)
-	}
+	addLearned(&page, results, baselines)
 	if ref != "" {
 		perTask, perSeed, err := CompareTo(results, ref)
 		if err != nil {
@@ -373,4 +369,14 @@ func runTime(results []*experiment.Result) string {
 		total = fmt.Sprintf("%.1f minutes", s/60)
 	}
 	return fmt.Sprintf("%d runs, %s of run time in all (%.1f minutes a run on average).", n, total, s/60/float64(max(n, 1)))
+}
+
+// addLearned adds LearnedTable (p < 0.05) to page or, when runs were evaluated before examples were counted, a
+// note saying why it is missing.
+func addLearned(page *plots.Page, results []*experiment.Result, baselines []Baseline) {
+	if learned, err := LearnedTable("Tasks learned", results, 0.05, baselines...); err != nil {
+		page.Notes = append(page.Notes, "Tasks learned: not shown, "+err.Error())
+	} else {
+		page.Tables = append(page.Tables, learned)
+	}
 }
