@@ -411,15 +411,24 @@ func evaluateText(rows *encoderRows, set *datasets.Set, split datasets.Split, ev
 func evalSubset(set *datasets.Set, split datasets.Split, evalMax int) *datasets.Set {
 	sub := &datasets.Set{Spec: set.Spec}
 	for _, pool := range set.Select(split) {
-		k := len(pool)
-		if evalMax > 0 {
-			k = min(k, evalMax)
-		}
-		for j := range k {
-			sub.Examples = append(sub.Examples, set.Examples[pool[j*len(pool)/k]])
+		for _, j := range spread(len(pool), evalMax) {
+			sub.Examples = append(sub.Examples, set.Examples[pool[j]])
 		}
 	}
 	return sub
+}
+
+// spread is which of a task's n examples evalSubset keeps: at most evalMax (0: all), evenly spaced.
+func spread(n, evalMax int) []int {
+	k := n
+	if evalMax > 0 {
+		k = min(k, evalMax)
+	}
+	out := make([]int, k)
+	for j := range k {
+		out[j] = j * n / k
+	}
+	return out
 }
 
 // scoreTasks computes per-task metrics from each evaluated example's row — its task's class logits, its
@@ -496,13 +505,15 @@ func scoreTasks(set *datasets.Set, generated bool, visit func(each func(e datase
 
 // MajorityEval scores the majority answer (datasets.Set's MajorityPicks) on split as a run's evaluation is
 // scored (scoreTasks): the same metrics and score per task — for a classification task its macro-F1 beside its
-// accuracy. Regression tasks, which have no majority answer, and tasks without examples in split are left out.
-func MajorityEval(set *datasets.Set, split datasets.Split) ([]trainer.TaskMetrics, error) {
+// accuracy — on the same examples (at most evalMax a task, as a run's validation evaluation with eval_max;
+// 0: every example). Regression tasks, which have no majority answer, and tasks without examples in split are
+// left out.
+func MajorityEval(set *datasets.Set, split datasets.Split, evalMax int) ([]trainer.TaskMetrics, error) {
 	picks, sel := set.MajorityPicks(split), set.Select(split)
 	all, err := scoreTasks(set, false, func(each func(datasets.Example, []float32)) error {
 		for t := range picks {
-			for j, pick := range picks[t] {
-				e := set.Examples[sel[t][j]]
+			for _, j := range spread(len(picks[t]), evalMax) {
+				e, pick := set.Examples[sel[t][j]], picks[t][j]
 				width := len(e.Choices)
 				if !set.Spec.Tasks[t].MultipleChoice {
 					width = len(set.Spec.Tasks[t].Labels)

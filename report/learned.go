@@ -135,12 +135,12 @@ func LearnedTable(title string, results []*experiment.Result, alpha float64, bas
 	return t, nil
 }
 
-// MajorityBaseline is the majority answer (experiment.MajorityEval) on split, for the split a table's runs
-// report (Result.FinalSplit): its score per task (macro-F1 for classification) and its accuracy as the level
-// to beat. Regression tasks have none.
-func MajorityBaseline(set *datasets.Set, split datasets.Split) (Baseline, error) {
+// MajorityBaseline is the majority answer (experiment.MajorityEval) on split — at most evalMax examples a task
+// (0: all) — for the examples a table's runs report (Result.FinalSplit): its score per task (macro-F1 for
+// classification) and its accuracy as the level to beat. Regression tasks have none.
+func MajorityBaseline(set *datasets.Set, split datasets.Split, evalMax int) (Baseline, error) {
 	b := Baseline{Name: "majority answer", Scores: map[string]float64{}, Levels: map[string]float64{}}
-	eval, err := experiment.MajorityEval(set, split)
+	eval, err := experiment.MajorityEval(set, split, evalMax)
 	if err != nil {
 		return b, err
 	}
@@ -150,11 +150,18 @@ func MajorityBaseline(set *datasets.Set, split datasets.Split) (Baseline, error)
 	return b, nil
 }
 
-// MajorityOf is MajorityBaseline of the data results were trained on, on the split they report
-// (Result.FinalSplit): runs on different data or reporting different splits are an error, and so is data
-// without a majority answer (the synthetic set's regression targets).
+// MajorityOf is MajorityBaseline of the data results were trained on, on the examples they report
+// (Result.FinalSplit: every test example, or the validation examples their eval_max keeps): runs on different
+// data or reporting different splits or subsets are an error, and so is data without a majority answer (the
+// synthetic set's regression targets).
 func MajorityOf(results []*experiment.Result) (Baseline, error) {
 	var first *experiment.Result
+	evalMax := func(r *experiment.Result) int {
+		if r.FinalSplit() == datasets.Test {
+			return 0
+		}
+		return r.Run.Config.EvalMax
+	}
 	for _, r := range results {
 		switch {
 		case r == nil:
@@ -164,6 +171,8 @@ func MajorityOf(results []*experiment.Result) (Baseline, error) {
 			return Baseline{}, fmt.Errorf("report: runs %s and %s were trained on different data (%s, %s): no one majority answer", first.ID, r.ID, first.Run.Config.Data, r.Run.Config.Data)
 		case r.FinalSplit() != first.FinalSplit():
 			return Baseline{}, fmt.Errorf("report: run %s reports the %s split, %s the %s split: no one majority answer", first.ID, first.FinalSplit(), r.ID, r.FinalSplit())
+		case evalMax(r) != evalMax(first):
+			return Baseline{}, fmt.Errorf("report: run %s reports at most %d validation examples a task (eval_max), %s at most %d: no one majority answer", first.ID, evalMax(first), r.ID, evalMax(r))
 		}
 	}
 	if first == nil {
@@ -180,5 +189,5 @@ func MajorityOf(results []*experiment.Result) (Baseline, error) {
 	if err != nil {
 		return Baseline{}, err
 	}
-	return MajorityBaseline(set, first.FinalSplit())
+	return MajorityBaseline(set, first.FinalSplit(), evalMax(first))
 }

@@ -166,7 +166,7 @@ func TestMajorityBaseline(t *testing.T) {
 	}
 	// c: train labels x, y, x → x; test labels y, x → accuracy 0.5, macro-F1 (2/3 + 0)/2 (scikit-learn's
 	// f1_score(["y", "x"], ["x", "x"], average="macro")); m: "no" right most often → 0.5
-	b, err := MajorityBaseline(set, datasets.Test)
+	b, err := MajorityBaseline(set, datasets.Test, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,11 +258,13 @@ func TestHolmAdjustMatchesStatsmodels(t *testing.T) {
 	}
 }
 
-// MajorityOf opens the data the runs name (a CSV here: 4 train rows "a a a b", 2 test rows "b a") and scores the
-// majority answer on the split they report; runs on different data or splits have no one baseline.
+// MajorityOf opens the data the runs name (a CSV here: 4 train rows "a a a b", 3 validation rows "b a b", 2 test
+// rows "b a") and scores the majority answer on the examples they report: every test example, or the validation
+// examples their eval_max keeps; runs on different data, splits or subsets have no one baseline.
 func TestMajorityOf(t *testing.T) {
 	csv := filepath.Join(t.TempDir(), "toy.csv")
-	rows := "task,text,label,split\ntopic,one,a,train\ntopic,two,a,train\ntopic,three,a,train\ntopic,four,b,train\ntopic,five,b,test\ntopic,six,a,test\n"
+	rows := "task,text,label,split\ntopic,one,a,train\ntopic,two,a,train\ntopic,three,a,train\ntopic,four,b,train\ntopic,five,b,test\ntopic,six,a,test\n" +
+		"topic,seven,b,validation\ntopic,eight,a,validation\ntopic,nine,b,validation\n"
 	if err := os.WriteFile(csv, []byte(rows), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -283,8 +285,19 @@ func TestMajorityOf(t *testing.T) {
 	if b.Levels["topic"] != 0.5 || math.Abs(b.Scores["topic"]-1.0/3) > 1e-12 {
 		t.Errorf("%+v", b)
 	}
+	// validation, every example (b a b): accuracy 1/3; eval_max 2 keeps the examples a run's evaluation does, the
+	// first and second (b a): accuracy 0.5
+	for evalMax, want := range map[int]float64{0: 1.0 / 3, 2: 0.5, 5: 1.0 / 3} {
+		v := run("v", csv, false)
+		v.Run.Config.EvalMax = evalMax
+		if b, err := MajorityOf([]*experiment.Result{v}); err != nil || math.Abs(b.Levels["topic"]-want) > 1e-12 {
+			t.Errorf("validation, eval_max %d: %+v, %v; want accuracy %g", evalMax, b, err, want)
+		}
+	}
+	capped := run("c", csv, false)
+	capped.Run.Config.EvalMax = 2
 	for _, bad := range [][]*experiment.Result{{run("x", csv, true), run("y", csv, false)}, {run("x", csv, true), run("y", "mtbench", true)},
-		{run("x", experiment.Synthetic, false)}, {}} {
+		{run("x", experiment.Synthetic, false)}, {}, {run("v", csv, false), capped}} {
 		if _, err := MajorityOf(bad); err == nil {
 			t.Errorf("runs %v: no error", bad)
 		}
