@@ -3,7 +3,9 @@ package report
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/go-echarts/go-echarts/v2/render"
 
@@ -114,7 +116,8 @@ func chanceLevels(results []*experiment.Result, tasks []string) (map[string]floa
 }
 
 // CompareTo compares every configuration of results with the one named ref (a Summarize name, such as
-// "mtl-lora r=8", or a method, when one configuration has it) by Compare, pairing runs by seed: once over
+// "mtl-lora r=8 lambda=full", or some of its words — a method, "lambda=diagonal" — when they name one
+// configuration) by Compare, pairing runs by seed: once over
 // (seed, task) pairs of final task scores, once over seeds' average scores. The second is the stricter test
 // (tasks are not independent draws), and with 3 seeds its sign-flip test cannot go below p = 0.25. With one seed
 // so far, the per-seed comparison is the one difference, untested.
@@ -122,7 +125,7 @@ func CompareTo(results []*experiment.Result, ref string) (perTask, perSeed []Com
 	rows, tasks := Summarize(results)
 	ri := -1
 	for i, r := range rows {
-		if r.Config == ref || r.Method == ref {
+		if names(r.Config, ref) {
 			if ri >= 0 {
 				return nil, nil, fmt.Errorf("report: %q names configurations %q and %q: name one", ref, rows[ri].Config, r.Config)
 			}
@@ -175,6 +178,17 @@ func CompareTo(results []*experiment.Result, ref string) (perTask, perSeed []Com
 		perTask, perSeed = append(perTask, ct), append(perSeed, cs)
 	}
 	return perTask, perSeed, nil
+}
+
+// names says whether every word of ref is a word of the configuration name config.
+func names(config, ref string) bool {
+	words := strings.Fields(config)
+	for _, w := range strings.Fields(ref) {
+		if !slices.Contains(words, w) {
+			return false
+		}
+	}
+	return ref != ""
 }
 
 // compareOrNot is Compare, or with fewer than 2 pairs (one seed so far) the difference without tests (NaN
@@ -342,15 +356,37 @@ func MainTablePage(title, intro string, results []*experiment.Result, ref string
 }
 
 // AblationPage is an ablation figure: the average score of each value of the varied hyperparameter (mean ±
-// std over seeds), and the table of every task's score.
-func AblationPage(title, intro string, results []*experiment.Result) plots.Page {
+// std over seeds), the table of every task's score with the baselines, the runs that learned each task
+// beyond chance and the baselines (LearnedTable, p < 0.05), and every variant compared with ref, the
+// reference value (CompareTo; left out when ref is empty). With one seed a variant's comparison pairs its
+// tasks' scores with the reference's, which a page note says cannot tell an effect from seed-to-seed noise.
+func AblationPage(title, intro string, results []*experiment.Result, ref string, baselines ...Baseline) (plots.Page, error) {
 	rows, _ := Summarize(results)
 	var bars []plots.MeanStd
+	oneSeed := false
 	for _, r := range rows {
 		bars = append(bars, plots.MeanStd{Name: r.Config, Mean: r.Score[0], Std: r.Score[1]})
+		oneSeed = oneSeed || r.Seeds < 2
 	}
-	return plots.Page{Title: title, Intro: intro, Charts: []render.Renderer{plots.Ablation("Average score per variant", "average task score", bars)},
-		Tables: []plots.Table{MainTable(title+" (mean ± std over seeds)", results)}, Notes: []string{runTime(results)}}
+	page := plots.Page{Title: title, Intro: intro, Charts: []render.Renderer{plots.Ablation("Average score per variant", "average task score", bars)},
+		Tables: []plots.Table{MainTable(title+" (mean ± std over seeds)", results, baselines...)}, Notes: []string{runTime(results)}}
+	addLearned(&page, results, baselines)
+	if ref == "" {
+		return page, nil
+	}
+	perTask, perSeed, err := CompareTo(results, ref)
+	if err != nil {
+		return page, err
+	}
+	if len(perTask) > 0 {
+		ref = perTask[0].A // the whole name
+	}
+	page.Tables = append(page.Tables, ComparisonTable("Paired comparison with "+ref, perTask, perSeed))
+	if oneSeed {
+		page.Notes = append(page.Notes, "One seed: a comparison pairs the variants' task scores in one run each, so its p-values ask whether the "+
+			"tasks agree on a difference, not whether another seed would give it (the spread of a configuration over seeds is that noise).")
+	}
+	return page, nil
 }
 
 // runTime says how many runs a figure shows and how long they took together (each run's own wall-clock time

@@ -91,8 +91,18 @@ func TestMainTableAndComparisons(t *testing.T) {
 	if _, err := MainTablePage("main", "", results, "dora"); err == nil {
 		t.Error("a reference that is not among the results")
 	}
-	if page := AblationPage("Λ", "", results); len(page.Charts) != 1 || len(page.Tables[0].Rows) != 4 {
-		t.Errorf("ablation page: %d charts, table %q", len(page.Charts), page.Tables[0].Rows)
+	results[0].Fit.Evals[0].Tasks[0].Examples = 100
+	if page, err := AblationPage("Λ", "", results, ""); err != nil || len(page.Charts) != 1 || len(page.Tables) != 2 || len(page.Tables[0].Rows) != 4 {
+		t.Errorf("ablation page: %d charts, tables %+v, %v", len(page.Charts), page.Tables, err)
+	}
+	// the reference by some words of its name; with one seed a note says what the comparison cannot tell
+	page, err = AblationPage("Λ", "", results[:3], "lambda=full", Baseline{Name: "majority", Scores: map[string]float64{"a": 0.5}, Levels: map[string]float64{"a": 0.5}})
+	if err != nil || len(page.Tables) != 3 || page.Tables[2].Rows[0][1] != "mtl-lora r=8 lambda=full" || !strings.HasPrefix(page.Tables[2].Title, "Paired comparison with mtl-lora r=8 lambda=full (") || page.Tables[0].Rows[4][0] != "majority" ||
+		!strings.Contains(strings.Join(page.Notes, " "), "One seed") {
+		t.Errorf("ablation page with a reference: tables %+v, notes %q, %v", page.Tables, page.Notes, err)
+	}
+	if _, err := AblationPage("Λ", "", results, "lambda=none"); err == nil {
+		t.Error("an ablation reference that names no configuration")
 	}
 }
 
