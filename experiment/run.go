@@ -38,10 +38,12 @@ import (
 
 // Result is what a finished run leaves in runs/<id>/result.json.
 type Result struct {
-	ID      string            `json:"id"`
-	Run     Run               `json:"run"`
-	Fit     trainer.FitResult `json:"fit"`
-	Seconds float64           `json:"seconds"`
+	ID  string            `json:"id"`
+	Run Run               `json:"run"`
+	Fit trainer.FitResult `json:"fit"`
+	// Seconds is the run's wall-clock time to train: this attempt's, loading included, plus the training
+	// time of earlier attempts when it resumed (Fit.Resumed).
+	Seconds float64 `json:"seconds"`
 	// Test is the run's best weights (Fit.Best's step) evaluated on every example of the data's test split,
 	// when its plan asked (Plan.Test); TestSeconds is how long that took.
 	Test        *trainer.Eval     `json:"test,omitempty"`
@@ -104,7 +106,7 @@ func Execute(env Env, run Run, dir string) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", run.ID(), err)
 	}
-	res := &Result{ID: run.ID(), Run: run, Fit: *fit, Seconds: time.Since(start).Seconds(), Versions: Versions()}
+	res := &Result{ID: run.ID(), Run: run, Fit: *fit, Seconds: fit.Resumed + time.Since(start).Seconds(), Versions: Versions()}
 	if err := writeResult(dir, res); err != nil {
 		return nil, err
 	}

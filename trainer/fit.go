@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"time"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/distributed"
@@ -137,6 +138,11 @@ type FitResult struct {
 	Best     *Eval     `json:"best"`      // the best evaluation (its weights are in dir/best)
 	BadEvals int       `json:"bad_evals"` // evaluations since the best
 	Stopped  string    `json:"stopped"`   // why the run ended: "steps" or "early stopping"
+	// Seconds is the wall-clock time spent in Fit — steps, evaluations, compilation — summed over every
+	// attempt of a resumed run (an interrupted attempt counts up to its last checkpoint).
+	Seconds float64 `json:"seconds"`
+	// Resumed is the part of Seconds spent by earlier attempts, when this one resumed a checkpoint (not saved).
+	Resumed float64 `json:"-"`
 }
 
 // Fit trains the trainable variables of store with AdamW (warm-up, decay schedule, global-norm clipping)
@@ -169,7 +175,7 @@ func Fit(b compute.Backend, store *model.Store, modelFn func(*model.Scope, []*No
 			return nil, err
 		}
 		if found {
-			savedAt = res.Step
+			savedAt, res.Resumed = res.Step, res.Seconds
 			if err := data.Skip(res.Step); err != nil {
 				return nil, err
 			}
@@ -178,6 +184,8 @@ func Fit(b compute.Backend, store *model.Store, modelFn func(*model.Scope, []*No
 	if res.Stopped != "" {
 		return res, nil // finished before
 	}
+	start := time.Now()
+	defer func() { res.Seconds = res.Resumed + time.Since(start).Seconds() }()
 	probe := newTaskProbe(cfg.TaskInput, cfg.NumTasks)
 	tr := train.NewTrainer(b, store, probe.model(modelFn), probe.loss(lossFn), &adamW{cfg: cfg, inner: optimizer.Adam().LearningRate(cfg.LearningRate).
 		WeightDecay(cfg.WeightDecay).Done()}, nil, nil)
@@ -253,6 +261,7 @@ func Fit(b compute.Backend, store *model.Store, modelFn func(*model.Scope, []*No
 			res.Stopped = "steps"
 		}
 		if ckDir != "" && (res.Stopped != "" || (cfg.CheckpointEvery > 0 && res.Step%cfg.CheckpointEvery == 0)) {
+			res.Seconds = res.Resumed + time.Since(start).Seconds()
 			if err := saveCheckpoint(ckDir, res.Step, store, frozen, res); err != nil {
 				return res, err
 			}

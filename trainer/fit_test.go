@@ -252,7 +252,7 @@ func TestFitNonFiniteLossNamesStepAndTask(t *testing.T) {
 	r := newSyntheticRun(t, 1)
 	r.cfg.TaskNames = []string{"alpha", "beta", "gamma", "delta"}[:r.cfg.NumTasks]
 	r.data = &poisoned{Data: r.data, at: 7, task: 1}
-	_, err := trainer.Fit(r.b, r.store, r.fn, loss.MeanSquaredError, r.data, r.eval, r.cfg, dir, nil)
+	first, err := trainer.Fit(r.b, r.store, r.fn, loss.MeanSquaredError, r.data, r.eval, r.cfg, dir, nil)
 	if !errors.Is(err, trainer.ErrNonFinite) {
 		t.Fatalf("err = %v, want ErrNonFinite", err)
 	}
@@ -268,6 +268,10 @@ func TestFitNonFiniteLossNamesStepAndTask(t *testing.T) {
 	res := clean.fit(t, dir, nil)
 	if res.Step != clean.cfg.Steps || math.IsNaN(res.Losses[len(res.Losses)-1]) {
 		t.Fatalf("resumed run: step %d, losses %v", res.Step, res.Losses)
+	}
+	// its time counts the first attempt's up to the checkpoint it resumed
+	if res.Resumed <= 0 || res.Resumed > first.Seconds || res.Seconds <= res.Resumed {
+		t.Errorf("seconds: first attempt %g, resumed with %g, in all %g", first.Seconds, res.Resumed, res.Seconds)
 	}
 }
 
