@@ -241,12 +241,19 @@ func Chromium() (string, error) {
 }
 
 // Screenshot renders an HTML file in headless Chromium (no network, a fresh profile) and writes a PNG of
-// width × height pixels; height 0 is the page's own height (Measure), so nothing is cut off.
+// width × height pixels; height 0 is the page's own height (Measure), and then the width grows to the page's
+// own width if something on it — a wide table — is wider, so nothing is cut off.
 func Screenshot(htmlPath, pngPath string, width, height int) error {
 	if height == 0 {
 		m, err := Measure(htmlPath, width)
 		if err != nil {
 			return err
+		}
+		if m.Width > width {
+			width = min(m.Width, 8000)
+			if m, err = Measure(htmlPath, width); err != nil { // wider, its text wraps less
+				return err
+			}
 		}
 		height = min(max(m.Height, 100), 30000)
 	}
@@ -268,6 +275,7 @@ func Screenshot(htmlPath, pngPath string, width, height int) error {
 // scrolling or hidden-overflow ancestor, such as a fixed-height frame).
 type Measurement struct {
 	Height int `json:"height"` // the document's scroll height, px
+	Width  int `json:"width"`  // its scroll width, px: more than the window's when something is wider
 	Charts []struct {
 		Container float64 `json:"container"`
 		Drawn     float64 `json:"drawn"`
@@ -295,7 +303,7 @@ const measureScript = `<script>window.addEventListener("load", function () { set
   var text = document.body.innerText;
   var pre = document.createElement("pre");
   pre.id = "mtlora-measure";
-  pre.textContent = JSON.stringify({height: document.documentElement.scrollHeight, charts: charts, text: text});
+  pre.textContent = JSON.stringify({height: document.documentElement.scrollHeight, width: document.documentElement.scrollWidth, charts: charts, text: text});
   document.body.appendChild(pre);
 }, 300); });</script>`
 

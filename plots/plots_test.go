@@ -3,6 +3,7 @@ package plots
 import (
 	"bytes"
 	"encoding/xml"
+	"fmt"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -93,6 +94,45 @@ func TestChromiumRendersCharts(t *testing.T) {
 	if os.Getenv("MTLORA_KEEP_SCREENSHOT") != "" {
 		data, _ := os.ReadFile(shot)
 		os.WriteFile(os.Getenv("MTLORA_KEEP_SCREENSHOT"), data, 0o644)
+	}
+}
+
+// A table wider than the window widens the screenshot to hold it; a page that fits keeps the width asked for.
+func TestScreenshotHoldsAWideTable(t *testing.T) {
+	requireBrowser(t)
+	dir := t.TempDir()
+	wide := Table{Title: "wide", Header: []string{"configuration"}, Rows: [][]string{{"mtl-lora r=4 lambda=diagonal"}}}
+	for i := range 24 {
+		wide.Header = append(wide.Header, fmt.Sprintf("a long column header %d", i))
+		wide.Rows[0] = append(wide.Rows[0], "+0.0405 ± 0.1690 (24 pairs)")
+	}
+	for _, c := range []struct {
+		page  Page
+		wider bool
+	}{{Page{Title: "narrow", Tables: []Table{{Title: "t", Header: []string{"a"}, Rows: [][]string{{"1"}}}}}, false}, {Page{Title: "wide", Tables: []Table{wide}}, true}} {
+		htmlPath, shot := filepath.Join(dir, c.page.Title+".html"), filepath.Join(dir, c.page.Title+".png")
+		if err := c.page.WriteHTML(htmlPath); err != nil {
+			t.Fatal(err)
+		}
+		if err := Screenshot(htmlPath, shot, 600, 0); err != nil {
+			t.Fatal(err)
+		}
+		m, err := Measure(htmlPath, 600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(shot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := png.DecodeConfig(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.wider && (m.Width <= 600 || cfg.Width != m.Width) || !c.wider && cfg.Width != 600 {
+			t.Errorf("%s page: screenshot %d px wide, the page %d px at a 600 px window", c.page.Title, cfg.Width, m.Width)
+		}
 	}
 }
 
