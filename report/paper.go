@@ -345,14 +345,7 @@ func MainTablePage(title, intro string, results []*experiment.Result, ref string
 			"Learning curves: validation."}}
 	page.Notes = append(page.Notes, runTime(results))
 	addLearned(&page, results, baselines)
-	if ref != "" {
-		perTask, perSeed, err := CompareTo(results, ref)
-		if err != nil {
-			return page, err
-		}
-		page.Tables = append(page.Tables, ComparisonTable("Paired comparison with "+ref, perTask, perSeed))
-	}
-	return page, nil
+	return page, addComparison(&page, results, ref)
 }
 
 // AblationPage is an ablation figure: the average score of each value of the varied hyperparameter (mean ±
@@ -371,17 +364,9 @@ func AblationPage(title, intro string, results []*experiment.Result, ref string,
 	page := plots.Page{Title: title, Intro: intro, Charts: []render.Renderer{plots.Ablation("Average score per variant", "average task score", bars)},
 		Tables: []plots.Table{MainTable(title+" (mean ± std over seeds)", results, baselines...)}, Notes: []string{runTime(results)}}
 	addLearned(&page, results, baselines)
-	if ref == "" {
-		return page, nil
-	}
-	perTask, perSeed, err := CompareTo(results, ref)
-	if err != nil {
+	if err := addComparison(&page, results, ref); err != nil || ref == "" {
 		return page, err
 	}
-	if len(perTask) > 0 {
-		ref = perTask[0].A // the whole name
-	}
-	page.Tables = append(page.Tables, ComparisonTable("Paired comparison with "+ref, perTask, perSeed))
 	if oneSeed {
 		page.Notes = append(page.Notes, "One seed: a comparison pairs the variants' task scores in one run each, so its p-values ask whether the "+
 			"tasks agree on a difference, not whether another seed would give it (the spread of a configuration over seeds is that noise).")
@@ -405,6 +390,23 @@ func runTime(results []*experiment.Result) string {
 		total = fmt.Sprintf("%.1f minutes", s/60)
 	}
 	return fmt.Sprintf("%d runs, %s of run time in all (%.1f minutes a run on average).", n, total, s/60/float64(max(n, 1)))
+}
+
+// addComparison adds ComparisonTable of every configuration of results against ref (CompareTo; some words of a
+// configuration's name are enough, the table names it in full); nothing when ref is empty.
+func addComparison(page *plots.Page, results []*experiment.Result, ref string) error {
+	if ref == "" {
+		return nil
+	}
+	perTask, perSeed, err := CompareTo(results, ref)
+	if err != nil {
+		return err
+	}
+	if len(perTask) > 0 {
+		ref = perTask[0].A
+	}
+	page.Tables = append(page.Tables, ComparisonTable("Paired comparison with "+ref, perTask, perSeed))
+	return nil
 }
 
 // addLearned adds LearnedTable (p < 0.05) to page or, when runs were evaluated before examples were counted, a
