@@ -2,7 +2,9 @@ package plots
 
 import (
 	"fmt"
+	"math"
 	"strconv"
+	"strings"
 
 	"github.com/go-echarts/go-echarts/v2/charts"
 	"github.com/go-echarts/go-echarts/v2/opts"
@@ -106,23 +108,75 @@ type MeanStd struct {
 	Mean, Std float64
 }
 
+// Level is a reference score drawn across a chart as a dashed line with its name (chance, the majority
+// answer).
+type Level struct {
+	Name  string
+	Value float64
+}
+
 // Ablation draws configurations as boxes spanning mean ± std with the mean marked (ECharts has no error
-// bars; a box from mean − std to mean + std with the mean as its median carries the same information).
-func Ablation(title, yName string, bars []MeanStd) *charts.BoxPlot {
+// bars; a box from mean − std to mean + std with the mean as its median carries the same information), and
+// each level as a dashed line. The y axis spans the boxes and the levels, so a difference between
+// configurations is seen against the distance to the levels.
+func Ablation(title, yName string, bars []MeanStd, levels ...Level) *charts.BoxPlot {
+	read := "read: the best configuration on average; box: mean ± std over seeds, line: the mean"
+	oneSeed := len(bars) > 0
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, b := range bars {
+		oneSeed = oneSeed && b.Std == 0
+		lo, hi = min(lo, b.Mean-b.Std), max(hi, b.Mean+b.Std)
+	}
+	if oneSeed {
+		read = "read: the best configuration; one seed each, its line is the score"
+	}
+	var names []string
+	for _, l := range levels {
+		names = append(names, l.Name)
+		lo, hi = min(lo, l.Value), max(hi, l.Value)
+	}
+	if len(levels) > 0 {
+		read += "; dashed: " + strings.Join(names, ", ")
+	}
+	y := opts.YAxis{Name: yName, Scale: opts.Bool(true)}
+	if lo < hi && len(levels) > 0 { // markLines do not widen ECharts' axis: it is set here, on ticks of a round step
+		step := roundStep((hi - lo) / 5)
+		y.Min, y.Max = math.Floor(lo/step-0.2)*step, math.Ceil(hi/step+0.2)*step
+		y.MinInterval, y.MaxInterval = step, step
+	}
 	c := charts.NewBoxPlot()
-	c.SetGlobalOptions(append(base(title, "read: the best configuration on average; box: mean ± std over seeds, line: the mean"),
-		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(false)}), charts.WithYAxisOpts(opts.YAxis{Name: yName, Scale: opts.Bool(true)}),
+	c.SetGlobalOptions(append(base(title, read),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(false)}), charts.WithYAxisOpts(y),
 		charts.WithXAxisOpts(opts.XAxis{AxisLabel: &opts.AxisLabel{Interval: "0", Rotate: 15}}), // long names ("lora r=8 (147456 params)") side by side
 		charts.WithGridOpts(opts.Grid{ContainLabel: opts.Bool(true), Left: "90px", Right: "2%", Top: "80px", Bottom: "10px"}))...)
-	var names []string
 	var data []opts.BoxPlotData
+	var labels []string
 	for _, b := range bars {
-		names = append(names, b.Name)
+		labels = append(labels, b.Name)
 		data = append(data, opts.BoxPlotData{Value: []float64{b.Mean - b.Std, b.Mean - b.Std, b.Mean, b.Mean + b.Std, b.Mean + b.Std}})
 	}
-	c.SetXAxis(names)
-	c.AddSeries(yName, data, charts.WithItemStyleOpts(opts.ItemStyle{Color: "#DDE7F0", BorderColor: TaskColor(0)}))
+	c.SetXAxis(labels)
+	so := []charts.SeriesOpts{charts.WithItemStyleOpts(opts.ItemStyle{Color: "#DDE7F0", BorderColor: TaskColor(0)})}
+	for _, l := range levels {
+		so = append(so, charts.WithMarkLineNameYAxisItemOpts(opts.MarkLineNameYAxisItem{Name: l.Name, YAxis: l.Value}))
+	}
+	if len(levels) > 0 {
+		so = append(so, charts.WithMarkLineStyleOpts(opts.MarkLineStyle{Symbol: []string{"none", "none"},
+			Label: &opts.Label{Show: opts.Bool(true), Formatter: "{b}", Position: "insideEndTop"}, LineStyle: &opts.LineStyle{Color: "#888", Type: "dashed"}}))
+	}
+	c.AddSeries(yName, data, so...)
 	return c
+}
+
+// roundStep is the smallest of 1, 2 and 5 times a power of ten that is at least raw (> 0).
+func roundStep(raw float64) float64 {
+	p := math.Pow(10, math.Floor(math.Log10(raw)))
+	for _, m := range []float64{1, 2, 5} {
+		if m*p >= raw {
+			return m * p
+		}
+	}
+	return 10 * p
 }
 
 // Scatter draws 2-D points coloured by task (e.g. projected low-rank features); axis names the axes ("PC":

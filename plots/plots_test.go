@@ -7,6 +7,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/go-echarts/go-echarts/v2/render"
@@ -30,7 +31,7 @@ func allCharts() []render.Renderer {
 	return []render.Renderer{
 		Lines("Loss per task", "read: "+evil, "step", "loss", []int{0, 10, 20}, []Series{{Name: tasks[0], Y: []float64{1, 0.5, 0.3}, Std: []float64{0.1, 0.05, 0.02}}, {Name: tasks[1], Y: []float64{1.2, 0.9, 0.8}}, {Name: tasks[2], Y: []float64{0.9, 0.4, 0.2}}}),
 		Heatmap("Gradient cosine", "between tasks", tasks, tasks, [][]float64{{1, -0.5, 0.2}, {-0.5, 1, 0}, {0.2, 0, 1}}, -1, 1),
-		Ablation("Mean score", "score", []MeanStd{{"lora", 0.62, 0.01}, {evil, 0.64, 0.02}}),
+		Ablation("Mean score", "score", []MeanStd{{"lora", 0.62, 0.01}, {evil, 0.64, 0.02}}, Level{"chance", 0.5}, Level{evil, 0.55}),
 		Scatter("Features", "PCA", "PC", tasks, [][2]float64{{0, 0}, {1, 1}, {2, 0}, {0.5, 2}}, []int{0, 1, 2, 1}),
 		Bars("Mixing weights", "per task", "weight", []string{"B1", "B2"}, []Series{{Name: tasks[0], Y: []float64{0.7, 0.3}}, {Name: tasks[1], Y: []float64{0.2, 0.8}}}),
 	}
@@ -229,5 +230,23 @@ func TestWriteSVGs(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(paths[0]); !bytes.Contains(data, []byte("Loss per task")) {
 		t.Errorf("the first chart's title is not text in its SVG")
+	}
+}
+
+// An ablation's levels are drawn as named lines inside the y axis (ECharts' markLines do not widen it), and
+// one seed each is said, not drawn as a box of no height.
+func TestAblationLevels(t *testing.T) {
+	body, err := Page{Charts: []render.Renderer{Ablation("Mean score", "score", []MeanStd{{"a", 0.51, 0}, {"b", 0.52, 0}}, Level{"chance", 0.43}, Level{"majority answer", 0.46})}}.Body()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"name":"chance","yAxis":0.43`, `"name":"majority answer","yAxis":0.46`, `"min":0.42`, `"max":0.54`, `"minInterval":0.02`,
+		"one seed each, its line is the score; dashed: chance, majority answer"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the chart lacks %s", want)
+		}
+	}
+	if body, err = (Page{Charts: []render.Renderer{Ablation("Mean score", "score", []MeanStd{{"a", 0.5, 0.01}})}}).Body(); err != nil || strings.Contains(body, `"markLine"`) || strings.Contains(body, `"min"`) {
+		t.Errorf("without levels: no lines and the axis ECharts picks: %v", err)
 	}
 }

@@ -38,19 +38,9 @@ func MainTable(title string, results []*experiment.Result, baselines ...Baseline
 		}
 		t.Rows = append(t.Rows, row)
 	}
-	if chance, ok := chanceLevels(results, tasks); ok {
-		var sum float64
-		row := []string{"chance", "", "", ""}
-		for _, task := range tasks {
-			row = append(row, fmt.Sprintf("%.4f", chance[task]))
-			sum += chance[task]
-		}
-		row[3] = fmt.Sprintf("%.4f", sum/float64(len(tasks)))
-		t.Rows = append(t.Rows, row)
-	}
-	for _, b := range baselines {
-		var sum float64
-		row, have := []string{b.Name, "", "", ""}, 0
+	for _, b := range references(results, tasks, baselines) {
+		row := []string{b.Name, "", "", "—"} // an average over some of the tasks is not the methods' average
+		have := 0
 		for _, task := range tasks {
 			v, ok := b.Scores[task]
 			if !ok {
@@ -58,19 +48,52 @@ func MainTable(title string, results []*experiment.Result, baselines ...Baseline
 				continue
 			}
 			row = append(row, fmt.Sprintf("%.4f", v))
-			sum, have = sum+v, have+1
+			have++
 		}
-		switch have {
-		case 0:
+		if have == 0 {
 			continue
-		case len(tasks):
-			row[3] = fmt.Sprintf("%.4f", sum/float64(len(tasks)))
-		default:
-			row[3] = "—" // an average over some of the tasks is not the methods' average
+		}
+		if avg, ok := b.average(tasks); ok {
+			row[3] = fmt.Sprintf("%.4f", avg)
 		}
 		t.Rows = append(t.Rows, row)
 	}
 	return t
+}
+
+// references is the rows MainTable gives under the methods: chance, when every task reports its chance level
+// (multiple choice), then the baselines.
+func references(results []*experiment.Result, tasks []string, baselines []Baseline) []Baseline {
+	if chance, ok := chanceLevels(results, tasks); ok {
+		return append([]Baseline{{Name: "chance", Scores: chance}}, baselines...)
+	}
+	return baselines
+}
+
+// average is b's score averaged over tasks, when it has a score for every one.
+func (b Baseline) average(tasks []string) (float64, bool) {
+	var sum float64
+	for _, task := range tasks {
+		v, ok := b.Scores[task]
+		if !ok {
+			return 0, false
+		}
+		sum += v
+	}
+	return sum / float64(len(tasks)), len(tasks) > 0
+}
+
+// averageLevels is the average score of chance and of each baseline (MainTable's average column) as chart
+// levels; a baseline without a score for every task has none.
+func averageLevels(results []*experiment.Result, baselines []Baseline) []plots.Level {
+	_, tasks := Summarize(results)
+	var levels []plots.Level
+	for _, b := range references(results, tasks, baselines) {
+		if avg, ok := b.average(tasks); ok {
+			levels = append(levels, plots.Level{Name: b.Name, Value: avg})
+		}
+	}
+	return levels
 }
 
 // splitNote names the split of results' final evaluations (Result.Final) for a table's title.
@@ -338,7 +361,7 @@ func MainTablePage(title, intro string, results []*experiment.Result, ref string
 		bars = append(bars, plots.MeanStd{Name: fmt.Sprintf("%s (%d params)", r.Config, r.Params), Mean: r.Score[0], Std: r.Score[1]})
 	}
 	page := plots.Page{Title: title, Intro: intro,
-		Charts: append([]render.Renderer{plots.Ablation("Average score per method", "average task score", bars)}, TaskCurves(results)...),
+		Charts: append([]render.Renderer{plots.Ablation("Average score per method", "average task score", bars, averageLevels(results, baselines)...)}, TaskCurves(results)...),
 		Tables: []plots.Table{MainTable("Final scores (mean ± std over seeds)", results, baselines...)},
 		Notes: []string{"Score: accuracy for multiple-choice tasks (chance: the mean of 1/choices), macro-F1 for classification, Pearson for regression. " +
 			"Test split: each run's best weights (chosen on the validation split) on every test example; validation split: the run's last evaluation. " +
@@ -361,7 +384,7 @@ func AblationPage(title, intro string, results []*experiment.Result, ref string,
 		bars = append(bars, plots.MeanStd{Name: r.Config, Mean: r.Score[0], Std: r.Score[1]})
 		oneSeed = oneSeed || r.Seeds < 2
 	}
-	page := plots.Page{Title: title, Intro: intro, Charts: []render.Renderer{plots.Ablation("Average score per variant", "average task score", bars)},
+	page := plots.Page{Title: title, Intro: intro, Charts: []render.Renderer{plots.Ablation("Average score per variant", "average task score", bars, averageLevels(results, baselines)...)},
 		Tables: []plots.Table{MainTable(title+" (mean ± std over seeds)", results, baselines...)}, Notes: []string{runTime(results)}}
 	addLearned(&page, results, baselines)
 	if err := addComparison(&page, results, ref); err != nil || ref == "" {

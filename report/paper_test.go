@@ -84,6 +84,24 @@ func TestMainTableAndComparisons(t *testing.T) {
 	if err != nil || len(page.Charts) != 3 || len(page.Tables) != 3 || !strings.HasPrefix(page.Tables[1].Title, "Tasks learned") {
 		t.Errorf("main-table page: %d charts, %d tables, %v", len(page.Charts), len(page.Tables), err)
 	}
+	// the average-score chart draws chance and each baseline with every task's score at MainTable's averages
+	page, err = MainTablePage("main", "", results, "", Baseline{Name: "majority", Scores: map[string]float64{"a": 0.5, "b": 0.7}},
+		Baseline{Name: "partial", Scores: map[string]float64{"a": 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := page.Body()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"name":"chance","yAxis":0.375`, `"name":"majority","yAxis":0.6`, "dashed: chance, majority"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the average-score chart lacks %s", want)
+		}
+	}
+	if strings.Contains(body, `"name":"partial"`) {
+		t.Error("a baseline of some tasks drawn as an average")
+	}
 	results[0].Fit.Evals[0].Tasks[0].Examples = 0 // a run evaluated before examples were counted: said, not hidden
 	if page, err := MainTablePage("main", "", results, ""); err != nil || len(page.Tables) != 1 || !strings.Contains(strings.Join(page.Notes, " "), "Tasks learned: not shown") {
 		t.Errorf("main-table page without example counts: %d tables, notes %q, %v", len(page.Tables), page.Notes, err)
