@@ -397,32 +397,81 @@ func generatedAnswers(b compute.Backend, m *loadedDecoder, inj *mtlcore.Injector
 // runSet loads the run's data, writes its spec into dir, keeps the run's tasks and checks every task has
 // training and validation examples.
 func runSet(run Run, dir string) (*datasets.Set, error) {
+	src, set, err := runData(run)
+	if err != nil {
+		return nil, err
+	}
+	return set, writeSpec(filepath.Join(dir, SpecFile), src.Spec)
+}
+
+// runData reads the run's data: its tasks (Config.Tasks) of the source, each with training and validation
+// examples, and test examples when the run's plan asks for a test evaluation.
+func runData(run Run) (*Source, *datasets.Set, error) {
 	c := run.Config
 	src, err := OpenData(c.Data)
 	if err != nil {
-		return nil, err
-	}
-	if err := writeSpec(filepath.Join(dir, SpecFile), src.Spec); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	all, err := src.Load()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	idx, err := subsetIndex(src.TaskNames(), c.Tasks)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	set := restrict(all, idx)
 	for t, n := range set.Counts() {
 		if n[datasets.Train] == 0 || n[datasets.Validation] == 0 {
-			return nil, fmt.Errorf("%w: %s: task %q has %d training and %d validation examples: it needs both (add examples, or give a split column)",
+			return nil, nil, fmt.Errorf("%w: %s: task %q has %d training and %d validation examples: it needs both (add examples, or give a split column)",
 				datasets.ErrData, c.Data, set.Spec.Tasks[t].Name, n[datasets.Train], n[datasets.Validation])
 		}
 		if run.Test && n[datasets.Test] == 0 {
-			return nil, fmt.Errorf("%w: %s: task %q has no test examples, and plan %q asks for a test evaluation (give a split column with test rows, or leave out \"test\")",
+			return nil, nil, fmt.Errorf("%w: %s: task %q has no test examples, and plan %q asks for a test evaluation (give a split column with test rows, or leave out \"test\")",
 				datasets.ErrData, c.Data, set.Spec.Tasks[t].Name, run.Plan)
 		}
 	}
-	return set, nil
+	return src, set, nil
+}
+
+// BaseModelEval scores the checkpoint a decoder run fine-tunes — the base model, no adapter — on split of the
+// run's data (at most evalMax examples a task, 0: all) as the run scores its own answers: the same prompts,
+// seq_len and scoring. A run's score less this is what fine-tuning added. An encoder has no such score: its
+// answers come from heads that train with the adapters.
+func BaseModelEval(env Env, run Run, split datasets.Split, evalMax int) ([]trainer.TaskMetrics, error) {
+	m, set, al, err := baseModel(env, run)
+	if err != nil {
+		return nil, err
+	}
+	return evaluateDecoder(env.Backend, m, zoo.LlamaAnswers(m.Config, nil), nil, set, split, run.Config.SeqLen, al, evalMax, run.Config.Scoring)
+}
+
+// baseModel is a decoder run's base model, its data and its answer slots, as runDecoder reads them.
+func baseModel(env Env, run Run) (*loadedDecoder, *datasets.Set, int, error) {
+	c := run.Config
+	modelDir, err := pretrained.Resolve(c.Model, pretrained.HubOptions{}, env.log())
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	if !pretrained.IsDecoder(modelDir) {
+		return nil, nil, 0, fmt.Errorf("experiment: run %s: %s is an encoder: its answers come from heads trained with the adapters, so the base model has none to score", run.ID(), c.Model)
+	}
+	d, err := pretrained.OpenDecoder(modelDir)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	tmpl, err := chatTemplate(d, c.Chat)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	_, set, err := runData(run)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	m, err := loadDecoder(d, tmpl)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	al, err := m.answerLen(set)
+	return m, set, al, err
 }

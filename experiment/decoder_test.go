@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -100,6 +101,7 @@ func TestDecoderRun(t *testing.T) {
 		t.Fatalf("evaluate: %+v, %v", metrics, err)
 	}
 	checkScorings(t, tr, data)
+	checkBaseModel(t, env, runs[0], tr, data)
 	gen, err := tr.Generate([]datasets.Input{{Task: "sentiment", Text: "The film was superb."}, {Task: "topic", Text: "The striker scored goal 3."}}, 3)
 	if err != nil || len(gen) != 2 || len(gen[0].IDs) == 0 && gen[0].Reason != "eos" {
 		t.Errorf("generate: %+v, %v", gen, err)
@@ -127,6 +129,88 @@ func TestDecoderRun(t *testing.T) {
 	}
 	if peftDir := os.Getenv("MTLORA_PEFT_CHECK_DIR"); peftDir != "" {
 		writePEFTCheck(t, tr, peftDir)
+	}
+}
+
+// checkBaseModel checks BaseModelEval against the run's own evaluation with every up-projection B set to zero
+// (MTL-LoRA then adds exactly nothing, so the run is its base model): the same metrics on every training
+// example, by each scoring. The trained run's B is restored after.
+func checkBaseModel(t *testing.T, env Env, run Run, tr *Trained, data string) {
+	t.Helper()
+	saved, scoring := map[string]*tensors.Tensor{}, tr.Scoring
+	for v := range tr.store().IterVariables() {
+		if path.Base(v.Path()) == mtlcore.VarB {
+			saved[v.Path()] = v.MustValue()
+			if err := v.SetValuePreservingOld(tensors.FromShape(v.Shape())); err != nil { // zeros; the trained value kept
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(saved) != 7*30 {
+		t.Fatalf("%d up-projections zeroed, want one per adapted layer (7 × 30)", len(saved))
+	}
+	defer func() {
+		tr.Scoring = scoring
+		for p, value := range saved {
+			if err := tr.store().GetVariable(p).SetValue(value); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}()
+	if _, err := pretrained.MiniLM.Path(); err == nil {
+		enc := run
+		enc.Config.Model = "minilm"
+		if _, err := BaseModelEval(env, enc, datasets.Validation, 0); err == nil || !strings.Contains(err.Error(), "minilm is an encoder") {
+			t.Errorf("the base model of an encoder run: %v", err)
+		}
+	}
+	// every candidate's log-likelihood, not only the answers picked from them
+	rows := func(m *loadedDecoder, fn func(*model.Scope, []*Node) *Node, inj *mtlcore.Injector, set *datasets.Set, al int) map[string][]float32 {
+		out := map[string][]float32{}
+		err := decoderRows(env.Backend, m, fn, inj, evalSubset(set, datasets.Train, 0), run.Config.SeqLen, al, ScoreLogLik, func(e datasets.Example, row []float32) {
+			out[e.Text] = row
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	m, set, al, err := baseModel(env, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn, err := tr.model(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trSet, _, err := tr.runSet(data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, zeroed := rows(m, zoo.LlamaAnswers(m.Config, nil), nil, set, al), rows(tr.decoder, fn, tr.inj, trSet, al)
+	if len(base) < 20 || len(base) != len(zeroed) {
+		t.Fatalf("%d and %d training examples scored", len(base), len(zeroed))
+	}
+	for text, row := range base {
+		for c := range row {
+			if math.Abs(float64(row[c]-zeroed[text][c])) > 1e-4 {
+				t.Fatalf("%q candidate %d: the base model's log-likelihood %v, the run's without its adapters' contribution %v", text, c, row[c], zeroed[text][c])
+			}
+		}
+	}
+	for _, s := range []Scoring{ScoreLogLik, ScoreLogLikMean, ScoreGenerate} {
+		tr.Scoring, run.Config.Scoring = s, s
+		want, err := tr.Evaluate(data, datasets.Train, 0) // the most examples
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := BaseModelEval(env, run, datasets.Train, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: the base model scored %+v, the run without its adapters' contribution %+v", s, got, want)
+		}
 	}
 }
 
