@@ -139,15 +139,24 @@ func LearnedTable(title string, results []*experiment.Result, alpha float64, bas
 // (0: all) — for the examples a table's runs report (Result.FinalSplit): its score per task (macro-F1 for
 // classification) and its accuracy as the level to beat. Regression tasks have none.
 func MajorityBaseline(set *datasets.Set, split datasets.Split, evalMax int) (Baseline, error) {
-	b := Baseline{Name: "majority answer", Scores: map[string]float64{}, Levels: map[string]float64{}}
 	eval, err := experiment.MajorityEval(set, split, evalMax)
 	if err != nil {
-		return b, err
+		return Baseline{Name: "majority answer"}, err
 	}
+	return baselineOf("majority answer", eval), nil
+}
+
+// baselineOf is a baseline's metrics per task: its score, and its accuracy as the level to beat (regression
+// tasks have none).
+func baselineOf(name string, eval []trainer.TaskMetrics) Baseline {
+	b := Baseline{Name: name, Scores: map[string]float64{}, Levels: map[string]float64{}}
 	for _, tm := range eval {
-		b.Scores[tm.Task], b.Levels[tm.Task] = tm.Score, tm.Metrics["accuracy"]
+		b.Scores[tm.Task] = tm.Score
+		if acc, ok := tm.Metrics["accuracy"]; ok {
+			b.Levels[tm.Task] = acc
+		}
 	}
-	return b, nil
+	return b
 }
 
 // MajorityOf is MajorityBaseline of the data results were trained on, on the examples they report
@@ -155,28 +164,9 @@ func MajorityBaseline(set *datasets.Set, split datasets.Split, evalMax int) (Bas
 // data or reporting different splits or subsets are an error, and so is data without a majority answer (the
 // synthetic set's regression targets).
 func MajorityOf(results []*experiment.Result) (Baseline, error) {
-	var first *experiment.Result
-	evalMax := func(r *experiment.Result) int {
-		if r.FinalSplit() == datasets.Test {
-			return 0
-		}
-		return r.Run.Config.EvalMax
-	}
-	for _, r := range results {
-		switch {
-		case r == nil:
-		case first == nil:
-			first = r
-		case r.Run.Config.Data != first.Run.Config.Data:
-			return Baseline{}, fmt.Errorf("report: runs %s and %s were trained on different data (%s, %s): no one majority answer", first.ID, r.ID, first.Run.Config.Data, r.Run.Config.Data)
-		case r.FinalSplit() != first.FinalSplit():
-			return Baseline{}, fmt.Errorf("report: run %s reports the %s split, %s the %s split: no one majority answer", first.ID, first.FinalSplit(), r.ID, r.FinalSplit())
-		case evalMax(r) != evalMax(first):
-			return Baseline{}, fmt.Errorf("report: run %s reports at most %d validation examples a task (eval_max), %s at most %d: no one majority answer", first.ID, evalMax(first), r.ID, evalMax(r))
-		}
-	}
-	if first == nil {
-		return Baseline{}, fmt.Errorf("report: no runs")
+	first, evalMax, err := reported(results, "majority answer", func(r *experiment.Result) string { return r.Run.Config.Data })
+	if err != nil {
+		return Baseline{}, err
 	}
 	src, err := experiment.OpenData(first.Run.Config.Data)
 	if err != nil {
@@ -189,5 +179,53 @@ func MajorityOf(results []*experiment.Result) (Baseline, error) {
 	if err != nil {
 		return Baseline{}, err
 	}
-	return MajorityBaseline(set, first.FinalSplit(), evalMax(first))
+	return MajorityBaseline(set, first.FinalSplit(), evalMax)
+}
+
+// BaseModelOf is the base model of decoder runs — the checkpoint they fine-tune, without adapters
+// (experiment.BaseModelEval) — scored on the examples they report as they score their answers, named
+// "<model>, not fine-tuned". Runs that differ in data, model, prompts (chat, seq_len), scoring or the
+// examples they report are an error, and so are encoder runs.
+func BaseModelOf(env experiment.Env, results []*experiment.Result) (Baseline, error) {
+	first, evalMax, err := reported(results, "base model", func(r *experiment.Result) string {
+		c := r.Run.Config
+		return fmt.Sprintf("data %s, model %s, chat %v, seq_len %d, scoring %s", c.Data, c.Model, c.Chat, c.SeqLen, c.Scoring)
+	})
+	if err != nil {
+		return Baseline{}, err
+	}
+	eval, err := experiment.BaseModelEval(env, first.Run, first.FinalSplit(), evalMax)
+	if err != nil {
+		return Baseline{}, err
+	}
+	return baselineOf(first.Run.Config.Model+", not fine-tuned", eval), nil
+}
+
+// reported is the first of results and the examples a task they report (0: every one; Result.FinalSplit),
+// when every run reports the same examples and has the same key (what a baseline of them is computed from).
+func reported(results []*experiment.Result, baseline string, key func(*experiment.Result) string) (*experiment.Result, int, error) {
+	var first *experiment.Result
+	evalMax := func(r *experiment.Result) int {
+		if r.FinalSplit() == datasets.Test {
+			return 0
+		}
+		return r.Run.Config.EvalMax
+	}
+	for _, r := range results {
+		switch {
+		case r == nil:
+		case first == nil:
+			first = r
+		case key(r) != key(first):
+			return nil, 0, fmt.Errorf("report: runs %s and %s differ (%s; %s): no one %s", first.ID, r.ID, key(first), key(r), baseline)
+		case r.FinalSplit() != first.FinalSplit():
+			return nil, 0, fmt.Errorf("report: run %s reports the %s split, %s the %s split: no one %s", first.ID, first.FinalSplit(), r.ID, r.FinalSplit(), baseline)
+		case evalMax(r) != evalMax(first):
+			return nil, 0, fmt.Errorf("report: run %s reports at most %d validation examples a task (eval_max), %s at most %d: no one %s", first.ID, evalMax(first), r.ID, evalMax(r), baseline)
+		}
+	}
+	if first == nil {
+		return nil, 0, fmt.Errorf("report: no runs")
+	}
+	return first, evalMax(first), nil
 }

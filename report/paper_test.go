@@ -9,9 +9,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mtlora/mtlora/backend"
 	"github.com/mtlora/mtlora/datasets"
 	"github.com/mtlora/mtlora/experiment"
 	"github.com/mtlora/mtlora/mtlcore"
+	"github.com/mtlora/mtlora/pretrained"
 	"github.com/mtlora/mtlora/trainer"
 )
 
@@ -333,5 +335,49 @@ func TestMajorityOf(t *testing.T) {
 	page := SweepPage("t", "", []*experiment.Result{run("x", csv, true)}, b)
 	if len(page.Tables) != 3 || !strings.HasPrefix(page.Tables[1].Title, "Tasks learned") || page.Tables[0].Rows[len(page.Tables[0].Rows)-1][0] != "majority answer" {
 		t.Errorf("sweep page with a baseline: tables %+v", page.Tables)
+	}
+}
+
+// BaseModelOf scores the decoder the runs fine-tune, without adapters, on the examples they report (here the
+// validation examples their eval_max keeps), named after the model; runs that differ in what the base model's
+// score depends on, and encoder runs, have none.
+func TestBaseModelOf(t *testing.T) {
+	csv := filepath.Join(t.TempDir(), "toy.csv")
+	rows := "task,text,label,split\n"
+	for i, w := range []string{"great", "awful", "lovely", "boring", "superb", "dreadful"} {
+		label := []string{"positive", "negative"}[i%2]
+		rows += fmt.Sprintf("sentiment,The film was %s.,%s,train\nsentiment,The play was %s.,%s,validation\n", w, label, w, label)
+	}
+	if err := os.WriteFile(csv, []byte(rows), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(model string, seqLen int) *experiment.Result {
+		r := fakeRun(mtlcore.LoRA, mtlcore.LambdaDiagonal, 1, 0.5)
+		r.Run.Config.Data, r.Run.Config.Model, r.Run.Config.SeqLen, r.Run.Config.EvalMax = csv, model, seqLen, 4
+		r.Run.Config.Targets, r.Run.Config.Tasks = mtlcore.TargetAll, []string{"sentiment"}
+		return r
+	}
+	env := experiment.Env{Backend: backend.MustNew()}
+	if _, err := BaseModelOf(env, []*experiment.Result{run("smollm2-135m", 32), run("smollm2-135m", 48)}); err == nil || !strings.Contains(err.Error(), "seq_len 32") {
+		t.Errorf("runs with different prompts: %v", err)
+	}
+	if _, err := pretrained.MiniLM.Path(); err == nil {
+		if _, err := BaseModelOf(env, []*experiment.Result{run("minilm", 32)}); err == nil || !strings.Contains(err.Error(), "encoder") {
+			t.Errorf("an encoder run: %v", err)
+		}
+	}
+	if _, err := pretrained.SmolLM2.Path(); err != nil {
+		if os.Getenv("MTLORA_REQUIRE_MODELS") == "1" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	b, err := BaseModelOf(env, []*experiment.Result{run("smollm2-135m", 32), run("smollm2-135m", 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// eval_max 4 of 6 validation examples: its accuracy is a multiple of 1/4, and its macro-F1 the score
+	if acc, ok := b.Levels["sentiment"]; b.Name != "smollm2-135m, not fine-tuned" || !ok || acc*4 != math.Round(acc*4) || b.Scores["sentiment"] > 1 {
+		t.Errorf("base model %+v", b)
 	}
 }
