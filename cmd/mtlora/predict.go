@@ -9,6 +9,7 @@ import (
 
 	"github.com/mtlora/mtlora/datasets"
 	"github.com/mtlora/mtlora/experiment"
+	"github.com/mtlora/mtlora/trainer"
 )
 
 // openTrained loads a finished text run for inference on the configured backend.
@@ -20,8 +21,9 @@ func openTrained(dir string) (*experiment.Trained, error) {
 	return experiment.OpenRun(experiment.Env{Backend: b, Log: os.Stderr}, dir)
 }
 
-// evalOnData evaluates a run's best weights on a split of other data.
-func evalOnData(dir, data string, tasks []string, split, scoring string, evalMax int, asJSON bool) error {
+// evalOnData evaluates a run's best weights on a split of other data — or, with base, the run's base model
+// (not fine-tuned) on a split of the run's own data.
+func evalOnData(dir, data string, tasks []string, split, scoring string, evalMax int, base, asJSON bool) error {
 	if evalMax < 0 {
 		return fmt.Errorf("-eval_max must be ≥ 0 (0: all), got %d", evalMax)
 	}
@@ -29,18 +31,24 @@ func evalOnData(dir, data string, tasks []string, split, scoring string, evalMax
 	if err != nil {
 		return fmt.Errorf("-split: %w", err)
 	}
-	tr, err := openTrained(dir)
-	if err != nil {
-		return err
-	}
-	if scoring != "" {
-		if err := tr.Scoring.UnmarshalText([]byte(scoring)); err != nil {
-			return fmt.Errorf("-scoring: %w", err)
+	var metrics []trainer.TaskMetrics
+	if base {
+		if metrics, data, err = evalBase(dir, sp, scoring, evalMax); err != nil {
+			return err
 		}
-	}
-	metrics, err := tr.EvaluateTasks(data, tasks, sp, evalMax)
-	if err != nil {
-		return err
+	} else {
+		tr, err := openTrained(dir)
+		if err != nil {
+			return err
+		}
+		if scoring != "" {
+			if err := tr.Scoring.UnmarshalText([]byte(scoring)); err != nil {
+				return fmt.Errorf("-scoring: %w", err)
+			}
+		}
+		if metrics, err = tr.EvaluateTasks(data, tasks, sp, evalMax); err != nil {
+			return err
+		}
 	}
 	if asJSON {
 		return printJSON(metrics)
@@ -50,6 +58,27 @@ func evalOnData(dir, data string, tasks []string, split, scoring string, evalMax
 		fmt.Printf("%-12s %8.4f  %s\n", m.Task, m.Score, formatMetrics(m.Metrics))
 	}
 	return nil
+}
+
+// evalBase scores a decoder run's base model on a split of the run's data as the run scores its answers (or
+// by scoring); it also returns what it says the data is.
+func evalBase(dir string, split datasets.Split, scoring string, evalMax int) ([]trainer.TaskMetrics, string, error) {
+	res, _, err := experiment.ReadResult(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	run := res.Run
+	if scoring != "" {
+		if err := run.Config.Scoring.UnmarshalText([]byte(scoring)); err != nil {
+			return nil, "", fmt.Errorf("-scoring: %w", err)
+		}
+	}
+	b, err := newBackend()
+	if err != nil {
+		return nil, "", err
+	}
+	metrics, err := experiment.BaseModelEval(experiment.Env{Backend: b, Log: os.Stderr}, run, split, evalMax)
+	return metrics, fmt.Sprintf("%s by %s, not fine-tuned", run.Config.Data, run.Config.Model), err
 }
 
 func runPredict(args []string) error {

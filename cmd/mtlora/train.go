@@ -219,9 +219,10 @@ func runEval(args []string) error {
 		tasks = strings.Split(v, ",")
 		return nil
 	})
+	base := fs.Bool("base", false, "score the run's base model instead — the decoder it fine-tuned, without adapters — on -split of the run's own data (at most -eval_max a task), as the run scores answers or by -scoring: the run's score less this is what fine-tuning added")
 	asJSON := fs.Bool("json", false, "print the whole result (configuration, every evaluation, versions) as JSON")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: mtlora eval -run DIR [-data DATA [-tasks T,…] [-split S] [-scoring S] [-eval_max N]] [-json]\n\nPrints the per-task metrics a finished run reports (test when it was tested, else validation), or with -data evaluates its best weights on\nother data.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: mtlora eval -run DIR [-data DATA [-tasks T,…] [-split S] [-scoring S] [-eval_max N]] [-json]\n       mtlora eval -run DIR -base [-split S] [-scoring S] [-eval_max N] [-json]\n\nPrints the per-task metrics a finished run reports (test when it was tested, else validation), or with -data evaluates its best weights on\nother data, or with -base scores the decoder it fine-tuned, not fine-tuned, on its own data.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -240,11 +241,14 @@ func runEval(args []string) error {
 		}
 		return fmt.Errorf("%s has no result.json: the run has not finished (run mtlora train again to resume it)", *dir)
 	}
-	if *scoring != "" && *data == "" {
-		return fmt.Errorf("-scoring re-evaluates: it needs -data (the recorded metrics were computed with the run's scoring, %s)", res.Run.Config.Scoring)
+	if *base && (*data != "" || tasks != nil) {
+		return fmt.Errorf("-base scores the base model on the run's own data and tasks: leave out -data and -tasks")
 	}
-	if *data != "" {
-		return evalOnData(*dir, *data, tasks, *split, *scoring, *evalMax, *asJSON)
+	if *scoring != "" && *data == "" && !*base {
+		return fmt.Errorf("-scoring re-evaluates: it needs -data or -base (the recorded metrics were computed with the run's scoring, %s)", res.Run.Config.Scoring)
+	}
+	if *data != "" || *base {
+		return evalOnData(*dir, *data, tasks, *split, *scoring, *evalMax, *base, *asJSON)
 	}
 	if *asJSON {
 		return printJSON(res)

@@ -75,6 +75,12 @@ func TestYourCSVTrainEvalPredictExport(t *testing.T) {
 	if err := runEval([]string{"-run", run, "-data", data, "-split", "test"}); err != nil {
 		t.Fatal(err)
 	}
+	// an encoder's answers come from heads trained with its adapters: it has no base model to score
+	for args, want := range map[string]string{"-base": "minilm is an encoder", "-base -data " + data: "leave out -data and -tasks", "-scoring loglik": "needs -data or -base"} {
+		if err := runEval(append([]string{"-run", run}, strings.Fields(args)...)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("eval %s: %v, want an error saying %q", args, err, want)
+		}
+	}
 	inputs := write(t, dir, "new.csv", "task,text\nsentiment,what a great film\nstars,product 9 is superb\nsentiment,awful\n")
 	out := filepath.Join(dir, "predictions.parquet")
 	if err := runPredict([]string{"-run", run, "-data", inputs, "-out", out}); err != nil {
