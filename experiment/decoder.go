@@ -443,6 +443,11 @@ func BaseModelEval(env Env, run Run, split datasets.Split, evalMax int) ([]train
 	if err != nil {
 		return nil, err
 	}
+	for t, n := range set.Counts() {
+		if n[split] == 0 {
+			return nil, fmt.Errorf("%w: %s: task %q has no %s examples to score", datasets.ErrData, run.Config.Data, set.Spec.Tasks[t].Name, split)
+		}
+	}
 	return evaluateDecoder(env.Backend, m, zoo.LlamaAnswers(m.Config, nil), nil, set, split, run.Config.SeqLen, al, evalMax, run.Config.Scoring)
 }
 

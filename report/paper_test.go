@@ -372,6 +372,11 @@ func TestBaseModelOf(t *testing.T) {
 		}
 		t.Skip(err)
 	}
+	tested := run("smollm2-135m", 32)
+	tested.Test = &tested.Fit.Evals[0] // the toy data has no test rows
+	if _, err := BaseModelOf(env, []*experiment.Result{tested}); err == nil || !strings.Contains(err.Error(), `task "sentiment" has no test examples`) {
+		t.Errorf("a split without examples: %v", err)
+	}
 	b, err := BaseModelOf(env, []*experiment.Result{run("smollm2-135m", 32), run("smollm2-135m", 32)})
 	if err != nil {
 		t.Fatal(err)
