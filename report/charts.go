@@ -37,7 +37,7 @@ func SweepPage(title, intro string, results []*experiment.Result, baselines ...B
 		lo, hi = lo-1, lo+1
 	}
 	charts := []render.Renderer{
-		plots.Ablation("Mean score per configuration", "mean task score", bars, averageLevels(results, baselines)...),
+		plots.Ablation("Mean score per configuration", "mean task score", bars, averageLevels(results, tasks, baselines)...),
 		plots.Heatmap("Score per task", "read: which configuration wins which task (mean over seeds of each task's final score)", configs, tasks, heat, lo, hi),
 	}
 	// Mean score over training, one line per configuration (seeds averaged).

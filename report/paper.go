@@ -85,8 +85,7 @@ func (b Baseline) average(tasks []string) (float64, bool) {
 
 // averageLevels is the average score of chance and of each baseline (MainTable's average column) as chart
 // levels; a baseline without a score for every task has none.
-func averageLevels(results []*experiment.Result, baselines []Baseline) []plots.Level {
-	_, tasks := Summarize(results)
+func averageLevels(results []*experiment.Result, tasks []string, baselines []Baseline) []plots.Level {
 	var levels []plots.Level
 	for _, b := range references(results, tasks, baselines) {
 		if avg, ok := b.average(tasks); ok {
@@ -355,13 +354,13 @@ func TaskCurves(results []*experiment.Result) []render.Renderer {
 // runs that learned each task beyond chance and the baselines (LearnedTable, p < 0.05), and every
 // configuration compared with ref (CompareTo; left out when ref is empty).
 func MainTablePage(title, intro string, results []*experiment.Result, ref string, baselines ...Baseline) (plots.Page, error) {
-	rows, _ := Summarize(results)
+	rows, tasks := Summarize(results)
 	var bars []plots.MeanStd
 	for _, r := range rows {
 		bars = append(bars, plots.MeanStd{Name: fmt.Sprintf("%s (%d params)", r.Config, r.Params), Mean: r.Score[0], Std: r.Score[1]})
 	}
 	page := plots.Page{Title: title, Intro: intro,
-		Charts: append([]render.Renderer{plots.Ablation("Average score per method", "average task score", bars, averageLevels(results, baselines)...)}, TaskCurves(results)...),
+		Charts: append([]render.Renderer{plots.Ablation("Average score per method", "average task score", bars, averageLevels(results, tasks, baselines)...)}, TaskCurves(results)...),
 		Tables: []plots.Table{MainTable("Final scores (mean ± std over seeds)", results, baselines...)},
 		Notes: []string{"Score: accuracy for multiple-choice tasks (chance: the mean of 1/choices), macro-F1 for classification, Pearson for regression. " +
 			"Test split: each run's best weights (chosen on the validation split) on every test example; validation split: the run's last evaluation. " +
@@ -377,14 +376,14 @@ func MainTablePage(title, intro string, results []*experiment.Result, ref string
 // reference value (CompareTo; left out when ref is empty). With one seed a variant's comparison pairs its
 // tasks' scores with the reference's, which a page note says cannot tell an effect from seed-to-seed noise.
 func AblationPage(title, intro string, results []*experiment.Result, ref string, baselines ...Baseline) (plots.Page, error) {
-	rows, _ := Summarize(results)
+	rows, tasks := Summarize(results)
 	var bars []plots.MeanStd
 	oneSeed := false
 	for _, r := range rows {
 		bars = append(bars, plots.MeanStd{Name: r.Config, Mean: r.Score[0], Std: r.Score[1]})
 		oneSeed = oneSeed || r.Seeds < 2
 	}
-	page := plots.Page{Title: title, Intro: intro, Charts: []render.Renderer{plots.Ablation("Average score per variant", "average task score", bars, averageLevels(results, baselines)...)},
+	page := plots.Page{Title: title, Intro: intro, Charts: []render.Renderer{plots.Ablation("Average score per variant", "average task score", bars, averageLevels(results, tasks, baselines)...)},
 		Tables: []plots.Table{MainTable(title+" (mean ± std over seeds)", results, baselines...)}, Notes: []string{runTime(results)}}
 	addLearned(&page, results, baselines)
 	if err := addComparison(&page, results, ref); err != nil || ref == "" {

@@ -21,9 +21,9 @@ func openTrained(dir string) (*experiment.Trained, error) {
 	return experiment.OpenRun(experiment.Env{Backend: b, Log: os.Stderr}, dir)
 }
 
-// evalOnData evaluates a run's best weights on a split of other data — or, with base, the run's base model
-// (not fine-tuned) on a split of the run's own data.
-func evalOnData(dir, data string, tasks []string, split, scoring string, evalMax int, base, asJSON bool) error {
+// evalOnData evaluates a run's best weights on a split of other data — or, with base (the run's, read from its
+// result), the run's base model (not fine-tuned) on a split of the run's own data.
+func evalOnData(dir, data string, tasks []string, split, scoring string, evalMax int, base *experiment.Run, asJSON bool) error {
 	if evalMax < 0 {
 		return fmt.Errorf("-eval_max must be ≥ 0 (0: all), got %d", evalMax)
 	}
@@ -32,8 +32,8 @@ func evalOnData(dir, data string, tasks []string, split, scoring string, evalMax
 		return fmt.Errorf("-split: %w", err)
 	}
 	var metrics []trainer.TaskMetrics
-	if base {
-		if metrics, data, err = evalBase(dir, sp, scoring, evalMax); err != nil {
+	if base != nil {
+		if metrics, data, err = evalBase(*base, sp, scoring, evalMax); err != nil {
 			return err
 		}
 	} else {
@@ -62,12 +62,7 @@ func evalOnData(dir, data string, tasks []string, split, scoring string, evalMax
 
 // evalBase scores a decoder run's base model on a split of the run's data as the run scores its answers (or
 // by scoring); it also returns what it says the data is.
-func evalBase(dir string, split datasets.Split, scoring string, evalMax int) ([]trainer.TaskMetrics, string, error) {
-	res, _, err := experiment.ReadResult(dir)
-	if err != nil {
-		return nil, "", err
-	}
-	run := res.Run
+func evalBase(run experiment.Run, split datasets.Split, scoring string, evalMax int) ([]trainer.TaskMetrics, string, error) {
 	if scoring != "" {
 		if err := run.Config.Scoring.UnmarshalText([]byte(scoring)); err != nil {
 			return nil, "", fmt.Errorf("-scoring: %w", err)

@@ -248,7 +248,11 @@ func runEval(args []string) error {
 		return fmt.Errorf("-scoring re-evaluates: it needs -data or -base (the recorded metrics were computed with the run's scoring, %s)", res.Run.Config.Scoring)
 	}
 	if *data != "" || *base {
-		return evalOnData(*dir, *data, tasks, *split, *scoring, *evalMax, *base, *asJSON)
+		var run *experiment.Run
+		if *base {
+			run = &res.Run
+		}
+		return evalOnData(*dir, *data, tasks, *split, *scoring, *evalMax, run, *asJSON)
 	}
 	if *asJSON {
 		return printJSON(res)
