@@ -12,6 +12,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/mtlora/mtlora/backend"
 	"github.com/mtlora/mtlora/datasets"
 	"github.com/mtlora/mtlora/generate"
 	"github.com/mtlora/mtlora/losses"
@@ -34,7 +35,7 @@ type loadedDecoder struct {
 	Tokenizer *pretrained.BPETokenizer
 	Store     *model.Store
 	format    func(datasets.Prompt) (datasets.Prompt, error) // the run's prompt format (nil: plain)
-	scorer    *model.Exec                                    // candidate log-likelihoods, built on first use (one compilation for every evaluation)
+	scorer    *backend.InferenceExec                         // candidate log-likelihoods, built on first use (one compilation for every evaluation)
 	generator *generate.Model                                // greedy answers, built on first use (likewise)
 }
 
@@ -268,15 +269,11 @@ const rowsPerBatch = 32
 func candidateLogLikelihoods(b compute.Backend, m *loadedDecoder, fn func(*model.Scope, []*Node) *Node, set *datasets.Set,
 	seqLen, answerLen int, perToken bool, each func(e datasets.Example, row []float32)) error {
 	if m.scorer == nil { // fn is the run's model: the same for every call on m
-		exec, err := model.NewExec(b, m.Store, func(scope *model.Scope, in []*Node) []*Node {
+		m.scorer = backend.NewInferenceExec(b, m.Store, func(scope *model.Scope, in []*Node) []*Node {
 			logits := fn(scope, in[:4])
 			on := Sign(ConvertDType(in[5], logits.DType()))
 			return []*Node{ReduceSum(Mul(losses.TokenLogProbs(logits, in[4]), on), -1), ReduceSum(on, -1)} // [rows] each
 		})
-		if err != nil {
-			return err
-		}
-		m.scorer = exec
 	}
 	type row struct {
 		example, candidate int

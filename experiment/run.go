@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mtlora/mtlora/backend"
 	"github.com/mtlora/mtlora/losses"
 
 	"github.com/mtlora/mtlora/internal/atomicfile"
@@ -551,7 +552,7 @@ type encoderRows struct {
 	model   func(choices int) (func(*model.Scope, []*Node) *Node, error) // the model for K sequences per example
 	tok     datasets.Encoder
 	seqLen  int
-	execs   map[int]*model.Exec
+	execs   map[int]*backend.InferenceExec
 }
 
 // each calls visit with every example of split of set — its index in set.Examples, the example and its
@@ -577,7 +578,7 @@ func (r *encoderRows) each(set *datasets.Set, split datasets.Split, visit func(i
 	}
 	slices.Sort(groups)
 	if r.execs == nil {
-		r.execs = map[int]*model.Exec{}
+		r.execs = map[int]*backend.InferenceExec{}
 	}
 	for _, k := range groups {
 		group := &datasets.Set{Spec: set.Spec}
@@ -596,9 +597,7 @@ func (r *encoderRows) each(set *datasets.Set, split datasets.Split, visit func(i
 			if err != nil {
 				return err
 			}
-			if exec, err = model.NewExec(r.backend, r.store, func(scope *model.Scope, in []*Node) *Node { return fn(scope, in) }); err != nil {
-				return err
-			}
+			exec = backend.NewInferenceExec(r.backend, r.store, func(scope *model.Scope, in []*Node) *Node { return fn(scope, in) })
 			r.execs[k] = exec
 		}
 		batches := &datasets.Batches{Set: group, Tokenizer: r.tok, Split: split, BatchSize: 32, SeqLen: r.seqLen, Choices: k}

@@ -19,6 +19,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/mtlora/mtlora/backend"
 	"github.com/mtlora/mtlora/mtlcore"
 	"github.com/mtlora/mtlora/zoo"
 )
@@ -36,7 +37,7 @@ type Model struct {
 	EOS, Pad int32
 	Decode   func([]int32) string // for stop strings; nil when none are used
 
-	prefill, step *model.Exec
+	prefill, step *backend.InferenceExec // built on first use, again when the weights changed
 }
 
 // Options of one Greedy call.
@@ -56,30 +57,25 @@ type Output struct {
 	Reason string  // "eos", "stop" or "length"
 }
 
-func (m *Model) execs() error {
+func (m *Model) execs() {
 	if m.prefill != nil {
-		return nil
+		return
 	}
 	cfg, inj := m.Config, m.Injector
-	var err error
 	// prefill: tokens, mask, task ids, a [cacheLen] shape carrier → logits of the last position, keys…, values…
-	m.prefill, err = model.NewExec(m.Backend, m.Store, func(scope *model.Scope, in []*Node) []*Node {
+	m.prefill = backend.NewInferenceExec(m.Backend, m.Store, func(scope *model.Scope, in []*Node) []*Node {
 		tokens, mask, taskIDs, carrier := in[0], in[1], in[2], in[3]
 		h, keys, values := zoo.LlamaPrefill(cfg, inj, carrier.Shape().Dimensions[0])(scope, zoo.LlamaInputs{Tokens: tokens, Mask: mask}, taskIDs)
 		seq := h.Shape().Dimensions[1]
 		last := Slice(h, AxisRange(), AxisRange(seq-1, seq), AxisRange()) // [batch, 1, H]
 		return append(append([]*Node{zoo.LlamaLogits(cfg, scope, last)}, keys...), values...)
 	})
-	if err != nil {
-		return err
-	}
-	m.step, err = model.NewExec(m.Backend, m.Store, func(scope *model.Scope, in []*Node) []*Node {
+	m.step = backend.NewInferenceExec(m.Backend, m.Store, func(scope *model.Scope, in []*Node) []*Node {
 		tokens, positions, slot, keyMask, taskIDs := in[0], in[1], in[2], in[3], in[4]
 		n := cfg.Layers
 		h, keys, values := zoo.LlamaStep(cfg, inj)(scope, tokens, positions, slot, keyMask, taskIDs, in[5:5+n], in[5+n:5+2*n])
 		return append(append([]*Node{zoo.LlamaLogits(cfg, scope, h)}, keys...), values...)
 	})
-	return err
 }
 
 // Greedy generates for each prompt the most likely continuation, up to opts.MaxNew tokens, stopping a row at
@@ -121,9 +117,7 @@ func (m *Model) Greedy(prompts [][]int32, opts Options) ([]Output, error) {
 			return nil, fmt.Errorf("%w: %w", ErrGenerate, err)
 		}
 	}
-	if err := m.execs(); err != nil {
-		return nil, err
-	}
+	m.execs()
 	// Left padding: row b's prompt fills the last len(p) of seq slots.
 	tokens, mask := make([]int32, batch*seq), make([]int32, batch*seq)
 	keyMask := make([]int32, batch*cacheLen)
