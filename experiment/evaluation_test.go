@@ -6,6 +6,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -126,45 +128,66 @@ func TestPlanTestEvaluation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	grouped := map[int][]float32{}
-	if err := tr.rows().each(set, datasets.Test, func(i int, _ datasets.Example, row []float32) { grouped[i] = row }); err != nil {
-		t.Fatal(err)
-	}
 	fn, err := tr.model(3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	exec, err := model.NewExec(env.Backend, tr.Model.Store, func(scope *model.Scope, in []*Node) *Node { return fn(scope, in) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	var order []int
-	for _, pool := range set.Select(datasets.Test) {
-		order = append(order, pool...)
-	}
-	next := 0
-	for batch, err := range (&datasets.Batches{Set: set, Tokenizer: tr.Model.Tokenizer, Split: datasets.Test, BatchSize: 32, SeqLen: 16, Choices: 3}).Iter() {
+	compare := func(when string) map[int][]float32 {
+		grouped := map[int][]float32{}
+		if err := tr.rows().each(set, datasets.Test, func(i int, _ datasets.Example, row []float32) { grouped[i] = slices.Clone(row) }); err != nil {
+			t.Fatal(err)
+		}
+		exec, err := model.NewExec(env.Backend, tr.Model.Store, func(scope *model.Scope, in []*Node) *Node { return fn(scope, in) })
 		if err != nil {
 			t.Fatal(err)
 		}
-		out := exec.MustCall(batch.Inputs[0], batch.Inputs[1], batch.Inputs[2], batch.Inputs[3])[0]
-		width, logits := out.Shape().Dimensions[1], tensors.MustCopyFlatData[float32](out)
-		for row := 0; row < int(out.Shape().Dimensions[0]) && next < len(order); row++ {
-			i := order[next]
-			next++
-			got := grouped[i]
-			if len(got) != len(set.Examples[i].Choices) {
-				t.Fatalf("example %d: %d scores for %d candidates", i, len(got), len(set.Examples[i].Choices))
+		defer exec.Finalize()
+		var order []int
+		for _, pool := range set.Select(datasets.Test) {
+			order = append(order, pool...)
+		}
+		next := 0
+		for batch, err := range (&datasets.Batches{Set: set, Tokenizer: tr.Model.Tokenizer, Split: datasets.Test, BatchSize: 32, SeqLen: 16, Choices: 3}).Iter() {
+			if err != nil {
+				t.Fatal(err)
 			}
-			for c := range got {
-				if d := math.Abs(float64(got[c] - logits[row*width+c])); d > 1e-5 {
-					t.Errorf("example %d candidate %d: grouped %v, all at K = 3 %v", i, c, got[c], logits[row*width+c])
+			out := exec.MustCall(batch.Inputs[0], batch.Inputs[1], batch.Inputs[2], batch.Inputs[3])[0]
+			width, logits := out.Shape().Dimensions[1], tensors.MustCopyFlatData[float32](out)
+			for row := 0; row < int(out.Shape().Dimensions[0]) && next < len(order); row++ {
+				i := order[next]
+				next++
+				got := grouped[i]
+				if len(got) != len(set.Examples[i].Choices) {
+					t.Fatalf("%s: example %d: %d scores for %d candidates", when, i, len(got), len(set.Examples[i].Choices))
+				}
+				for c := range got {
+					if d := math.Abs(float64(got[c] - logits[row*width+c])); d > 1e-5 {
+						t.Errorf("%s: example %d candidate %d: grouped %v, all at K = 3 %v", when, i, c, got[c], logits[row*width+c])
+					}
 				}
 			}
 		}
+		if next != len(grouped) || next != tests["color"]+tests["size"] {
+			t.Errorf("%s: %d examples scored at K = 3, %d grouped, %d test examples", when, next, len(grouped), tests["color"]+tests["size"])
+		}
+		return grouped
 	}
-	if next != len(grouped) || next != tests["color"]+tests["size"] {
-		t.Errorf("%d examples scored at K = 3, %d grouped, %d test examples", next, len(grouped), tests["color"]+tests["size"])
+	before2 := compare("trained")
+	// Evaluation follows the weights: with every trained weight doubled, the graphs kept from above score as
+	// a graph built afresh (the Go backend compiles an inference graph with the weights of that moment).
+	for v := range tr.Model.Store.IterVariables() {
+		if v.Trainable {
+			w := tensors.MustCopyFlatData[float32](v.MustValue())
+			for i := range w {
+				w[i] *= 2
+			}
+			if err := v.SetValue(tensors.FromFlatDataAndDimensions(w, v.Shape().Dimensions...)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if after := compare("weights doubled"); reflect.DeepEqual(after, before2) {
+		t.Errorf("doubling the trained weights changed no score")
 	}
 	// The results table: the test rows are the final ones.
 	splits := map[string]int{}
