@@ -105,7 +105,8 @@ func TestPlanTestEvaluation(t *testing.T) {
 			t.Errorf("task %s: %d test examples scored, the data has %d", m.Task, m.Examples, tests[m.Task])
 		}
 	}
-	if onDisk, _, err := ReadResult(RunDir(dir, res.ID)); err != nil || onDisk.Test == nil || onDisk.Test.Score != res.Test.Score {
+	if onDisk, _, err := ReadResult(RunDir(dir, res.ID)); err != nil || onDisk.Test == nil || onDisk.Test.Score != res.Test.Score ||
+		onDisk.Versions["backend"] != env.Backend.Name() {
 		t.Errorf("result.json: %+v, %v", onDisk, err)
 	}
 	// The same numbers from the best weights by another path: Trained.EvaluateTasks on the test split.

@@ -107,7 +107,7 @@ func Execute(env Env, run Run, dir string) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", run.ID(), err)
 	}
-	res := &Result{ID: run.ID(), Run: run, Fit: *fit, Seconds: fit.Resumed + time.Since(start).Seconds(), Versions: Versions()}
+	res := &Result{ID: run.ID(), Run: run, Fit: *fit, Seconds: fit.Resumed + time.Since(start).Seconds(), Versions: versions(env.Backend)}
 	if err := writeResult(dir, res); err != nil {
 		return nil, err
 	}
@@ -383,9 +383,10 @@ func restrict(set *datasets.Set, idx []int) *datasets.Set {
 	return out
 }
 
-// Versions are the Go, GoMLX and backend versions a result was produced with.
-func Versions() map[string]string {
-	v := map[string]string{"go": runtime.Version(), "goarch": runtime.GOARCH}
+// versions are the Go and GoMLX versions a result was produced with, and its backend's name (XLA, the Go
+// backend: their numbers differ in the last bits).
+func versions(b compute.Backend) map[string]string {
+	v := map[string]string{"go": runtime.Version(), "goarch": runtime.GOARCH, "backend": b.Name()}
 	if info, ok := debug.ReadBuildInfo(); ok {
 		for _, d := range info.Deps {
 			switch d.Path {
