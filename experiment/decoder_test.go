@@ -191,7 +191,6 @@ func checkBaseModel(t *testing.T, env Env, run Run, tr *Trained, data string) {
 	if len(base) < 20 || len(base) != len(zeroed) {
 		t.Fatalf("%d and %d training examples scored", len(base), len(zeroed))
 	}
-	t.Logf("DEBUG base %v zeroed %v", base["The film was lovely."], zeroed["The film was lovely."])
 	for text, row := range base {
 		for c := range row {
 			if math.Abs(float64(row[c]-zeroed[text][c])) > 1e-4 {
