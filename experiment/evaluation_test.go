@@ -173,7 +173,7 @@ func TestPlanTestEvaluation(t *testing.T) {
 		}
 		return grouped
 	}
-	before2 := compare("trained")
+	trained := compare("trained")
 	// Evaluation follows the weights: with every trained weight doubled, the graphs kept from above score as
 	// a graph built afresh (the Go backend compiles an inference graph with the weights of that moment).
 	for v := range tr.Model.Store.IterVariables() {
@@ -187,7 +187,7 @@ func TestPlanTestEvaluation(t *testing.T) {
 			}
 		}
 	}
-	if after := compare("weights doubled"); reflect.DeepEqual(after, before2) {
+	if after := compare("weights doubled"); reflect.DeepEqual(after, trained) {
 		t.Errorf("doubling the trained weights changed no score")
 	}
 	// The results table: the test rows are the final ones.
